@@ -1,0 +1,423 @@
+"""Model -> activations: list a model's layers and extract per-input activation profiles with forward hooks."""
+from __future__ import annotations
+
+import contextlib
+import difflib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from napwidget.activation_cache import ActivationCache, fingerprint_inputs, fingerprint_model
+from napwidget.batches import iterate_batches
+from napwidget.errors import NapInputError
+
+REDUCTIONS = ("mean", "max", "mean_std", "min_max", "none")
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One hookable module: qualified name (as in ``model.named_modules()``), type and per-input output shape."""
+
+    name: str
+    type: str
+    shape: tuple[int, ...] | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "shape": list(self.shape) if self.shape else None}
+
+
+def _first_tensor(output: Any) -> torch.Tensor | None:
+    """Modules may return tuples/lists/dicts (RNNs, attention); the first tensor is the activation we use."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if isinstance(output, (tuple, list)):
+        for item in output:
+            found = _first_tensor(item)
+            if found is not None:
+                return found
+    if isinstance(output, Mapping):
+        for item in output.values():
+            found = _first_tensor(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Put every submodule in eval mode and restore each one's own flag afterwards."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def list_layers(model: nn.Module, example_input: Any) -> list[LayerInfo]:
+    """List every hookable module of ``model`` in execution order, with type and output shape.
+
+    One forward pass of ``example_input`` (a batch, e.g. ``images[:2]``) records each module's output shape.
+    Modules that never run in that pass are listed last with ``shape=None``.
+
+    Example
+    -------
+    >>> from napwidget.datasets import DigitsCNN
+    >>> [l.name for l in list_layers(DigitsCNN(), torch.zeros(1, 1, 8, 8))][:3]
+    ['conv1', 'relu1', 'conv2']
+    """
+    names = {m: n for n, m in model.named_modules() if n}
+    seen: dict[str, LayerInfo] = {}
+    handles = []
+
+    def make_hook(name: str, module: nn.Module):
+        def hook(_m, _inp, out):
+            t = _first_tensor(out)
+            if name not in seen:
+                seen[name] = LayerInfo(name, type(module).__name__, tuple(t.shape[1:]) if t is not None else None)
+
+        return hook
+
+    for module, name in names.items():
+        handles.append(module.register_forward_hook(make_hook(name, module)))
+    try:
+        x = _to_model_input(_as_batch(example_input), model)
+        with _eval_mode(model), torch.inference_mode():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    rest = [LayerInfo(n, type(m).__name__, None) for m, n in names.items() if n not in seen]
+    return list(seen.values()) + rest
+
+
+def _as_batch(example_input: Any) -> Any:
+    if isinstance(example_input, np.ndarray):
+        return torch.from_numpy(example_input)
+    return example_input
+
+
+def _to_model_input(x: Any, model: nn.Module, device: torch.device | None = None) -> Any:
+    """Move a batch to the model's device; floating inputs take the model's dtype, integer ones (token ids) stay."""
+    device = device or _model_device(model)
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(x)
+    if isinstance(x, torch.Tensor):
+        if x.is_floating_point():
+            x = x.to(device=device, dtype=_model_dtype(model))
+        else:
+            x = x.to(device)
+    return x
+
+
+def reduce_activation(t: torch.Tensor, reduce: str) -> torch.Tensor:
+    """Reduce one batch of layer outputs to (B, features).
+
+    Conv maps (B, C, H, W[, D]) are aggregated per channel over spatial positions; sequence outputs (B, T, C)
+    over tokens; dense outputs (B, C) are never aggregated. ``mean_std`` and ``min_max`` return two blocks
+    side by side: [mean | std] and [min | max], each C wide.
+    """
+    if reduce not in REDUCTIONS:
+        raise NapInputError(f"unknown reduce={reduce!r}", f"use one of {', '.join(map(repr, REDUCTIONS))}")
+    t = t.detach()
+    if t.dim() <= 2 or reduce == "none":
+        return t.reshape(t.shape[0], -1) if t.dim() != 2 else t
+    if t.dim() == 3:  # (B, T, C): transformer-style token sequence, reduce over tokens
+        flat = t
+        dim = 1
+    else:  # (B, C, *spatial)
+        flat = t.reshape(t.shape[0], t.shape[1], -1)
+        dim = 2
+    if reduce == "mean":
+        return flat.mean(dim=dim)
+    if reduce == "max":
+        return flat.amax(dim=dim)
+    if reduce == "mean_std":
+        return torch.cat([flat.mean(dim=dim), flat.std(dim=dim, unbiased=False)], dim=1)
+    return torch.cat([flat.amin(dim=dim), flat.amax(dim=dim)], dim=1)
+
+
+class Activations(Mapping[str, np.ndarray]):
+    """Per-layer activation matrices of N inputs, plus the model's outputs.
+
+    ``acts[layer]`` is a float32 array (N, features) after reduction; ``acts.outputs`` the model outputs
+    (logits) for every input, (N, K), or None; ``acts.targets`` the ``y`` a DataLoader yielded, if any.
+
+    Example
+    -------
+    >>> acts = Activations({"fc1": np.ones((4, 3), np.float32)})
+    >>> acts["fc1"].shape
+    (4, 3)
+    """
+
+    def __init__(
+        self,
+        layers: Mapping[str, np.ndarray],
+        *,
+        outputs: np.ndarray | None = None,
+        targets: np.ndarray | None = None,
+        reduce: str = "mean",
+        shapes: Mapping[str, tuple[int, ...]] | None = None,
+    ) -> None:
+        self._layers: dict[str, np.ndarray] = {}
+        n = None
+        for name, arr in layers.items():
+            arr = np.asarray(arr)
+            if arr.ndim == 1:
+                arr = arr[:, None]
+            if arr.ndim != 2:
+                raise NapInputError(
+                    f"activations of layer {name!r} have shape {arr.shape}, expected (N, features)",
+                    "reduce conv maps first (extract(..., reduce='mean')) or reshape to (N, -1)",
+                )
+            if n is not None and arr.shape[0] != n:
+                raise NapInputError(
+                    f"layer {name!r} has {arr.shape[0]} rows but earlier layers have {n}",
+                    "pass activations of the same inputs for every layer",
+                )
+            n = arr.shape[0]
+            self._layers[str(name)] = np.ascontiguousarray(arr, dtype=np.float32)
+        self.outputs = None if outputs is None else np.asarray(outputs, dtype=np.float32)
+        self.targets = None if targets is None else np.asarray(targets)
+        self.reduce = reduce
+        self.shapes = dict(shapes or {name: (a.shape[1],) for name, a in self._layers.items()})
+
+    @property
+    def layers(self) -> list[str]:
+        """Layer names in model (execution) order."""
+        return list(self._layers)
+
+    @property
+    def n_samples(self) -> int:
+        for arr in self._layers.values():
+            return arr.shape[0]
+        return 0 if self.outputs is None else len(self.outputs)
+
+    def __getitem__(self, layer: str) -> np.ndarray:
+        try:
+            return self._layers[layer]
+        except KeyError:
+            raise unknown_layer_error(layer, self.layers) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}: {v.shape[1]}" for k, v in self._layers.items())
+        return f"Activations(n={self.n_samples}, reduce={self.reduce!r}, layers={{{inner}}})"
+
+
+def unknown_layer_error(layer: str, known: Sequence[str]) -> KeyError:
+    close = difflib.get_close_matches(str(layer), list(known), n=3, cutoff=0.4)
+    hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known layers: {', '.join(known)}"
+    return KeyError(f"unknown layer {layer!r}: {hint} (list them with napwidget.list_layers(model, x))")
+
+
+def _resolve_layers(model: nn.Module, layers: str | Sequence[str] | None) -> list[str]:
+    modules = dict(model.named_modules())
+    modules.pop("", None)
+    if layers is None:  # every leaf module: what a user usually means by "all layers"
+        return [n for n, m in modules.items() if not any(True for _ in m.children())]
+    if isinstance(layers, str):
+        layers = [layers]
+    layers = list(dict.fromkeys(layers))
+    for name in layers:
+        if name not in modules:
+            raise unknown_layer_error(name, list(modules))
+    if not layers:
+        raise NapInputError("no layers were given", "pass layer names, e.g. layers=['fc1']")
+    return layers
+
+
+def _has_conv2d(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+def extract(
+    model: nn.Module,
+    inputs: Any,
+    layers: str | Sequence[str] | None = None,
+    *,
+    reduce: str = "mean",
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    cache: str | None = None,
+    cache_key: str | None = None,
+    channels_last: bool | None = None,
+    progress: bool | None = None,
+) -> Activations:
+    """Run ``model`` over ``inputs`` and collect the activations of ``layers`` with forward hooks.
+
+    Parameters
+    ----------
+    model : any ``nn.Module``. It is put in eval mode and restored; hooks are always removed, also on errors
+        and KeyboardInterrupt.
+    inputs : a torch Tensor or numpy array (N, ...), a ``Dataset`` or a ``DataLoader`` yielding ``x`` or
+        ``(x, y)`` (then ``y`` lands in ``acts.targets``).
+    layers : qualified module names (``model.named_modules()``); None = every leaf module.
+    reduce : ``"mean"`` (the NAP reference default) or ``"max"`` over spatial positions of conv maps and over
+        tokens of (N, T, C) sequences; ``"mean_std"``/``"min_max"`` keep two statistics per channel;
+        ``"none"`` keeps the flattened output.
+    batch_size : inputs per forward pass (Tensor/array/Dataset inputs).
+    device : where to run; default the model's device.
+    cache : a directory for an on-disk cache keyed by weights, inputs, layer and reduction. A repeated call
+        loads instead of recomputing; corrupt or stale entries are detected and recomputed.
+    cache_key : identifies Dataset/DataLoader inputs for the cache (their content cannot be hashed cheaply).
+    channels_last : run conv models in channels-last memory format (faster on CPUs); default: on for
+        4-D inputs to models with Conv2d. The model's memory format is restored afterwards.
+    progress : show a tqdm progress bar; default when there are more than 20 batches.
+
+    Example
+    -------
+    >>> from napwidget.datasets import DigitsCNN
+    >>> acts = extract(DigitsCNN(), torch.rand(10, 1, 8, 8), ["conv3", "fc1"])
+    >>> acts["conv3"].shape, acts.outputs.shape
+    ((10, 64), (10, 10))
+    """
+    if reduce not in REDUCTIONS:
+        raise NapInputError(f"unknown reduce={reduce!r}", f"use one of {', '.join(map(repr, REDUCTIONS))}")
+    if batch_size < 1:
+        raise NapInputError(f"batch_size={batch_size} must be >= 1", "pass e.g. batch_size=256")
+    names = _resolve_layers(model, layers)
+    store = ActivationCache(cache) if cache else None
+    key = None
+    if store is not None:
+        data_key = fingerprint_inputs(inputs) if cache_key is None else f"user:{cache_key}"
+        if data_key is not None:
+            key = f"{fingerprint_model(model)}-{data_key}"
+            hit = store.load(key, names, reduce)
+            if hit is not None:
+                return hit
+        else:
+            import warnings
+
+            warnings.warn(
+                "extract(cache=...) cannot fingerprint a Dataset/DataLoader: pass cache_key='...' to cache it",
+                stacklevel=2,
+            )
+    acts = _run_hooks(model, inputs, names, reduce, batch_size, device, channels_last, progress)
+    if store is not None and key is not None:
+        store.save(key, acts)
+    return acts
+
+
+def _run_hooks(
+    model: nn.Module,
+    inputs: Any,
+    names: list[str],
+    reduce: str,
+    batch_size: int,
+    device: str | torch.device | None,
+    channels_last: bool | None,
+    progress: bool | None,
+) -> Activations:
+    modules = dict(model.named_modules())
+    run_device = torch.device(device) if device is not None else _model_device(model)
+    collected: dict[str, list[torch.Tensor]] = {n: [] for n in names}
+    shapes: dict[str, tuple[int, ...]] = {}
+    outputs: list[torch.Tensor] = []
+    targets: list[Any] = []
+
+    def make_hook(name: str):
+        def hook(_m, _inp, out):
+            t = _first_tensor(out)
+            if t is None:
+                raise NapInputError(f"layer {name!r} returned no tensor", "choose a module that outputs a tensor")
+            shapes.setdefault(name, tuple(t.shape[1:]))
+            collected[name].append(reduce_activation(t, reduce).float().cpu())
+
+        return hook
+
+    handles = [modules[n].register_forward_hook(make_hook(n)) for n in names]
+    original_device = _model_device(model)
+    use_cl = False
+    try:
+        batches = iterate_batches(inputs, batch_size)
+        if device is not None and run_device != original_device:
+            model.to(run_device)
+        with _eval_mode(model), torch.inference_mode():
+            for i, (x, y) in enumerate(_with_progress(batches, progress)):
+                x = _to_model_input(x, model, run_device)
+                if i == 0:
+                    use_cl = _has_conv2d(model) and isinstance(x, torch.Tensor) and x.dim() == 4 and channels_last is not False
+                    if use_cl:
+                        model.to(memory_format=torch.channels_last)
+                if use_cl:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                try:
+                    out = model(x)
+                except NapInputError:
+                    raise
+                except Exception as exc:
+                    shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                    raise RuntimeError(
+                        f"the model raised on a batch of shape {shape}: {exc}. Fix: pass inputs the model accepts "
+                        "(check shape, dtype and channel order, e.g. (N, C, H, W) float for image models)"
+                    ) from exc
+                o = _first_tensor(out)
+                if o is not None:
+                    outputs.append(o.detach().float().reshape(o.shape[0], -1).cpu())
+                if y is not None:
+                    targets.append(y)
+    finally:
+        for h in handles:
+            h.remove()
+        if use_cl:
+            model.to(memory_format=torch.contiguous_format)
+        if device is not None and run_device != original_device:
+            model.to(original_device)
+    if not outputs and not any(collected.values()):
+        raise NapInputError("the inputs are empty (no batch was produced)", "pass at least one input")
+    layers = {n: torch.cat(collected[n]).numpy() for n in names if collected[n]}
+    missing = [n for n in names if not collected[n]]
+    if missing:
+        raise NapInputError(
+            f"layers {missing} never ran in the forward pass",
+            "pick modules that the model's forward() calls (see napwidget.list_layers)",
+        )
+    out_arr = torch.cat(outputs).numpy() if outputs else None
+    tgt = _concat_targets(targets)
+    return Activations(layers, outputs=out_arr, targets=tgt, reduce=reduce, shapes=shapes)
+
+
+def _concat_targets(targets: list[Any]) -> np.ndarray | None:
+    if not targets:
+        return None
+    parts = [t.cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t) for t in targets]
+    try:
+        return np.concatenate(parts)
+    except ValueError:
+        return None
+
+
+def _with_progress(batches: Iterable[Any], progress: bool | None) -> Iterable[Any]:
+    total = getattr(batches, "__len__", None)
+    n = total() if callable(total) else None
+    if progress is None:
+        progress = n is not None and n > 20
+    if not progress:
+        return batches
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, total=n, desc="extract", unit="batch")

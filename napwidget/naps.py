@@ -1,0 +1,427 @@
+"""Activations -> Neural Activation Patterns: normalise, cluster with exact HDBSCAN, summarise each NAP."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napwidget.clustering import ClusterResult, SingleLinkageTree, select_clusters
+from napwidget.errors import NapInputError
+from napwidget.normalize import AGGREGATIONS, aggregate, check_finite, normalize_features
+from napwidget.tree_cache import cached_tree
+
+METHODS = ("leaf", "eom")
+STAT_NAMES = ("min", "q1", "median", "mean", "q3", "max", "iqr", "lower_whisker", "upper_whisker")
+
+
+class NAPs:
+    """The Neural Activation Patterns of one layer: HDBSCAN clusters of whole-layer activation profiles.
+
+    NAPs are numbered by persistence, descending: NAP 0 is the most persistent (most robust) pattern.
+
+    Attributes
+    ----------
+    labels : (N,) int64, the NAP of each input; -1 = noise ("no pattern").
+    probabilities : (N,) membership probability (1 = most typical member).
+    outlier_scores : (N,) GLOSH outlier score (higher = more outlying).
+    persistence : (k,) hdbscan's ``cluster_persistence_`` of each NAP.
+    sizes : (k,) members per NAP.
+    features : (N, F) the normalised matrix that was clustered.
+    input_labels : (N,) class labels given to :func:`find_naps`, or None.
+    params : the parameters used.
+
+    Example
+    -------
+    >>> X = np.random.default_rng(0).normal(size=(60, 4)) + np.repeat(np.eye(4)[:3] * 8, 20, axis=0)
+    >>> naps = find_naps(X, min_cluster_size=10)
+    >>> naps.n_naps >= 2
+    True
+    """
+
+    def __init__(
+        self,
+        result: ClusterResult,
+        features: np.ndarray,
+        *,
+        tree: SingleLinkageTree | None = None,
+        layer: str | None = None,
+        input_labels: np.ndarray | None = None,
+        predictions: np.ndarray | None = None,
+        class_names: Sequence[str] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.features = features
+        self.tree = tree
+        self.layer = layer
+        self.params = dict(params or {})
+        self.input_labels = None if input_labels is None else np.asarray(input_labels)
+        self.predictions = None if predictions is None else np.asarray(predictions)
+        self.class_names = list(class_names) if class_names is not None else None
+        raw = np.asarray(result.labels, dtype=np.int64)
+        k = int(raw.max()) + 1 if raw.size and raw.max() >= 0 else 0
+        sizes = np.bincount(raw[raw >= 0], minlength=k)
+        pers = np.asarray(result.persistence, dtype=np.float64)[:k]
+        # Persistence descending; ties by size descending, then by the clusterer's own order (stable).
+        order = np.lexsort((np.arange(k), -sizes, -pers)) if k else np.zeros(0, np.int64)
+        remap = np.empty(k, dtype=np.int64)
+        remap[order] = np.arange(k)
+        self.labels = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1) if k else np.full_like(raw, -1)
+        self.persistence = pers[order]
+        self.sizes = sizes[order]
+        self.stability = np.asarray(result.stability, dtype=np.float64)[:k][order] if k else np.zeros(0)
+        self.probabilities = np.asarray(result.probabilities, dtype=np.float64)
+        self.outlier_scores = np.asarray(result.outlier_scores, dtype=np.float64)
+
+    # ----------------------------------------------------------------------------------------- basics
+    @property
+    def n_naps(self) -> int:
+        """Number of NAPs (noise excluded)."""
+        return len(self.sizes)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.labels)
+
+    @property
+    def noise(self) -> np.ndarray:
+        """Indices of the inputs in no NAP."""
+        return np.flatnonzero(self.labels < 0)
+
+    def _check_nap(self, i: int) -> int:
+        if not (-1 <= int(i) < self.n_naps):
+            raise IndexError(f"NAP {i} does not exist: this layer has {self.n_naps} NAPs (0..{self.n_naps - 1}; -1 = noise)")
+        return int(i)
+
+    @cached_property
+    def _members(self) -> list[np.ndarray]:
+        # One stable sort for all NAPs: by NAP, then probability descending, ties in data order.
+        order = np.lexsort((np.arange(self.n_samples), -self.probabilities, self.labels))
+        lab = self.labels[order]
+        bounds = np.searchsorted(lab, np.arange(-1, self.n_naps + 1))
+        return [order[bounds[j] : bounds[j + 1]] for j in range(self.n_naps + 1)]
+
+    def members(self, i: int) -> np.ndarray:
+        """Input indices of NAP ``i``, most typical (highest membership probability) first; ``-1`` = noise.
+
+        Example
+        -------
+        >>> naps.members(0)[:5]  # doctest: +SKIP
+        """
+        return self._members[self._check_nap(i) + 1]
+
+    # ----------------------------------------------------------------------------------- statistics
+    @cached_property
+    def stats(self) -> dict[str, np.ndarray]:
+        """Per-NAP, per-unit statistics of the normalised activations, each (k, F).
+
+        ``min, q1, median, mean, q3, max, iqr`` and the box-plot whiskers
+        ``lower_whisker = max(q1 - 1.5 IQR, min)``, ``upper_whisker = min(q3 + 1.5 IQR, max)`` (exact quantiles).
+        """
+        k, f = self.n_naps, self.features.shape[1]
+        out = {name: np.zeros((k, f), dtype=np.float32) for name in STAT_NAMES}
+        for i in range(k):
+            x = self.features[self.members(i)]
+            q1, med, q3 = np.quantile(x, [0.25, 0.5, 0.75], axis=0)
+            mn, mx = x.min(axis=0), x.max(axis=0)
+            iqr = q3 - q1
+            out["min"][i], out["max"][i], out["mean"][i] = mn, mx, x.mean(axis=0)
+            out["q1"][i], out["median"][i], out["q3"][i], out["iqr"][i] = q1, med, q3, iqr
+            out["lower_whisker"][i] = np.maximum(q1 - 1.5 * iqr, mn)
+            out["upper_whisker"][i] = np.minimum(q3 + 1.5 * iqr, mx)
+        return out
+
+    def top_units(self, i: int, n: int = 5, *, by: str = "contrast") -> np.ndarray:
+        """The ``n`` units that characterise NAP ``i`` most.
+
+        ``by="contrast"``: highest NAP mean minus the mean over all inputs (what sets the NAP apart);
+        ``by="mean"``: highest NAP mean.
+        """
+        i = self._check_nap(i)
+        if i < 0:
+            raise IndexError("noise has no unit statistics: pick a NAP id >= 0")
+        score = self.stats["mean"][i].astype(np.float64)
+        if by == "contrast":
+            score = score - self.features.mean(axis=0)
+        elif by != "mean":
+            raise NapInputError(f"unknown by={by!r}", "use 'contrast' or 'mean'")
+        return np.argsort(-score, kind="stable")[:n]
+
+    # ------------------------------------------------------------------------------ label make-up
+    @cached_property
+    def classes(self) -> np.ndarray:
+        """Sorted distinct input labels (empty without labels)."""
+        if self.input_labels is None:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(self.input_labels)
+
+    @cached_property
+    def label_counts(self) -> np.ndarray:
+        """(k, n_classes) counts of each class among each NAP's members (columns follow :attr:`classes`)."""
+        if self.input_labels is None:
+            return np.zeros((self.n_naps, 0), dtype=np.int64)
+        codes = np.searchsorted(self.classes, self.input_labels)
+        mask = self.labels >= 0
+        flat = self.labels[mask] * len(self.classes) + codes[mask]
+        return np.bincount(flat, minlength=self.n_naps * len(self.classes)).reshape(self.n_naps, len(self.classes))
+
+    @property
+    def purity(self) -> np.ndarray:
+        """(k,) share of each NAP's most common class (NaN without labels)."""
+        counts = self.label_counts
+        if counts.shape[1] == 0:
+            return np.full(self.n_naps, np.nan)
+        return counts.max(axis=1) / np.maximum(counts.sum(axis=1), 1)
+
+    def label_composition(self, i: int) -> dict[Any, int]:
+        """Class -> member count for NAP ``i``, most common first."""
+        i = self._check_nap(i)
+        if self.input_labels is None:
+            return {}
+        labs, counts = np.unique(self.input_labels[self.members(i)], return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        return {self._class_name(labs[j]): int(counts[j]) for j in order}
+
+    def _class_name(self, lab: Any) -> Any:
+        if self.class_names is not None and np.issubdtype(np.asarray(lab).dtype, np.integer) and 0 <= int(lab) < len(self.class_names):
+            return self.class_names[int(lab)]
+        return lab.item() if hasattr(lab, "item") else lab
+
+    def mean_purity(self) -> float:
+        """Member-weighted mean purity over NAPs (NaN without labels or NAPs)."""
+        if self.n_naps == 0 or self.input_labels is None:
+            return float("nan")
+        return float(self.label_counts.max(axis=1).sum() / max(self.sizes.sum(), 1))
+
+    # ------------------------------------------------------------------------------------- export
+    def summary(self) -> list[dict[str, Any]]:
+        """One JSON-able dict per NAP: id, size, persistence, purity, dominant class."""
+        rows = []
+        for i in range(self.n_naps):
+            comp = self.label_composition(i)
+            dominant = next(iter(comp), None)
+            rows.append({
+                "nap": i, "size": int(self.sizes[i]), "persistence": float(self.persistence[i]),
+                "purity": float(self.purity[i]) if self.input_labels is not None else None,
+                "dominant": dominant,
+            })
+        return rows
+
+    def to_pandas(self):
+        """A per-input DataFrame: index, nap, probability, outlier_score (and label when given).
+
+        Example
+        -------
+        >>> naps.to_pandas().groupby("nap").size()  # doctest: +SKIP
+        """
+        import pandas as pd
+
+        data = {"nap": self.labels, "probability": self.probabilities, "outlier_score": self.outlier_scores}
+        if self.input_labels is not None:
+            data["label"] = self.input_labels
+        if self.predictions is not None:
+            data["prediction"] = self.predictions
+        return pd.DataFrame(data).rename_axis("input")
+
+    def save(self, path: str | Path) -> Path:
+        """Save to a ``.npz`` file (no pickles); reload with :func:`load_naps`."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        arrays = {
+            "labels": self.labels, "probabilities": self.probabilities, "outlier_scores": self.outlier_scores,
+            "persistence": self.persistence, "stability": self.stability, "features": self.features,
+        }
+        if self.input_labels is not None and self.input_labels.dtype != object:
+            arrays["input_labels"] = self.input_labels
+        if self.predictions is not None:
+            arrays["predictions"] = self.predictions
+        meta = {"layer": self.layer, "params": self.params, "class_names": self.class_names, "version": 1}
+        np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
+        return path
+
+    def __repr__(self) -> str:
+        noise = float((self.labels < 0).mean()) if self.n_samples else 0.0
+        return f"NAPs(layer={self.layer!r}, n_naps={self.n_naps}, n={self.n_samples}, noise={noise:.0%})"
+
+
+def load_naps(path: str | Path) -> NAPs:
+    """Load NAPs saved with :meth:`NAPs.save`.
+
+    Example
+    -------
+    >>> naps2 = load_naps(naps.save("/tmp/naps.npz"))  # doctest: +SKIP
+    """
+    with np.load(Path(path), allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        k = len(data["persistence"])
+        result = ClusterResult(
+            labels=data["labels"], probabilities=data["probabilities"], outlier_scores=data["outlier_scores"],
+            persistence=data["persistence"], stability=data["stability"][:k], condensed_tree=None,
+        )
+        return NAPs(
+            result, data["features"], layer=meta.get("layer"), params=meta.get("params"),
+            input_labels=data["input_labels"] if "input_labels" in data else None,
+            predictions=data["predictions"] if "predictions" in data else None,
+            class_names=meta.get("class_names"),
+        )
+
+
+def _select_matrix(activations: Any, layer: str | None) -> tuple[np.ndarray, str | None, bool]:
+    """(matrix, layer name, is mean_std) from an Activations / mapping / array."""
+    from napwidget.activations import Activations
+
+    if isinstance(activations, (Activations, Mapping)):
+        names = list(activations.keys())
+        if layer is None:
+            if len(names) != 1:
+                raise NapInputError(
+                    f"the activations hold {len(names)} layers {names[:6]}", "say which one: find_naps(acts, layer='...')"
+                )
+            layer = names[0]
+        if layer not in activations:
+            from napwidget.activations import unknown_layer_error
+
+            raise unknown_layer_error(layer, names)
+        is_ms = isinstance(activations, Activations) and activations.reduce == "mean_std"
+        return np.asarray(activations[layer]), layer, is_ms
+    try:
+        import torch
+
+        if isinstance(activations, torch.Tensor):
+            activations = activations.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return np.asarray(activations), layer, False
+
+
+def validate_params(n: int, min_cluster_size: int, min_samples: int, method: str) -> None:
+    """Raise :class:`NapInputError` for parameters HDBSCAN cannot use on ``n`` inputs."""
+    if int(min_cluster_size) != min_cluster_size or min_cluster_size < 2:
+        raise NapInputError(f"min_cluster_size={min_cluster_size} is too small", "use an integer >= 2 (the method's default is 5)")
+    if int(min_samples) != min_samples or min_samples < 1:
+        raise NapInputError(f"min_samples={min_samples} is too small", "use an integer >= 1 (the method's default is 5)")
+    if method not in METHODS:
+        raise NapInputError(f"unknown cluster_selection_method={method!r}", "use 'leaf' (the method's default) or 'eom'")
+    if n < min_cluster_size:
+        raise NapInputError(
+            f"only {n} inputs for min_cluster_size={min_cluster_size}",
+            f"pass at least {min_cluster_size} inputs or lower min_cluster_size",
+        )
+    if n <= min_samples:
+        raise NapInputError(f"only {n} inputs for min_samples={min_samples}", f"pass more than {min_samples} inputs or lower min_samples")
+
+
+def find_naps(
+    activations: Any,
+    *,
+    layer: str | None = None,
+    min_cluster_size: int = 5,
+    min_samples: int = 5,
+    cluster_selection_method: str = "leaf",
+    normalize: str = "unit",
+    aggregate_by: str = "mean",
+    parity: bool = False,
+    labels: Any = None,
+    predictions: Any = None,
+    class_names: Sequence[str] | None = None,
+) -> NAPs:
+    """Find the Neural Activation Patterns of one layer.
+
+    Each input's whole-layer activation profile is normalised (per unit by its largest |value| by default)
+    and the inputs are clustered with exact HDBSCAN (euclidean). Defaults follow the method's reference
+    implementation: ``min_cluster_size=5, min_samples=5, cluster_selection_method="leaf"``.
+
+    Re-clustering is instant: the single-linkage tree of a (matrix, normalisation, min_samples) is cached, so a
+    second call that changes only ``min_cluster_size`` or ``cluster_selection_method`` re-selects clusters
+    from it (milliseconds) and gives the labels a full refit would.
+
+    Parameters
+    ----------
+    activations : an :class:`~napwidget.Activations` (with ``layer=``), a mapping of layer -> array, an (N, F)
+        array, or raw (N, C, H, W) outputs (aggregated per channel with ``aggregate_by``).
+    normalize : ``"unit"`` (per-unit abs-max, default), ``"layer"`` (one scalar, the reference's dense-layer
+        behaviour) or ``"none"``.
+    aggregate_by : for raw conv outputs: ``"mean"`` (default), ``"max"``, ``"mean_std"``, ``"min_max"``, ``"none"``.
+    parity : reproduce the reference implementation's quirks (dense layers divided by one scalar; the std
+        block of ``mean_std`` divided by the square root of the mean block's maximum).
+    labels, predictions, class_names : per-input class labels / model predictions, for label make-up.
+
+    Example
+    -------
+    >>> from napwidget.datasets import DigitsDemo
+    >>> demo = DigitsDemo.load()                                        # doctest: +SKIP
+    >>> acts = extract(demo.model, demo.images, ["relu4"])              # doctest: +SKIP
+    >>> naps = find_naps(acts, layer="relu4", labels=demo.labels)      # doctest: +SKIP
+    >>> naps.members(0)[:8]                                             # doctest: +SKIP
+    """
+    matrix, layer, is_mean_std = _select_matrix(activations, layer)
+    if matrix.ndim > 2:
+        is_mean_std = aggregate_by == "mean_std"
+        matrix = aggregate(matrix, aggregate_by)
+    elif aggregate_by not in AGGREGATIONS:
+        raise NapInputError(f"unknown aggregate_by={aggregate_by!r}", f"use one of {AGGREGATIONS}")
+    if matrix.ndim != 2:
+        raise NapInputError(
+            f"activations have shape {matrix.shape}", "pass an (N, features) matrix or (N, C, H, W) conv outputs"
+        )
+    if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
+        raise NapInputError(f"activations have dtype {matrix.dtype}", "pass real numbers (e.g. float32)")
+    n = matrix.shape[0]
+    if n == 0:
+        raise NapInputError("the activation matrix is empty", "extract activations of at least min_cluster_size inputs")
+    validate_params(n, min_cluster_size, min_samples, cluster_selection_method)
+    dense = matrix.ndim == 2 and not is_mean_std
+    norm = "layer" if (parity and dense and normalize == "unit") else normalize
+
+    def make_features() -> np.ndarray:
+        check_finite(matrix, f"activations of layer {layer!r}" if layer else "activations")
+        return normalize_features(matrix, norm, parity=parity, mean_std=is_mean_std)
+
+    features, tree = cached_tree(matrix, (norm, parity, is_mean_std), int(min_samples), make_features)
+    result = select_clusters(tree, min_cluster_size=int(min_cluster_size), method=cluster_selection_method)
+    labels_arr = _per_input(labels, n, "labels")
+    preds_arr = _per_input(predictions, n, "predictions")
+    params = {
+        "min_cluster_size": int(min_cluster_size), "min_samples": int(min_samples),
+        "cluster_selection_method": cluster_selection_method, "normalize": normalize, "parity": parity,
+    }
+    return NAPs(result, features, tree=tree, layer=layer, input_labels=labels_arr, predictions=preds_arr,
+                class_names=class_names, params=params)
+
+
+def _per_input(values: Any, n: int, what: str) -> np.ndarray | None:
+    if values is None:
+        return None
+    arr = np.asarray(values.detach().cpu().numpy() if hasattr(values, "detach") else values)
+    if arr.shape[:1] != (n,):
+        raise NapInputError(f"{what} have shape {arr.shape} but there are {n} inputs", f"pass one {what[:-1]} per input")
+    return arr
+
+
+def top_activating(activations: Any, unit: int | None = None, k: int = 16, *, layer: str | None = None) -> np.ndarray:
+    """The max-activation baseline NAPs are contrasted with: the ``k`` inputs that excite ``unit`` most.
+
+    With ``unit=None`` the layer as a whole: inputs ranked by the L2 norm of their activation vector.
+    Ties keep data order.
+
+    Example
+    -------
+    >>> top_activating(np.array([[0.0, 1], [3, 0], [2, 5]]), unit=0, k=2)
+    array([1, 2])
+    """
+    matrix, layer, _ = _select_matrix(activations, layer)
+    matrix = aggregate(matrix, "mean") if matrix.ndim > 2 else matrix
+    if matrix.ndim != 2:
+        raise NapInputError(f"activations have shape {matrix.shape}", "pass an (N, features) matrix")
+    if unit is None:
+        score = np.linalg.norm(matrix.astype(np.float64), axis=1)
+    else:
+        if not (0 <= int(unit) < matrix.shape[1]):
+            raise NapInputError(f"unit {unit} does not exist (the layer has {matrix.shape[1]} units)", f"pick 0..{matrix.shape[1] - 1}")
+        score = matrix[:, int(unit)].astype(np.float64)
+    score = np.where(np.isfinite(score), score, -np.inf)
+    return np.argsort(-score, kind="stable")[: max(int(k), 0)]

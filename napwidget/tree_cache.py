@@ -1,0 +1,60 @@
+"""A small in-memory cache of (normalised features, single-linkage tree) per activation matrix.
+
+Re-clustering with a new min_cluster_size or selection method only needs the tree, so keeping the last
+few trees makes parameter changes in the widget instant. Keys use a cheap content fingerprint (shape,
+dtype, buffer address and a strided sample of values) rather than hashing the whole matrix, which would
+cost more than the re-clustering itself.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from napwidget.clustering import SingleLinkageTree, build_tree
+
+_MAX_ENTRIES = 8
+_SAMPLE = 65536
+_lock = threading.Lock()
+_cache: "OrderedDict[tuple, tuple[np.ndarray, SingleLinkageTree]]" = OrderedDict()
+
+
+def fingerprint_matrix(x: np.ndarray) -> str:
+    """Shape, dtype, address and a strided sample of the values (plus row/column sums of the sample)."""
+    flat = x.reshape(-1)
+    step = max(1, flat.size // _SAMPLE)
+    sample = np.ascontiguousarray(flat[::step])
+    h = hashlib.blake2b(f"{x.shape}{x.dtype}{x.__array_interface__['data'][0]}".encode(), digest_size=16)
+    h.update(memoryview(sample).cast("B"))
+    return h.hexdigest()
+
+
+def cached_tree(
+    matrix: np.ndarray,
+    variant: Hashable,
+    min_samples: int,
+    make_features: Callable[[], np.ndarray],
+) -> tuple[np.ndarray, SingleLinkageTree]:
+    """Return (features, tree) for ``matrix``, building both only on a cache miss."""
+    key = (fingerprint_matrix(matrix), variant, int(min_samples))
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    features = make_features()
+    tree = build_tree(features, min_samples=min_samples)
+    with _lock:
+        _cache[key] = (features, tree)
+        while len(_cache) > _MAX_ENTRIES:
+            _cache.popitem(last=False)
+    return features, tree
+
+
+def clear_tree_cache() -> None:
+    """Forget every cached tree (e.g. to free memory after large runs)."""
+    with _lock:
+        _cache.clear()
