@@ -1,0 +1,195 @@
+"""Euclidean distances: a fast float32 lower-bound matrix plus exact float64 distances where they decide.
+
+Why two precisions: BLAS computes all N^2 squared distances quickly in float32 (``|x|^2 + |y|^2 - 2 x.y``), but
+those values are neither exact nor bitwise equal to hdbscan's (which sums ``(x_k - y_k)^2`` one feature after
+the other in float64). So the float32 matrix is shifted down by a rigorous error bound and only used as a
+*filter*: every decision (core distances, Prim's updates) is re-made on exact float64 distances computed the
+same way hdbscan does, for the few pairs the filter cannot rule out. The results are therefore bitwise equal to
+hdbscan's and do not depend on the BLAS, the thread count or the block size.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+_UNIT_ROUNDOFF32 = 2.0**-24
+# Rows per GEMM block: large enough for BLAS efficiency, small enough that a block stays cheap in memory.
+_BLOCK_ROWS = 1024
+
+
+def error_slope(n_features: int) -> float:
+    """Slope ``c`` of the float32 error bound ``|d2_32 - d2| <= c * (|x|^2 + |y|^2)``.
+
+    Worst case of a D-term float32 dot product (gamma_D), the two float32 norms, the rounding of the input to
+    float32 and the final additions; doubled for headroom. Typical errors are ~sqrt(D) times smaller.
+
+    Example
+    -------
+    >>> round(error_slope(512) * 1e5, 2)
+    6.2
+    """
+    return 2.0 * (n_features + 8) * _UNIT_ROUNDOFF32
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the OS can still hand out (``MemAvailable``), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def required_memory_bytes(n_samples: int, n_features: int) -> int:
+    """Peak memory of :func:`napwidget.clustering.build_tree`: the N x N float32 matrix dominates.
+
+    Example
+    -------
+    >>> required_memory_bytes(50_000, 512) / 2**30 > 9.3
+    True
+    """
+    matrix = 4 * n_samples * n_samples
+    copies = n_samples * n_features * (8 + 8 + 4)  # float64 input, its transpose, the float32 copy
+    block = 2 * 4 * _BLOCK_ROWS * n_samples
+    return matrix + copies + block + 64 * n_samples * 8
+
+
+def check_memory(n_samples: int, n_features: int) -> None:
+    """Raise MemoryError (naming the fix) when the dense matrix will not fit in the available memory."""
+    need = required_memory_bytes(n_samples, n_features)
+    have = available_memory_bytes()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"exact HDBSCAN on {n_samples} samples needs ~{need / 2**30:.1f} GiB (an N x N float32 distance "
+            f"matrix) but only {have / 2**30:.1f} GiB are available. Fix: cluster a subsample "
+            f"(about {int(n_samples * (have / need) ** 0.5 * 0.9)} samples fit), free memory, or use a "
+            f"machine with more RAM"
+        )
+
+
+def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 lower bounds of all squared distances, and each row's ``n_candidates`` smallest.
+
+    ``key[i, j] <= |x_i - x_j|^2`` holds for every pair (the float32 value minus its error bound); the
+    diagonal is a large negative number so that each point is its own first candidate neighbour.
+
+    Parameters
+    ----------
+    x : (N, D) float64 array.
+    n_candidates : how many nearest-neighbour candidates (by lower bound) to return per row.
+
+    Returns
+    -------
+    key : (N, N) float32 array of lower bounds.
+    candidates : (N, n_candidates) int64 column indices, sorted by lower bound.
+
+    Example
+    -------
+    >>> key, cand = lower_bound_matrix(np.eye(3), 2)
+    >>> bool((key <= np.array([[0, 2, 2], [2, 0, 2], [2, 2, 0]])).all()), cand[:, 0].tolist()
+    (True, [0, 1, 2])
+    """
+    n, d = x.shape
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    sq = (xt * xt).sum(dim=1)
+    # key = sq_i + sq_j - 2 x_i.x_j - c (sq_i + sq_j): fold the bound into the norms so one addmm does it all.
+    shifted = sq * np.float32(1.0 - error_slope(d))
+    key = np.empty((n, n), dtype=np.float32)
+    key_t = torch.from_numpy(key)
+    candidates = np.empty((n, n_candidates), dtype=np.int64)
+    row_term = shifted.unsqueeze(0)
+    for start in range(0, n, _BLOCK_ROWS):
+        stop = min(n, start + _BLOCK_ROWS)
+        block = key_t[start:stop]
+        torch.addmm(row_term, xt[start:stop], xt.T, beta=1.0, alpha=-2.0, out=block)
+        block.add_(shifted[start:stop].unsqueeze(1))
+        block.diagonal(offset=start).fill_(-3.0e38)
+        # Sorted so that ties between lower bounds resolve the same way on every run.
+        candidates[start:stop] = torch.topk(block, n_candidates, dim=1, largest=False, sorted=True)[1].numpy()
+    return key, candidates
+
+
+def exact_distances(xt64: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Exact euclidean distances between pairs ``(rows[p], cols[p])``, bitwise equal to hdbscan's.
+
+    hdbscan (and scikit-learn's KDTree) sum ``(x_k - y_k)^2`` sequentially over k in float64 and take the
+    square root. A cumulative sum along the feature axis is sequential by definition, so its last entry has the
+    same bits (``np.sum`` would use pairwise summation and differ in the last bits).
+
+    Parameters
+    ----------
+    xt64 : (D, N) float64, the transposed data (features first, so a pair is a column).
+    rows, cols : (P,) int arrays of point indices.
+
+    Example
+    -------
+    >>> xt = np.array([[0.0, 3.0], [0.0, 4.0]])
+    >>> exact_distances(xt, np.array([0]), np.array([1])).tolist()
+    [5.0]
+    """
+    if rows.size == 0:
+        return np.zeros(0)
+    diff = xt64[:, cols]
+    diff -= xt64[:, rows]
+    diff *= diff
+    np.cumsum(diff, axis=0, out=diff)
+    return np.sqrt(diff[-1])
+
+
+def exact_row_distances(xt64: np.ndarray, row: int, cols: np.ndarray) -> np.ndarray:
+    """Exact distances from one point to ``cols`` (see :func:`exact_distances`).
+
+    Example
+    -------
+    >>> exact_row_distances(np.array([[0.0, 3.0], [0.0, 4.0]]), 0, np.array([0, 1])).tolist()
+    [0.0, 5.0]
+    """
+    diff = xt64[:, cols]
+    diff -= xt64[:, row : row + 1]
+    diff *= diff
+    np.cumsum(diff, axis=0, out=diff)
+    return np.sqrt(diff[-1])
+
+
+def core_distances(
+    xt64: np.ndarray, key: np.ndarray, candidates: np.ndarray, min_samples: int
+) -> np.ndarray:
+    """Distance of each point to its ``min_samples``-th nearest other point, exactly as hdbscan computes it.
+
+    hdbscan queries a KDTree with ``k = min_samples + 1`` (the point itself included) and keeps the last column,
+    so the core distance is entry ``min_samples`` of the sorted row (entry 0 is the point itself). Candidates
+    come from the float32 lower bounds; a row whose exact k-th distance is not below the largest candidate
+    bound (so a non-candidate might be closer) is recomputed against all points.
+
+    Example
+    -------
+    >>> x = np.array([[0.0], [1.0], [3.0]])
+    >>> key, cand = lower_bound_matrix(x, 3)
+    >>> core_distances(np.ascontiguousarray(x.T), key, cand, 1).tolist()
+    [1.0, 1.0, 2.0]
+    """
+    n, m = candidates.shape
+    result = np.empty(n)
+    chunk = max(1, 2_000_000 // max(1, m * xt64.shape[0]))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        rows = np.repeat(np.arange(start, stop), m)
+        dist = exact_distances(xt64, rows, candidates[start:stop].ravel()).reshape(stop - start, m)
+        dist.sort(axis=1)
+        result[start:stop] = dist[:, min_samples]
+    if m < n:
+        # Safe when every non-candidate's lower bound (>= the largest candidate bound) is >= the k-th distance.
+        largest = key[np.arange(n), candidates[:, -1]].astype(np.float64)
+        # (1e-12: headroom for the rounding of the square root.)
+        for i in np.flatnonzero(result * result * (1.0 + 1e-12) > largest):
+            row = np.sort(exact_row_distances(xt64, int(i), np.arange(n)))
+            result[i] = row[min_samples]
+    return result
