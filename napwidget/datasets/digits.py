@@ -115,7 +115,7 @@ class DigitsDemo:
 
     @classmethod
     def load(cls, *, seed: int = 0, cache_dir: str | os.PathLike | None = None) -> "DigitsDemo":
-        """Train the demo CNN, or load its weights from ``cache_dir`` when trained before.
+        """Train the demo CNN, or load its weights from ``cache_dir`` (default: $NAPWIDGET_CACHE) when trained before.
 
         Example
         -------
@@ -124,6 +124,7 @@ class DigitsDemo:
         1797
         """
         images, labels = load_digits_images()
+        cache_dir = cache_dir or os.environ.get("NAPWIDGET_CACHE")  # the CLI and CI share trained weights
         cache = Path(cache_dir) if cache_dir else None
         model = DigitsCNN()
         key = hashlib.sha256(f"digits-cnn-v1-seed{seed}-torch{torch.__version__}".encode()).hexdigest()[:16]
