@@ -75,11 +75,12 @@ def check_memory(n_samples: int, n_features: int) -> None:
         )
 
 
-def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np.ndarray]:
+def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float32 lower bounds of all squared distances, and each row's ``n_candidates`` smallest.
 
-    ``key[i, j] <= |x_i - x_j|^2`` holds for every pair (the float32 value minus its error bound); the
-    diagonal is a large negative number so that each point is its own first candidate neighbour.
+    ``key[i, j] <= |x_i - x_j|^2 <= key[i, j] + width[i] + width[j]`` holds for every pair, with
+    ``width = 2 c |x|^2`` (float32 value minus / plus its error bound); the diagonal is a large negative number
+    so that each point is its own first candidate neighbour.
 
     Parameters
     ----------
@@ -90,10 +91,11 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
     -------
     key : (N, N) float32 array of lower bounds.
     candidates : (N, n_candidates) int64 column indices, sorted by lower bound.
+    width : (N,) float64 per-point half-widths of the bound interval (``2 c |x|^2``).
 
     Example
     -------
-    >>> key, cand = lower_bound_matrix(np.eye(3), 2)
+    >>> key, cand, _ = lower_bound_matrix(np.eye(3), 2)
     >>> bool((key <= np.array([[0, 2, 2], [2, 0, 2], [2, 2, 0]])).all()), cand[:, 0].tolist()
     (True, [0, 1, 2])
     """
@@ -105,91 +107,103 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
     key = np.empty((n, n), dtype=np.float32)
     key_t = torch.from_numpy(key)
     candidates = np.empty((n, n_candidates), dtype=np.int64)
-    row_term = shifted.unsqueeze(0)
     for start in range(0, n, _BLOCK_ROWS):
         stop = min(n, start + _BLOCK_ROWS)
-        block = key_t[start:stop]
-        torch.addmm(row_term, xt[start:stop], xt.T, beta=1.0, alpha=-2.0, out=block)
+        # The matrix is symmetric: compute columns >= start only and mirror them below the diagonal; the
+        # columns < start of these rows were mirrored in by the earlier blocks. Halves the GEMM work.
+        block = key_t[start:stop, start:]
+        torch.addmm(shifted[start:].unsqueeze(0), xt[start:stop], xt[start:].T, beta=1.0, alpha=-2.0, out=block)
         block.add_(shifted[start:stop].unsqueeze(1))
-        block.diagonal(offset=start).fill_(-3.0e38)
+        block.diagonal().fill_(-3.0e38)
+        if stop < n:
+            key_t[stop:, start:stop].copy_(block[:, stop - start :].T)
         # Sorted so that ties between lower bounds resolve the same way on every run.
-        candidates[start:stop] = torch.topk(block, n_candidates, dim=1, largest=False, sorted=True)[1].numpy()
-    return key, candidates
+        candidates[start:stop] = torch.topk(
+            key_t[start:stop], n_candidates, dim=1, largest=False, sorted=True
+        )[1].numpy()
+    width = 2.0 * error_slope(d) * sq.numpy().astype(np.float64) * (1.0 + 1e-6)
+    return key, candidates, width
 
 
-def exact_distances(xt64: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def exact_distances(x64: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -> np.ndarray:
     """Exact euclidean distances between pairs ``(rows[p], cols[p])``, bitwise equal to hdbscan's.
 
     hdbscan (and scikit-learn's KDTree) sum ``(x_k - y_k)^2`` sequentially over k in float64 and take the
     square root. A cumulative sum along the feature axis is sequential by definition, so its last entry has the
-    same bits (``np.sum`` would use pairwise summation and differ in the last bits).
+    same bits (``np.sum`` uses pairwise summation and differs in the last bits).
 
     Parameters
     ----------
-    xt64 : (D, N) float64, the transposed data (features first, so a pair is a column).
-    rows, cols : (P,) int arrays of point indices.
+    x64 : (N, D) float64 data.
+    rows : (P,) int array of point indices, or one index for all pairs.
+    cols : (P,) int array of point indices.
 
     Example
     -------
-    >>> xt = np.array([[0.0, 3.0], [0.0, 4.0]])
-    >>> exact_distances(xt, np.array([0]), np.array([1])).tolist()
-    [5.0]
-    """
-    if rows.size == 0:
-        return np.zeros(0)
-    diff = xt64[:, cols]
-    diff -= xt64[:, rows]
-    diff *= diff
-    np.cumsum(diff, axis=0, out=diff)
-    return np.sqrt(diff[-1])
-
-
-def exact_row_distances(xt64: np.ndarray, row: int, cols: np.ndarray) -> np.ndarray:
-    """Exact distances from one point to ``cols`` (see :func:`exact_distances`).
-
-    Example
-    -------
-    >>> exact_row_distances(np.array([[0.0, 3.0], [0.0, 4.0]]), 0, np.array([0, 1])).tolist()
+    >>> x = np.array([[0.0, 0.0], [3.0, 4.0]])
+    >>> exact_distances(x, 0, np.array([0, 1])).tolist()
     [0.0, 5.0]
     """
-    diff = xt64[:, cols]
-    diff -= xt64[:, row : row + 1]
+    if cols.size == 0:
+        return np.zeros(0)
+    diff = x64[cols]
+    diff -= x64[rows] if isinstance(rows, np.ndarray) else x64[rows : rows + 1]
     diff *= diff
-    np.cumsum(diff, axis=0, out=diff)
-    return np.sqrt(diff[-1])
+    if cols.size < 64:
+        # Few pairs: a cumulative sum along each row (sequential, but a scalar loop).
+        np.cumsum(diff, axis=1, out=diff)
+        return np.sqrt(diff[:, -1])
+    # Many pairs: add feature after feature across all pairs (sequential per pair, vectorised across pairs).
+    cols_first = np.ascontiguousarray(diff.T)
+    total = cols_first[0].copy()
+    for row in cols_first[1:]:
+        total += row
+    return np.sqrt(total)
 
 
 def core_distances(
-    xt64: np.ndarray, key: np.ndarray, candidates: np.ndarray, min_samples: int
+    x64: np.ndarray, key: np.ndarray, candidates: np.ndarray, width: np.ndarray, min_samples: int
 ) -> np.ndarray:
     """Distance of each point to its ``min_samples``-th nearest other point, exactly as hdbscan computes it.
 
     hdbscan queries a KDTree with ``k = min_samples + 1`` (the point itself included) and keeps the last column,
-    so the core distance is entry ``min_samples`` of the sorted row (entry 0 is the point itself). Candidates
-    come from the float32 lower bounds; a row whose exact k-th distance is not below the largest candidate
-    bound (so a non-candidate might be closer) is recomputed against all points.
+    so the core distance is entry ``min_samples`` of the sorted row (entry 0 is the point itself).
+    Fast path (most rows): when the bound intervals show which candidate is the k-th, one exact distance is
+    enough. Otherwise all candidates are evaluated exactly, and a row whose exact k-th distance is not below
+    the largest candidate bound (so a non-candidate might be closer) is recomputed against all points.
 
     Example
     -------
     >>> x = np.array([[0.0], [1.0], [3.0]])
-    >>> key, cand = lower_bound_matrix(x, 3)
-    >>> core_distances(np.ascontiguousarray(x.T), key, cand, 1).tolist()
+    >>> key, cand, width = lower_bound_matrix(x, 3)
+    >>> core_distances(x, key, cand, width, 1).tolist()
     [1.0, 1.0, 2.0]
     """
     n, m = candidates.shape
+    k = min_samples
+    rows = np.arange(n)
+    lo = key[rows[:, None], candidates].astype(np.float64)
+    hi = lo + width[:, None] + width[candidates]
+    kth = candidates[:, k]
+    # Certain rank k: every closer-ranked upper bound is below its lower bound, every later lower bound above.
+    certain = hi[:, :k].max(axis=1) < lo[:, k]
+    if k + 1 < m:
+        certain &= hi[:, k] < lo[:, k + 1]
+    else:
+        certain &= m == n
     result = np.empty(n)
-    chunk = max(1, 2_000_000 // max(1, m * xt64.shape[0]))
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        rows = np.repeat(np.arange(start, stop), m)
-        dist = exact_distances(xt64, rows, candidates[start:stop].ravel()).reshape(stop - start, m)
+    sure = np.flatnonzero(certain)
+    result[sure] = exact_distances(x64, sure, kth[sure])
+    unsure = np.flatnonzero(~certain)
+    chunk = max(1, 4_000_000 // max(1, m * x64.shape[1]))
+    for start in range(0, unsure.size, chunk):
+        part = unsure[start : start + chunk]
+        dist = exact_distances(x64, np.repeat(part, m), candidates[part].ravel()).reshape(part.size, m)
         dist.sort(axis=1)
-        result[start:stop] = dist[:, min_samples]
-    if m < n:
-        # Safe when every non-candidate's lower bound (>= the largest candidate bound) is >= the k-th distance.
-        largest = key[np.arange(n), candidates[:, -1]].astype(np.float64)
-        # (1e-12: headroom for the rounding of the square root.)
-        for i in np.flatnonzero(result * result * (1.0 + 1e-12) > largest):
-            row = np.sort(exact_row_distances(xt64, int(i), np.arange(n)))
-            result[i] = row[min_samples]
+        result[part] = dist[:, k]
+        if m < n:
+            # Safe when every non-candidate's bound (>= the largest candidate bound) is >= the k-th distance;
+            # 1e-12: headroom for the rounding of the square root.
+            for i in part[result[part] ** 2 * (1.0 + 1e-12) > lo[part, -1]]:
+                result[i] = np.sort(exact_distances(x64, int(i), rows))[k]
     return result

@@ -145,11 +145,10 @@ def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
     min_samples = min(n - 1, min_samples)  # hdbscan's clamp (N >= 2 so this stays >= 1)
     check_memory(n, d)
     n_candidates = min(n, min_samples + 1 + _CANDIDATE_MARGIN)
-    key, candidates = lower_bound_matrix(x64, n_candidates)
-    xt64 = np.ascontiguousarray(x64.T)
-    core = core_distances(xt64, key, candidates, min_samples)
+    key, candidates, width = lower_bound_matrix(x64, n_candidates)
+    core = core_distances(x64, key, candidates, width, min_samples)
     del candidates
-    mst = prim_mst(key, xt64, core)
+    mst = prim_mst(key, x64, core, width)
     del key
     merges, sorted_mst = single_linkage(mst)
     return SingleLinkageTree.from_merges(merges, sorted_mst, core, min_samples)

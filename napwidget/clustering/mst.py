@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from napwidget.clustering.distances import exact_row_distances
+from napwidget.clustering.distances import exact_distances
 
 
 def _round_up_f32(values: np.ndarray) -> np.ndarray:
@@ -20,17 +20,21 @@ def _round_up_f32(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def prim_mst(key: np.ndarray, xt64: np.ndarray, core: np.ndarray) -> np.ndarray:
+def prim_mst(key: np.ndarray, x64: np.ndarray, core: np.ndarray, width: np.ndarray) -> np.ndarray:
     """Minimum spanning tree of mutual reachability ``max(d_ij, core_i, core_j)``, in hdbscan's Prim order.
 
-    Each step scans one row of the float32 lower-bound matrix ``key`` (O(N) vectorised work) and computes exact
-    distances only for the points the bound cannot rule out: O(N^2) in total with a small constant.
+    Each point's current distance to the tree is kept as an interval ``[lo, hi]`` (from the float32 bounds) and
+    made exact only when a decision needs it: when a new distance's interval overlaps the current one, or when
+    the point is the next one to join. Each step scans one row of ``key`` and the ``lo`` array (O(N) vectorised
+    work); exact float64 distances are needed for only a few points per step. Decisions and ties are
+    therefore exactly hdbscan's (strict ``<`` updates, first index wins).
 
     Parameters
     ----------
     key : (N, N) float32 lower bounds of squared distances (see ``distances.lower_bound_matrix``).
-    xt64 : (D, N) float64 transposed data, for exact distances.
+    x64 : (N, D) float64 data, for exact distances.
     core : (N,) exact core distances.
+    width : (N,) bound widths: ``key_ij <= d_ij^2 <= key_ij + width_i + width_j``.
 
     Returns
     -------
@@ -40,44 +44,81 @@ def prim_mst(key: np.ndarray, xt64: np.ndarray, core: np.ndarray) -> np.ndarray:
     -------
     >>> from napwidget.clustering.distances import lower_bound_matrix
     >>> x = np.array([[0.0], [1.0], [3.0]])
-    >>> key, _ = lower_bound_matrix(x, 1)
-    >>> prim_mst(key, np.ascontiguousarray(x.T), np.array([1.0, 1.0, 2.0])).tolist()
+    >>> key, _, width = lower_bound_matrix(x, 1)
+    >>> prim_mst(key, x, np.array([1.0, 1.0, 2.0]), width).tolist()
     [[0.0, 1.0, 1.0], [1.0, 2.0, 2.0]]
     """
     n = key.shape[0]
-    current = np.full(n, np.inf)  # exact current distance of each point to the tree (inf once in the tree)
-    # float32 upper bound of current**2; -inf marks points in the tree, so the filter never selects them.
+    lo = np.full(n, np.inf)  # bounds of each point's current distance to the tree (inf: none yet / in tree)
+    hi = np.full(n, np.inf)
+    exact = np.zeros(n, dtype=bool)  # lo == hi is the exact (hdbscan-bitwise) value
+    # float32 upper bound of hi**2; -inf marks points in the tree, so the row filter never selects them.
     threshold = np.full(n, np.inf, dtype=np.float32)
     source = np.zeros(n, dtype=np.int64)
     result = np.empty((n - 1, 3))
     mask = np.empty(n, dtype=bool)
+    low, high = 1.0 - 1e-12, 1.0 + 1e-12  # headroom for float64 rounding of sqrt and of exact distances
+
+    def resolve(points: np.ndarray) -> None:
+        """Make the current distance of ``points`` exact: hdbscan's max(d(src, j), core_j, core_src)."""
+        src = source[points]
+        val = np.maximum(np.maximum(exact_distances(x64, src, points), core[points]), core[src])
+        lo[points] = val
+        hi[points] = val
+        exact[points] = True
+        threshold[points] = _round_up_f32(val * val)
+
     node = 0
     for step in range(n - 1):
-        current[node] = np.inf
+        lo[node] = hi[node] = np.inf
         threshold[node] = -np.inf
         core_node = core[node]
-        # d_ij**2 >= key_ij, and an update needs d_ij < current_j: points failing the bound cannot improve.
+        # d_ij**2 >= key_ij, and an update needs d_ij < current_j <= hi_j: the rest cannot improve.
         np.less_equal(key[node], threshold, out=mask)
         cand = np.flatnonzero(mask)
         if cand.size:
-            core_cand = core[cand]
-            # An update also needs both core distances below the current distance (hdbscan's early exit).
-            keep = np.maximum(core_cand, core_node) < current[cand]
-            cand = cand[keep]
-            if cand.size:
-                core_cand = core_cand[keep]
-                # Same operations as hdbscan: left = dist; left = max(left, core_j, core_node).
-                mreach = np.maximum(np.maximum(exact_row_distances(xt64, node, cand), core_cand), core_node)
-                better = mreach < current[cand]
-                upd = cand[better]
-                val = mreach[better]
-                current[upd] = val
-                source[upd] = node
-                threshold[upd] = _round_up_f32(val * val)
-        new = int(np.argmin(current))  # first minimum = hdbscan's strict '<' scan in index order
+            core_max = np.maximum(core[cand], core_node)
+            keep = core_max < hi[cand]  # else max(d, cores) >= hi >= current: no update (hdbscan's early exit)
+            cand, core_max = cand[keep], core_max[keep]
+        if cand.size:
+            bound = key[node, cand].astype(np.float64)
+            d_lo = np.sqrt(np.maximum(bound, 0.0)) * low
+            d_hi = np.sqrt(bound + (width[node] + width[cand])) * high
+            new_exact = d_hi < core_max  # a core distance dominates: the new value is exactly core_max
+            new_lo = np.maximum(d_lo, core_max)
+            new_hi = np.maximum(d_hi, core_max)
+            new_lo[new_exact] = core_max[new_exact]
+            new_hi[new_exact] = core_max[new_exact]
+            cur_lo, cur_hi = lo[cand], hi[cand]
+            update = new_hi < cur_lo
+            unsure = np.flatnonzero(~update & (new_lo < cur_hi))
+            if unsure.size:
+                # Overlapping intervals: compare exact values (strict '<', as hdbscan).
+                fresh = unsure[~new_exact[unsure]]
+                if fresh.size:
+                    val = np.maximum(exact_distances(x64, node, cand[fresh]), core_max[fresh])
+                    new_lo[fresh] = new_hi[fresh] = val
+                    new_exact[fresh] = True
+                stale = cand[unsure]
+                stale = stale[~exact[stale]]
+                if stale.size:
+                    resolve(stale)
+                update[unsure] = new_lo[unsure] < lo[cand[unsure]]
+            upd = cand[update]
+            lo[upd] = new_lo[update]
+            hi[upd] = new_hi[update]
+            exact[upd] = new_exact[update]
+            source[upd] = node
+            threshold[upd] = _round_up_f32(new_hi[update] ** 2)
+        # Next node: the exact minimum, first index on ties. argmin(lo) is it once its value is exact, since
+        # every other point's exact value is >= its lo >= that minimum (and equal lo only at larger indices).
+        new = int(np.argmin(lo))
+        while not exact[new]:
+            resolve(np.array([new]))
+            new = int(np.argmin(lo))
         result[step, 0] = source[new]
         result[step, 1] = new
-        result[step, 2] = current[new]
+        result[step, 2] = lo[new]
         node = new
     return result
 
