@@ -5,6 +5,7 @@ Data flow: model -> :mod:`~napwidget.activations` -> analyses (:mod:`~napwidget.
 """
 from napwidget.activations import Activations, LayerInfo, extract, list_layers
 from napwidget.errors import NapInputError
+from napwidget.midrange import band_naps, curate, evaluate_midrange, logit_bands, retrain_last_layer
 from napwidget.naps import NAPs, find_naps, load_naps, top_activating
 from napwidget.topology import MapperGraph, NapFlow, mapper_graph, nap_flow, persistence_diagram
 from napwidget.tree_cache import clear_tree_cache
@@ -18,13 +19,18 @@ __all__ = [
     "NapFlow",
     "NAPs",
     "NapInputError",
+    "band_naps",
     "clear_tree_cache",
+    "curate",
+    "evaluate_midrange",
     "extract",
     "find_naps",
     "list_layers",
+    "logit_bands",
     "load_naps",
     "mapper_graph",
     "nap_flow",
     "persistence_diagram",
+    "retrain_last_layer",
     "top_activating",
 ]
