@@ -24,7 +24,7 @@ import numpy as np
 
 from napwidget.thumbnails import ThumbnailSource, is_image_batch
 
-__all__ = ["ItemRenderer", "ImageRenderer", "TextRenderer", "RowRenderer", "IndexRenderer", "make_renderer"]
+__all__ = ["ImageRenderer", "IndexRenderer", "ItemRenderer", "RowRenderer", "TextRenderer", "make_renderer"]
 
 
 class ItemRenderer:

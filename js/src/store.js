@@ -1,0 +1,417 @@
+// The ONE shared state of the widget: selection, sorting, hover, pending parameter changes, and the decoded
+// data every view reads. Views never talk to each other: they call store actions and subscribe to store
+// events. Synced state lives in the anywidget model (selected_naps, selected_indices, sort_by, parameters);
+// the store is the only place that writes it. Local, unsynced state (hover, focused item, profile) lives here.
+//
+// Events: "data" (new clustering result), "selection", "hover", "sort", "status" (busy / error / params),
+// "profile" (the item whose activation profile is shown), "thumbs" (new thumbnails arrived),
+// "topology" (one of TOPOLOGY_KEYS changed; the key is the argument).
+
+import { debounce, toU8, typed } from "./dom.js";
+
+export const PARAM_KEYS = ["layer", "min_cluster_size", "min_samples", "cluster_selection_method", "normalize"];
+export const SORT_KEYS = ["persistence", "size", "purity"];
+// Topology views (views/mapper.js, views/flow.js, the scatter's diagram mode): their synced traits.
+export const TOPOLOGY_KEYS = ["topology_open", "mapper_params", "flow_layers", "mapper", "diagram", "flow"];
+
+/** Decode the per-sample tables: NAP (int32), probability (float32), outlier score (float32); label, prediction. */
+export function decodeSamples(samplesBuf, truthBuf, n) {
+  const s = toU8(samplesBuf);
+  const t = toU8(truthBuf);
+  const empty = () => new Int32Array(n).fill(-1);
+  const ok = s.byteLength >= 12 * n;
+  const okT = t.byteLength >= 8 * n;
+  return {
+    nap: ok ? typed(s, Int32Array, 0, n) : empty(),
+    prob: ok ? typed(s, Float32Array, n, n) : new Float32Array(n),
+    outlier: ok ? typed(s, Float32Array, 2 * n, n) : new Float32Array(n),
+    label: okT ? typed(t, Int32Array, 0, n) : empty(),
+    pred: okT ? typed(t, Int32Array, n, n) : empty(),
+  };
+}
+
+/** Members of the given NAPs, most typical first: probability descending, then index (as the kernel does). */
+export function membersOf(ids, nap, prob) {
+  const want = new Set(ids.map(Number));
+  if (!want.size) return [];
+  const out = [];
+  for (let i = 0; i < nap.length; i++) if (want.has(nap[i])) out.push(i);
+  out.sort((a, b) => (prob[b] - prob[a]) || (a - b));
+  return out;
+}
+
+/** NAP rows sorted for display: persistence (= id order), size or purity, descending; ties by id. */
+export function sortNaps(rows, key) {
+  const val = (r) => {
+    if (key === "size") return r.size;
+    if (key === "purity") return r.purity === null || r.purity === undefined ? -1 : r.purity;
+    return r.persistence === null || r.persistence === undefined ? -1 : r.persistence;
+  };
+  return [...rows].sort((a, b) => (val(b) - val(a)) || (a.id - b.id));
+}
+
+export function createStore(model, { commitDelay = 300 } = {}) {
+  const listeners = new Map();
+  const local = {
+    hoverNap: null,
+    profileIndex: null,
+    pending: 0,
+    pendingParams: {},
+  };
+  let data = null;
+  const thumbCache = new Map(); // input index -> { kind: "image", pixels, h, w, c } | { kind: "text", text }
+  const THUMB_CACHE_MAX = 6000;
+  let reqCounter = 0;
+  const waiting = new Map();
+  const modelHandlers = [];
+
+  function on(event, fn) {
+    if (!listeners.has(event)) listeners.set(event, new Set());
+    listeners.get(event).add(fn);
+    return () => listeners.get(event).delete(fn);
+  }
+
+  function emit(event, ...args) {
+    for (const fn of [...(listeners.get(event) || [])]) {
+      try {
+        fn(...args);
+      } catch (err) {
+        console.error(`napwidget: a view failed on "${event}"`, err); // one broken view must not break the rest
+      }
+    }
+  }
+
+  function listen(event, fn) {
+    model.on(event, fn);
+    modelHandlers.push([event, fn]);
+  }
+
+  // ------------------------------------------------------------------------------------ data
+  function decode() {
+    const view = model.get("view") || {};
+    const n = view.n || 0;
+    const samples = decodeSamples(model.get("_samples"), model.get("_truth"), n);
+    const napById = new Map((view.naps || []).map((r) => [r.id, r]));
+    data = { view, n, ...samples, napById };
+    seedCardThumbs(view);
+    return data;
+  }
+
+  function seedCardThumbs(view) {
+    const item = view.item || {};
+    const members = (view.naps || []).flatMap((r) => r.members || []);
+    if (item.kind === "image") {
+      const sprite = toU8(model.get("_card_thumbs"));
+      const size = item.h * item.w * item.c;
+      if (!size || sprite.byteLength < size * members.length) return;
+      members.forEach((idx, j) => {
+        if (!thumbCache.has(idx)) {
+          putThumb(idx, { kind: "image", h: item.h, w: item.w, c: item.c, pixels: sprite.slice(j * size, (j + 1) * size) });
+        }
+      });
+    } else if (item.kind === "text" && Array.isArray(view.card_texts)) {
+      members.forEach((idx, j) => putThumb(idx, { kind: "text", text: String(view.card_texts[j] ?? "") }));
+    }
+  }
+
+  function putThumb(idx, thumb) {
+    thumbCache.set(idx, thumb);
+    if (thumbCache.size > THUMB_CACHE_MAX) thumbCache.delete(thumbCache.keys().next().value);
+  }
+
+  let dataScheduled = false;
+  function scheduleData() {
+    // view, _samples and _card_thumbs arrive together: render once, after all of them changed
+    if (dataScheduled) return;
+    dataScheduled = true;
+    queueMicrotask(() => {
+      dataScheduled = false;
+      decode();
+      emit("data", data);
+      emit("selection");
+    });
+  }
+
+  // --------------------------------------------------------------------------------- requests
+  function request(type, content = {}) {
+    const req = ++reqCounter;
+    return new Promise((resolve, reject) => {
+      waiting.set(req, { resolve, reject });
+      try {
+        model.send({ type, req, ...content });
+      } catch (err) {
+        waiting.delete(req);
+        reject(err);
+      }
+    });
+  }
+
+  function onCustom(msg, buffers) {
+    if (!msg || msg.req === undefined) return;
+    const w = waiting.get(msg.req);
+    if (!w) return;
+    waiting.delete(msg.req);
+    if (msg.error) w.reject(new Error(msg.error));
+    else w.resolve({ msg, buffers: buffers || [] });
+  }
+
+  /** Thumbnails for `indices` (cached; only missing ones are requested). Resolves to Map index -> thumb. */
+  async function thumbs(indices) {
+    const missing = indices.filter((i) => !thumbCache.has(i));
+    if (missing.length) {
+      const { msg, buffers } = await request("thumbs", { indices: missing });
+      const got = msg.indices || missing;
+      if (msg.kind === "image") {
+        const u8 = toU8(buffers[0]);
+        const size = msg.h * msg.w * msg.c;
+        got.forEach((idx, j) => {
+          if (u8.byteLength >= (j + 1) * size) {
+            putThumb(idx, { kind: "image", h: msg.h, w: msg.w, c: msg.c, pixels: u8.slice(j * size, (j + 1) * size) });
+          }
+        });
+      } else if (msg.kind === "text") {
+        got.forEach((idx, j) => putThumb(idx, { kind: "text", text: String((msg.texts || [])[j] ?? "") }));
+      } else {
+        got.forEach((idx) => putThumb(idx, { kind: "index" }));
+      }
+      for (const idx of missing) if (!thumbCache.has(idx)) putThumb(idx, { kind: "index" });
+      emit("thumbs", got);
+    }
+    return new Map(indices.map((i) => [i, thumbCache.get(i)]));
+  }
+
+  const profileCache = new Map();
+  async function profile(index) {
+    const key = `${JSON.stringify(get("view").params || {})}:${index}`;
+    if (profileCache.has(key)) return profileCache.get(key);
+    const { msg } = await request("profile", { index });
+    profileCache.set(key, msg);
+    if (profileCache.size > 200) profileCache.delete(profileCache.keys().next().value);
+    return msg;
+  }
+
+  // ---------------------------------------------------------------------------------- getters
+  function get(key) {
+    return model.get(key);
+  }
+
+  function selectedNaps() {
+    return model.get("selected_naps") || [];
+  }
+
+  function selectedIndices() {
+    return model.get("selected_indices") || [];
+  }
+
+  function isSelected(id) {
+    return selectedNaps().includes(id);
+  }
+
+  function sortBy() {
+    const k = model.get("sort_by");
+    return SORT_KEYS.includes(k) ? k : "persistence";
+  }
+
+  function sortedNaps() {
+    return sortNaps((data && data.view.naps) || [], sortBy());
+  }
+
+  function item(index) {
+    const d = data;
+    const label = d.label[index];
+    const pred = d.pred[index];
+    return {
+      index,
+      nap: d.nap[index],
+      prob: d.prob[index],
+      outlier: d.outlier[index],
+      label,
+      pred,
+      misclassified: label >= 0 && pred >= 0 && label !== pred,
+    };
+  }
+
+  /** NAP id -> how many of the selected inputs it holds (for "n selected" badges). */
+  function selectionCounts() {
+    const counts = new Map();
+    if (!data) return counts;
+    for (const i of selectedIndices()) {
+      const k = data.nap[i];
+      if (k >= 0) counts.set(k, (counts.get(k) || 0) + 1);
+    }
+    return counts;
+  }
+
+  function isStatic() {
+    return Boolean(model.get("static"));
+  }
+
+  function isBusy() {
+    return Boolean(model.get("busy")) || local.pending > 0 || Object.keys(local.pendingParams).length > 0;
+  }
+
+  function param(name) {
+    return name in local.pendingParams ? local.pendingParams[name] : model.get(name);
+  }
+
+  // ---------------------------------------------------------------------------------- actions
+  function selectNaps(ids, mode = "replace") {
+    const current = selectedNaps();
+    let next;
+    const uniq = [...new Set(ids.map(Number))];
+    if (mode === "toggle") {
+      const set = new Set(current);
+      for (const id of uniq) (set.has(id) ? set.delete(id) : set.add(id));
+      next = [...set];
+    } else if (mode === "add") {
+      next = [...new Set([...current, ...uniq])];
+    } else {
+      next = uniq;
+    }
+    next = next.filter((id) => data && data.napById.has(id));
+    model.set("selected_naps", next);
+    model.set("selected_indices", data ? membersOf(next, data.nap, data.prob) : []);
+    model.save_changes();
+  }
+
+  function selectIndices(indices) {
+    model.set("selected_indices", [...indices]);
+    model.set("selected_naps", []);
+    model.save_changes();
+  }
+
+  function clearSelection() {
+    selectNaps([]);
+  }
+
+  function setSort(key) {
+    if (!SORT_KEYS.includes(key) || key === sortBy()) return;
+    model.set("sort_by", key);
+    model.save_changes();
+  }
+
+  function setHover(id) {
+    const v = id === undefined ? null : id;
+    if (local.hoverNap === v) return;
+    local.hoverNap = v;
+    emit("hover", v);
+  }
+
+  function hoverNap() {
+    return local.hoverNap;
+  }
+
+  function showProfile(index) {
+    local.profileIndex = index;
+    emit("profile", index);
+  }
+
+  function profileIndex() {
+    return local.profileIndex;
+  }
+
+  const commitLater = debounce(commit, commitDelay);
+
+  function commit() {
+    commitLater.cancel();
+    const entries = Object.entries(local.pendingParams);
+    local.pendingParams = {};
+    let changed = false;
+    for (const [k, v] of entries) {
+      if (model.get(k) !== v) {
+        model.set(k, v);
+        changed = true;
+      }
+    }
+    if (changed) {
+      local.pending += 1;
+      model.save_changes();
+    }
+    emit("status");
+  }
+
+  /** Change a clustering parameter: debounced (the latest value wins), committed to the kernel as one request. */
+  function setParam(name, value, { immediate = false } = {}) {
+    if (isStatic() || !PARAM_KEYS.includes(name)) return;
+    local.pendingParams[name] = value;
+    emit("status");
+    if (immediate) commit();
+    else commitLater();
+  }
+
+  /** Write a topology trait (open panels, Mapper parameters, flow layers); the kernel recomputes what is open. */
+  function setTopology(name, value) {
+    if (!TOPOLOGY_KEYS.includes(name)) return;
+    model.set(name, value);
+    model.save_changes();
+  }
+
+  function dismissError() {
+    model.set("error", "");
+    model.save_changes();
+  }
+
+  // --------------------------------------------------------------------------------- wiring
+  listen("change:view", scheduleData);
+  listen("change:_samples", scheduleData);
+  listen("change:_card_thumbs", scheduleData);
+  listen("change:_truth", scheduleData);
+  listen("change:selected_naps", () => emit("selection"));
+  listen("change:selected_indices", () => emit("selection"));
+  listen("change:sort_by", () => emit("sort"));
+  listen("change:busy", () => emit("status"));
+  listen("change:error", () => emit("status"));
+  listen("change:_revision", () => {
+    local.pending = 0;
+    emit("status");
+  });
+  for (const k of PARAM_KEYS) listen(`change:${k}`, () => emit("status"));
+  listen("msg:custom", onCustom);
+  for (const k of TOPOLOGY_KEYS) listen(`change:${k}`, () => emit("topology", k));
+
+  decode();
+
+  function destroy() {
+    commitLater.cancel();
+    for (const [event, fn] of modelHandlers) model.off(event, fn);
+    listeners.clear();
+    for (const w of waiting.values()) w.reject(new Error("widget closed"));
+    waiting.clear();
+  }
+
+  return {
+    on,
+    emit,
+    get,
+    get data() {
+      return data;
+    },
+    thumbCache,
+    request,
+    thumbs,
+    profile,
+    selectedNaps,
+    selectedIndices,
+    isSelected,
+    sortBy,
+    sortedNaps,
+    item,
+    selectionCounts,
+    isStatic,
+    isBusy,
+    param,
+    selectNaps,
+    selectIndices,
+    clearSelection,
+    setSort,
+    setHover,
+    hoverNap,
+    showProfile,
+    profileIndex,
+    setParam,
+    commit,
+    dismissError,
+    setTopology,
+    destroy,
+  };
+}

@@ -1,0 +1,168 @@
+// Gallery: the selected inputs (a selected NAP's members, most typical first), one page at a time; only the
+// page's thumbnails are requested from the kernel. Label / prediction badges, misclassified marked, membership
+// probability. Clicking an item shows its activation profile (the profile view).
+import { h, int, fmt } from "../dom.js";
+import { visual } from "../thumbs.js";
+
+export const PAGE_SIZE = 48;
+
+export function pageCount(total, size = PAGE_SIZE) {
+  return Math.max(1, Math.ceil(total / size));
+}
+
+export function pageSlice(indices, page, size = PAGE_SIZE) {
+  const p = Math.min(Math.max(0, page), pageCount(indices.length, size) - 1);
+  return { page: p, items: indices.slice(p * size, (p + 1) * size) };
+}
+
+function describeSelection(store) {
+  const naps = store.selectedNaps();
+  const total = store.selectedIndices().length;
+  if (!total) return "";
+  if (naps.length === 1) return `NAP ${naps[0]} · ${int(total)} members · most typical first`;
+  if (naps.length > 1) return `NAPs ${naps.join(", ")} · ${int(total)} members · most typical first`;
+  return `${int(total)} selected inputs`;
+}
+
+export default {
+  id: "gallery",
+  area: "footer",
+  mount(el, store, { pageSize = PAGE_SIZE } = {}) {
+    const sub = h("span", { class: "napw-sub" });
+    const prev = h("button", { type: "button", class: "napw-btn", "data-testid": "gallery-page-prev", "aria-label": "previous page", text: "‹ prev" });
+    const next = h("button", { type: "button", class: "napw-btn", "data-testid": "gallery-page-next", "aria-label": "next page", text: "next ›" });
+    const pageInfo = h("span", { class: "napw-page-info", "data-testid": "gallery-page-info" });
+    const filter = h("select", { class: "napw-select napw-select-sm", "data-testid": "gallery-filter", "aria-label": "show" },
+      h("option", { value: "all", text: "all" }),
+      h("option", { value: "wrong", text: "misclassified only" }));
+    const grid = h("div", { class: "napw-gallery", "data-testid": "gallery", "aria-label": "selected inputs" });
+    const empty = h("div", { class: "napw-empty napw-gallery-empty", text: "Select a NAP (card, scatter point or heatmap row) to see its members here." });
+    el.append(h("section", { class: "napw-panel napw-gallery-panel" },
+      h("header", { class: "napw-panel-head" },
+        h("h3", { text: "Members" }), sub,
+        h("span", { class: "napw-spacer" }),
+        filter, prev, pageInfo, next),
+      empty, grid));
+
+    let page = 0;
+    let token = 0;
+    let active = null;
+
+    function indices() {
+      const all = store.selectedIndices();
+      if (filter.value !== "wrong" || !store.data) return all;
+      return all.filter((i) => store.item(i).misclassified);
+    }
+
+    function tile(index) {
+      const it = store.item(index);
+      const view = store.data.view;
+      const badges = h("div", { class: "napw-badges" });
+      if (it.label >= 0) {
+        badges.append(h("span", { class: "napw-badge napw-badge-label", title: "label" },
+          h("span", { class: "napw-swatch", style: { background: view.class_colors[it.label] } }),
+          h("span", { class: "napw-class-name", text: view.classes[it.label] })));
+      }
+      if (it.misclassified) {
+        badges.append(h("span", { class: "napw-badge napw-badge-wrong", title: `the model predicts ${view.classes[it.pred]}` },
+          h("span", { "aria-hidden": "true", text: "✗ " }), h("span", { class: "napw-class-name", text: view.classes[it.pred] })));
+      } else if (it.pred >= 0 && it.label < 0) {
+        badges.append(h("span", { class: "napw-badge", title: "prediction", text: `→ ${view.classes[it.pred]}` }));
+      }
+      const nap = it.nap >= 0 ? `NAP ${it.nap}` : "noise";
+      if (store.selectedNaps().length !== 1) {
+        // several NAPs (or inputs picked directly): say which NAP each input is in
+        badges.append(h("span", { class: `napw-badge napw-badge-nap${it.nap < 0 ? " napw-badge-noise" : ""}`, title: "NAP in this layer", text: it.nap >= 0 ? `N${it.nap}` : "noise" }));
+      }
+      const prob = h("div", { class: "napw-prob", title: `membership probability ${fmt(it.prob, 3)} (${nap})` },
+        h("span", { class: "napw-prob-bar" }, h("span", { style: { width: `${Math.round(100 * it.prob)}%` } })),
+        h("span", { class: "napw-prob-text", text: it.nap >= 0 ? fmt(it.prob, 2) : "noise" }));
+      const el = h("button", {
+        type: "button",
+        class: `napw-item${it.misclassified ? " napw-wrong" : ""}${active === index ? " napw-active" : ""}`,
+        "data-testid": "gallery-item",
+        "data-index": index,
+        "data-nap": it.nap,
+        title: `input #${index} · ${nap}`,
+        "aria-label": `input ${index}${it.label >= 0 ? `, label ${view.classes[it.label]}` : ""}${it.misclassified ? `, predicted ${view.classes[it.pred]}` : ""}, probability ${fmt(it.prob, 2)}`,
+      },
+      h("div", { class: "napw-item-visual" }, visual(index, store.thumbCache.get(index))),
+      badges, prob);
+      return el;
+    }
+
+    async function render() {
+      const my = ++token;
+      const all = indices();
+      const { page: p, items } = pageSlice(all, page, pageSize);
+      page = p;
+      const pages = pageCount(all.length, pageSize);
+      sub.textContent = describeSelection(store);
+      empty.hidden = all.length > 0;
+      if (!all.length && store.selectedIndices().length) {
+        empty.hidden = false;
+        empty.textContent = "No misclassified inputs in this selection.";
+      } else {
+        empty.textContent = "Select a NAP (card, scatter point or heatmap row) to see its members here.";
+      }
+      pageInfo.textContent = all.length ? `${int(p * pageSize + 1)}–${int(p * pageSize + items.length)} of ${int(all.length)}` : "";
+      prev.disabled = p === 0;
+      next.disabled = p >= pages - 1;
+      grid.replaceChildren(...items.map(tile));
+      grid.dataset.page = String(p);
+      const missing = items.filter((i) => !store.thumbCache.has(i));
+      if (missing.length) {
+        try {
+          await store.thumbs(items);
+        } catch (err) {
+          if (my === token) console.warn("napwidget: thumbnails failed", err);
+          return;
+        }
+        if (my !== token) return;
+        for (const node of grid.querySelectorAll("[data-testid=gallery-item]")) {
+          const idx = Number(node.dataset.index);
+          const holder = node.querySelector(".napw-item-visual");
+          if (holder && missing.includes(idx)) holder.replaceChildren(visual(idx, store.thumbCache.get(idx)));
+        }
+      }
+      grid.dataset.loaded = String(p);
+    }
+
+    prev.addEventListener("click", () => { page -= 1; render(); });
+    next.addEventListener("click", () => { page += 1; render(); });
+    filter.addEventListener("change", () => { page = 0; render(); });
+    grid.addEventListener("click", (e) => {
+      const item = e.target.closest ? e.target.closest("[data-testid=gallery-item]") : null;
+      if (!item) return;
+      active = Number(item.dataset.index);
+      for (const node of grid.children) node.classList.toggle("napw-active", node === item);
+      store.showProfile(active);
+    });
+    grid.addEventListener("keydown", (e) => {
+      if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+      const items = [...grid.children];
+      const i = items.indexOf(document.activeElement);
+      if (i < 0) return;
+      const j = e.key === "ArrowRight" ? Math.min(items.length - 1, i + 1) : Math.max(0, i - 1);
+      items[j].focus();
+      e.preventDefault();
+    });
+
+    let lastSelection = null;
+    const onSelection = () => {
+      const key = store.selectedIndices();
+      if (key !== lastSelection) page = 0;
+      lastSelection = key;
+      render();
+    };
+    const offs = [
+      store.on("selection", onSelection),
+      store.on("data", render),
+    ];
+    onSelection();
+    return () => {
+      token++; // answers still in flight are dropped silently
+      offs.forEach((off) => off());
+    };
+  },
+};

@@ -1,0 +1,208 @@
+// Persistence scatter: one point per NAP (size vs persistence, coloured by dominant label), rendered from the
+// kernel's Vega-Lite spec by the bundled vega-embed (SVG). Click selects (Shift adds), dragging brushes.
+// Second mode ([data-testid=scatter-mode]): the layer's 0-dim persistence diagram (birth vs death, the infinite
+// bar at the top); a NAP's point (nap_diagram_points) is clickable like the scatter's. The diagram is computed
+// lazily: "diagram" in the `topology_open` trait asks the kernel for the `diagram` trait.
+import embed from "vega-embed";
+import { h, onWidthChange } from "../dom.js";
+import { sameParams } from "./mapper.js";
+
+function isDark(el) {
+  const root = el.closest(".napw-root") || el;
+  const bg = getComputedStyle(root).getPropertyValue("--napw-bg").trim();
+  const m = bg.match(/#([0-9a-f]{6})/i);
+  if (!m) return false;
+  const v = parseInt(m[1], 16);
+  const lum = 0.2126 * ((v >> 16) & 255) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255);
+  return lum < 110;
+}
+
+export default {
+  id: "scatter",
+  area: "side",
+  mount(el, store) {
+    const box = h("div", { class: "napw-scatter", "data-testid": "scatter" });
+    const empty = h("div", { class: "napw-empty", hidden: true, text: "No NAPs to plot." });
+    const legend = h("div", { class: "napw-scatter-legend", "data-testid": "scatter-legend" });
+    const title = h("h3", { text: "Persistence vs size" });
+    const hint = h("span", { class: "napw-sub", text: "click: select · shift: add · drag: brush" });
+    const modeBtn = (mode, text, tip) => h("button", { type: "button", class: "napw-seg-btn", "data-mode": mode, title: tip, text });
+    const modeToggle = h("div", { class: "napw-seg", role: "group", "aria-label": "scatter mode", "data-testid": "scatter-mode", "data-mode": "naps" },
+      modeBtn("naps", "NAPs", "persistence vs size of each NAP"),
+      modeBtn("diagram", "diagram", "the layer's 0-dim persistence diagram (birth vs death)"));
+    el.append(h("section", { class: "napw-panel napw-scatter-panel" },
+      h("header", { class: "napw-panel-head" }, title, hint, h("span", { class: "napw-spacer" }), modeToggle),
+      empty, box, legend));
+
+    const diagramMode = () => (store.get("topology_open") || []).includes("diagram");
+    function setMode(mode) {
+      const open = store.get("topology_open") || [];
+      if ((mode === "diagram") === open.includes("diagram")) return;
+      store.setTopology("topology_open", mode === "diagram" ? [...open, "diagram"] : open.filter((p) => p !== "diagram"));
+    }
+    modeToggle.addEventListener("click", (e) => {
+      const btn = e.target.closest ? e.target.closest("[data-mode]") : null;
+      if (btn && btn !== modeToggle) setMode(btn.dataset.mode);
+      else setMode(diagramMode() ? "naps" : "diagram");
+    });
+
+    let result = null;
+    let lastMode = false;
+    let generation = 0;
+    let brushTimer = null;
+    let brushIds = null; // the NAPs the brush selected: another selection clears the brush rectangle
+    let destroyed = false;
+
+    async function draw() {
+      const gen = ++generation;
+      const view = store.data.view;
+      const diag = diagramMode();
+      const dvm = store.get("diagram") || {};
+      const fresh = Boolean(dvm.spec) && sameParams(dvm.params, view.params);
+      modeToggle.dataset.mode = diag ? "diagram" : "naps";
+      for (const b of modeToggle.querySelectorAll("[data-mode]")) b.setAttribute("aria-pressed", String(b.dataset.mode === modeToggle.dataset.mode));
+      title.textContent = diag ? "Persistence diagram" : "Persistence vs size";
+      hint.textContent = diag
+        ? (fresh ? `0-dim · ${dvm.n_shown < dvm.n_bars ? `${dvm.n_shown} of ` : ""}${dvm.n_bars} bars · NAPs coloured: click to select` : "computing…")
+        : "click: select · shift: add · drag: brush";
+      const source = diag ? (fresh ? dvm.spec : null) : view.scatter;
+      lastMode = diag;
+      const spec = source ? structuredClone(source) : null;
+      empty.textContent = diag ? (store.isStatic() ? "The persistence diagram was not computed before this export." : "Computing the persistence diagram…") : "No NAPs to plot.";
+      empty.hidden = Boolean(spec && (diag || (view.naps || []).length));
+      if (result) {
+        result.finalize();
+        result = null;
+      }
+      box.replaceChildren();
+      delete box.dataset.ready;
+      drawLegend(view);
+      if (!spec || (!diag && !(view.naps || []).length)) return;
+      box.dataset.mode = diag ? "diagram" : "naps";
+      const width = box.clientWidth;
+      if (width > 120) spec.width = plotWidth(width);
+      let r;
+      try {
+        r = await embed(box, spec, {
+          actions: false,
+          renderer: "svg",
+          mode: "vega-lite",
+          tooltip: { theme: isDark(el) ? "dark" : "light" },
+        });
+      } catch (err) {
+        box.textContent = `The scatter could not be drawn: ${err && err.message ? err.message : err}`;
+        return;
+      }
+      if (gen !== generation || destroyed) {
+        r.finalize();
+        return;
+      }
+      result = r;
+      const v = r.view;
+      v.addEventListener("click", (event, item) => {
+        const datum = item && item.datum;
+        if (datum && Number.isInteger(datum.nap) && datum.nap >= 0) {
+          const additive = event && (event.shiftKey || event.metaKey || event.ctrlKey);
+          store.selectNaps([datum.nap], additive ? "toggle" : "replace");
+        }
+      });
+      v.addEventListener("mouseover", (_e, item) => {
+        if (item && item.datum && Number.isInteger(item.datum.nap) && item.datum.nap >= 0) store.setHover(item.datum.nap);
+      });
+      v.addEventListener("mouseout", () => store.setHover(null));
+      try {
+        v.addSignalListener("brush", (_name, value) => {
+          if (brushTimer) clearTimeout(brushTimer);
+          brushTimer = setTimeout(() => applyBrush(value), 180);
+        });
+      } catch {
+        // a spec without a brush
+      }
+      await sync();
+      box.dataset.ready = "1";
+    }
+
+    // the plot fills the panel: axis labels and title take ~70px of its width
+    const plotWidth = (w) => Math.max(160, Math.min(900, w - 72));
+
+    function drawLegend(view) {
+      // dominant labels present, in class order; click one to select every NAP it dominates
+      const present = [...new Set((view.naps || []).map((r) => r.dominant).filter((d) => d !== null && d !== undefined))].sort((a, b) => a - b);
+      legend.hidden = !view.has_labels || !present.length;
+      legend.replaceChildren(
+        h("span", { class: "napw-muted", text: "dominant label " }),
+        ...present.map((code) => h("button", {
+          type: "button",
+          class: "napw-legend-item",
+          "data-class": code,
+          title: `select the NAPs dominated by ${view.classes[code]}`,
+        }, h("span", { class: "napw-dot", style: { background: view.class_colors[code] } }), h("span", { class: "napw-class-name", text: view.classes[code] }))),
+      );
+    }
+
+    legend.addEventListener("click", (e) => {
+      const btn = e.target.closest ? e.target.closest(".napw-legend-item") : null;
+      if (!btn) return;
+      const code = Number(btn.dataset.class);
+      const ids = (store.data.view.naps || []).filter((r) => r.dominant === code).map((r) => r.id);
+      store.selectNaps(ids, e.shiftKey || e.metaKey || e.ctrlKey ? "add" : "replace");
+    });
+
+    function applyBrush(value) {
+      if (!value || !value.size || !value.persistence) return; // cleared brush (or a click): nothing to do
+      const [s0, s1] = value.size;
+      const [p0, p1] = value.persistence;
+      const ids = (store.data.view.naps || [])
+        .filter((r) => r.size >= Math.min(s0, s1) && r.size <= Math.max(s0, s1) && r.persistence >= Math.min(p0, p1) && r.persistence <= Math.max(p0, p1))
+        .map((r) => r.id);
+      brushIds = JSON.stringify(ids);
+      store.selectNaps(ids);
+    }
+
+    function clearBrush(v) {
+      if (brushIds === null || brushIds === JSON.stringify(store.selectedNaps())) return;
+      brushIds = null;
+      try {
+        v.signal("brush_x", [0, 0]);
+        v.signal("brush_y", [0, 0]);
+      } catch {
+        // signal names differ: leave the rectangle
+      }
+    }
+
+    async function sync() {
+      if (!result) return;
+      const v = result.view;
+      try {
+        clearBrush(v);
+        v.signal("napsel", store.selectedNaps().slice());
+        const hover = store.hoverNap();
+        v.signal("napHover", hover === null ? -1 : hover);
+        await v.runAsync();
+      } catch {
+        // the view was finalised meanwhile
+      }
+    }
+
+    const offs = [
+      store.on("data", draw),
+      store.on("selection", sync),
+      store.on("hover", sync),
+      store.on("topology", (key) => {
+        if ((key === "topology_open" && diagramMode() !== lastMode) || (key === "diagram" && diagramMode())) draw();
+      }),
+    ];
+    const offResize = onWidthChange(box, (w) => {
+      if (!result) return;
+      result.view.width(plotWidth(w)).runAsync().catch(() => {});
+    });
+    draw();
+    return () => {
+      destroyed = true;
+      offResize();
+      offs.forEach((off) => off());
+      if (brushTimer) clearTimeout(brushTimer);
+      if (result) result.finalize();
+    };
+  },
+};

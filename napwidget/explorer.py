@@ -1,0 +1,566 @@
+"""The widget's brain without the widget: an exploration session over the NAPs of several layers.
+
+:class:`Explorer` holds the activations, labels and predictions, runs :func:`~napwidget.naps.find_naps` for
+the current parameters (keeping recent results), and answers what each view should show as JSON-able
+"view models". The widget (:mod:`napwidget.widget`) only moves these to the browser; everything here can
+be tested without a browser or a kernel.
+
+Example
+-------
+>>> rng = np.random.default_rng(0)
+>>> X = np.concatenate([rng.normal(c, 0.1, size=(30, 4)) for c in (0, 3, 6)]).astype(np.float32)
+>>> ex = Explorer({"fc": np.abs(X)}, labels=np.repeat([0, 1, 2], 30), min_cluster_size=5)
+>>> vm = ex.view_model()
+>>> vm["n_naps"] >= 2, vm["layer"]
+(True, 'fc')
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import math
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from napwidget.errors import NapInputError
+
+# Okabe-Ito without black (unreadable on dark themes), then Paul Tol's muted colours: colour-blind safe
+# for the first 7 classes, distinguishable for 13; more classes cycle (labels are always also written).
+PALETTE = [
+    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
+    "#882255", "#44AA99", "#332288", "#999933", "#AA4499", "#DDCC77",
+]
+OTHER_COLOR = "#9E9E9E"
+NO_LABEL_COLOR = "#0072B2"
+
+DEFAULT_PARAMS = {"min_cluster_size": 5, "min_samples": 5, "cluster_selection_method": "leaf", "normalize": "unit"}
+PARAM_NAMES = ("layer", *DEFAULT_PARAMS)
+
+
+def _engine():
+    """The engine's find_naps and option lists (imported lazily: the widget imports fast)."""
+    from napwidget import naps as naps_mod
+
+    methods = tuple(getattr(naps_mod, "METHODS", ("leaf", "eom")))
+    try:
+        from napwidget.normalize import NORMALIZATIONS as norms
+    except ImportError:  # pragma: no cover - older engine
+        norms = ("unit", "none")
+    return naps_mod.find_naps, methods, tuple(norms)
+
+
+def _r(x: float, nd: int = 4) -> float | None:
+    x = float(x)
+    return round(x, nd) if math.isfinite(x) else None
+
+
+def _as_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+class Explorer:
+    """An exploration session: activations of N inputs for several layers, and the NAPs of one of them.
+
+    Parameters
+    ----------
+    activations : an :class:`~napwidget.Activations` or a mapping ``layer -> (N, F) array`` (model order).
+    labels : (N,) class labels (ints or strings), optional.
+    predictions : (N,) predicted classes, optional; taken from ``activations.outputs`` (argmax) when absent.
+    class_names : names for integer labels/predictions (``class_names[label]``), optional.
+    renderer : an :class:`~napwidget.renderers.ItemRenderer` (cards' member thumbnails), optional.
+    layer_info : mapping ``layer -> {"type": ..., "shape": ...}`` shown in the layer picker, optional.
+    layer : the layer to start with (default: the last hidden layer, i.e. the one before the output).
+    top_members : members shown on each NAP card.
+    heatmap_units : at most this many units (columns) in the unit heatmap.
+    **params : ``min_cluster_size``, ``min_samples``, ``cluster_selection_method``, ``normalize``.
+    """
+
+    def __init__(
+        self,
+        activations: Mapping[str, Any],
+        *,
+        labels: Any = None,
+        predictions: Any = None,
+        class_names: Sequence[str] | None = None,
+        renderer: Any = None,
+        layer_info: Mapping[str, Mapping[str, Any]] | None = None,
+        layer: str | None = None,
+        top_members: int = 8,
+        heatmap_units: int = 64,
+        cache_results: int = 12,
+        **params: Any,
+    ) -> None:
+        unknown = set(params) - set(DEFAULT_PARAMS)
+        if unknown:
+            raise NapInputError(
+                f"unknown parameter(s) {sorted(unknown)}", f"use {', '.join(DEFAULT_PARAMS)}"
+            )
+        if not isinstance(activations, Mapping) or len(activations) == 0:
+            raise NapInputError(
+                "activations must be a non-empty mapping of layer name -> (N, F) array",
+                "pass napwidget.extract(model, inputs) or a dict like {'fc1': array}",
+            )
+        self.activations = activations
+        self.layers: list[str] = [str(k) for k in activations]
+        first = _as_numpy(activations[self.layers[0]])
+        self.n = int(first.shape[0])
+        for name in self.layers:
+            shape = np.shape(activations[name])
+            if len(shape) < 1 or shape[0] != self.n:
+                raise NapInputError(
+                    f"layer {name!r} has {shape[0] if shape else 0} rows but {self.layers[0]!r} has {self.n}",
+                    "pass activations of the same inputs for every layer",
+                )
+        self.layer_info = {k: dict(v) for k, v in (layer_info or {}).items()}
+        self.renderer = renderer
+        self.top_members = int(top_members)
+        self.heatmap_units = int(heatmap_units)
+        self._find_naps, self.methods, self.normalizations = _engine()
+
+        self.class_names = list(class_names) if class_names is not None else None
+        self.labels = None if labels is None else _as_numpy(labels).reshape(-1)
+        if predictions is None and getattr(activations, "outputs", None) is not None:
+            outputs = np.asarray(activations.outputs)
+            if outputs.ndim == 2 and outputs.shape[0] == self.n and outputs.shape[1] > 1:
+                predictions = outputs.argmax(axis=1)
+        self.predictions = None if predictions is None else _as_numpy(predictions).reshape(-1)
+        for what, arr in (("labels", self.labels), ("predictions", self.predictions)):
+            if arr is not None and arr.shape[0] != self.n:
+                raise NapInputError(
+                    f"{what} have {arr.shape[0]} entries but there are {self.n} inputs", f"pass one {what[:-1]} per input"
+                )
+        self.classes, self.label_codes, self.pred_codes = self._encode_classes()
+
+        self._results: OrderedDict[tuple, Any] = OrderedDict()
+        self._cache_results = int(cache_results)
+        self._view_cache: dict[tuple, dict] = {}
+        start = dict(DEFAULT_PARAMS, **params)
+        start["layer"] = layer if layer is not None else self.default_layer()
+        self.params: dict[str, Any] = {}
+        self.naps = None
+        self.set_params(**start)
+
+    # ---------------------------------------------------------------------------------- classes
+    def _class_name(self, v: Any) -> str:
+        if self.class_names is not None and isinstance(v, (int, np.integer)) and 0 <= int(v) < len(self.class_names):
+            return str(self.class_names[int(v)])
+        if isinstance(v, (np.generic,)):
+            v = v.item()
+        return str(v)
+
+    def _encode_classes(self) -> tuple[list[str], np.ndarray | None, np.ndarray | None]:
+        """Display names of all classes, and int32 codes (-1 = unknown) for labels and predictions."""
+        names: list[str] = list(map(str, self.class_names)) if self.class_names is not None else []
+        index = {name: i for i, name in enumerate(names)}
+        codes = []
+        for arr in (self.labels, self.predictions):
+            if arr is None:
+                codes.append(None)
+                continue
+            uniq, inverse = np.unique(arr, return_inverse=True)
+            table = np.empty(len(uniq), dtype=np.int32)
+            for j, v in enumerate(uniq):
+                name = self._class_name(v)
+                if name not in index:
+                    index[name] = len(names)
+                    names.append(name)
+                table[j] = index[name]
+            codes.append(table[inverse.reshape(-1)])
+        return names, codes[0], codes[1]
+
+    def class_color(self, code: int | None) -> str:
+        if code is None or code < 0:
+            return OTHER_COLOR
+        return PALETTE[code % len(PALETTE)]
+
+    # -------------------------------------------------------------------------------- layers
+    def default_layer(self) -> str:
+        """The last hidden layer: the one before the output (the most "semantic" NAPs), or the only one."""
+        if len(self.layers) == 1:
+            return self.layers[0]
+        return self.layers[-2]
+
+    def layer_list(self) -> list[dict[str, Any]]:
+        """The layer picker's entries, in model order."""
+        out = []
+        for name in self.layers:
+            info = self.layer_info.get(name, {})
+            shape = info.get("shape")
+            out.append({
+                "name": name,
+                "type": str(info.get("type") or ""),
+                "shape": list(shape) if shape else None,
+                "n_features": int(np.shape(self.activations[name])[1]) if len(np.shape(self.activations[name])) > 1 else 1,
+            })
+        return out
+
+    # ------------------------------------------------------------------------------ parameters
+    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a full parameter set; return it normalised, or raise :class:`NapInputError`."""
+        p = dict(params)
+        if p["layer"] not in self.layers:
+            import difflib
+
+            close = difflib.get_close_matches(str(p["layer"]), self.layers, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"pick one of {', '.join(self.layers[:12])}"
+            raise NapInputError(f"unknown layer {p['layer']!r}", hint)
+        for key in ("min_cluster_size", "min_samples"):
+            v = p[key]
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or float(v) != int(float(v)):
+                raise NapInputError(f"{key}={v!r} is not a whole number", "type an integer such as 5")
+            p[key] = int(v)
+        mcs, ms = p["min_cluster_size"], p["min_samples"]
+        if mcs < 2:
+            raise NapInputError(f"min_cluster_size={mcs} is too small", "use 2 or more (the method's default is 5)")
+        if mcs > self.n:
+            raise NapInputError(
+                f"min_cluster_size={mcs} is larger than the {self.n} inputs", f"use a value between 2 and {self.n}"
+            )
+        if ms < 1:
+            raise NapInputError(f"min_samples={ms} is too small", "use 1 or more (the method's default is 5)")
+        if ms >= self.n:
+            raise NapInputError(f"min_samples={ms} needs more than {self.n} inputs", f"use a value below {self.n}")
+        if p["cluster_selection_method"] not in self.methods:
+            raise NapInputError(
+                f"unknown cluster_selection_method={p['cluster_selection_method']!r}",
+                f"use one of {', '.join(map(repr, self.methods))} ('leaf' is the method's default)",
+            )
+        if p["normalize"] not in self.normalizations:
+            raise NapInputError(
+                f"unknown normalize={p['normalize']!r}", f"use one of {', '.join(map(repr, self.normalizations))}"
+            )
+        return p
+
+    def set_params(self, **changes: Any) -> Any:
+        """Validate and apply parameter changes, recomputing the NAPs; return the new :class:`NAPs`.
+
+        On any error the session is left as it was and a :class:`NapInputError` (problem + fix) is raised.
+        """
+        unknown = set(changes) - set(PARAM_NAMES)
+        if unknown:
+            raise NapInputError(f"unknown parameter(s) {sorted(unknown)}", f"use {', '.join(PARAM_NAMES)}")
+        params = self.validate({**self.params, **changes})
+        key = tuple(params[k] for k in PARAM_NAMES)
+        naps = self._results.get(key)
+        if naps is None:
+            try:
+                naps = self._find_naps(
+                    self.activations[params["layer"]],
+                    min_cluster_size=params["min_cluster_size"],
+                    min_samples=params["min_samples"],
+                    cluster_selection_method=params["cluster_selection_method"],
+                    normalize=params["normalize"],
+                )
+            except NapInputError:
+                raise
+            except MemoryError:
+                raise NapInputError(
+                    f"not enough memory to cluster layer {params['layer']!r}",
+                    "pick a layer with fewer features or pass fewer inputs",
+                ) from None
+            except Exception as exc:  # any engine failure becomes a readable message, never a dead widget
+                raise NapInputError(
+                    f"clustering layer {params['layer']!r} failed ({type(exc).__name__}: {exc})",
+                    "try other parameters or another layer; report this if it persists",
+                ) from exc
+            self._results[key] = naps
+            while len(self._results) > self._cache_results:
+                self._results.popitem(last=False)
+        else:
+            self._results.move_to_end(key)
+        self.params, self.naps = params, naps
+        return naps
+
+    # ---------------------------------------------------------------------------- per sample
+    @property
+    def probabilities32(self) -> np.ndarray:
+        return np.asarray(self.naps.probabilities, dtype=np.float32)
+
+    def members_of(self, naps: Sequence[int]) -> list[int]:
+        """Members of the given NAPs, most typical first (float32 probability descending, then index).
+
+        The same order the front end computes from the per-sample table, so both sides agree exactly.
+        """
+        ids = sorted({int(i) for i in naps if 0 <= int(i) < self.naps.n_naps})
+        if not ids:
+            return []
+        idx = np.flatnonzero(np.isin(self.naps.labels, ids))
+        prob = self.probabilities32[idx]
+        order = np.lexsort((idx, -prob))
+        return idx[order].astype(int).tolist()
+
+    def sample_table(self) -> bytes:
+        """Per input: NAP (int32, -1 noise), membership probability (float32), outlier score (float32)."""
+        labels = np.asarray(self.naps.labels, dtype="<i4")
+        prob = np.asarray(self.naps.probabilities, dtype="<f4")
+        out = np.nan_to_num(np.asarray(self.naps.outlier_scores, dtype="<f4"), nan=0.0)
+        return labels.tobytes() + prob.tobytes() + out.tobytes()
+
+    def truth_table(self) -> bytes:
+        """Per input: label code and prediction code (int32 indices into ``classes``; -1 = unknown)."""
+        unknown = np.full(self.n, -1, dtype="<i4")
+        lab = unknown if self.label_codes is None else self.label_codes.astype("<i4")
+        pred = unknown if self.pred_codes is None else self.pred_codes.astype("<i4")
+        return lab.tobytes() + pred.tobytes()
+
+    # ---------------------------------------------------------------------------- view models
+    def _composition(self, members: np.ndarray, top: int = 5) -> tuple[list[list[int]], int, int | None, float | None]:
+        if self.label_codes is None or len(members) == 0:
+            return [], 0, None, None
+        counts = np.bincount(self.label_codes[members], minlength=len(self.classes))
+        order = np.argsort(-counts, kind="stable")
+        order = order[counts[order] > 0]
+        comp = [[int(c), int(counts[c])] for c in order[:top]]
+        other = int(counts[order[top:]].sum())
+        dominant = int(order[0])
+        return comp, other, dominant, float(counts[dominant] / len(members))
+
+    def nap_rows(self) -> list[dict[str, Any]]:
+        """One JSON-able summary per NAP (the cards', scatter's and heatmap's rows)."""
+        naps = self.naps
+        rows = []
+        means = naps.stats["mean"] if naps.n_naps else None
+        for i in range(naps.n_naps):
+            members = np.asarray(self.members_of([i]), dtype=np.int64)
+            comp, other, dominant, purity = self._composition(members)
+            acc = None
+            if self.label_codes is not None and self.pred_codes is not None and len(members):
+                acc = float(np.mean(self.label_codes[members] == self.pred_codes[members]))
+            units = [int(u) for u in naps.top_units(i, n=5)]
+            rows.append({
+                "id": i,
+                "size": int(naps.sizes[i]),
+                "persistence": _r(naps.persistence[i], 5),
+                "purity": None if purity is None else _r(purity, 4),
+                "dominant": dominant,
+                "composition": comp,
+                "other": other,
+                "accuracy": None if acc is None else _r(acc, 4),
+                "mean_probability": _r(float(np.mean(self.probabilities32[members])) if len(members) else 0.0, 4),
+                "top_units": units,
+                "top_unit_values": [_r(means[i, u], 3) for u in units],
+                "members": members[: self.top_members].tolist(),
+            })
+        return rows
+
+    def heatmap(self) -> dict[str, Any]:
+        """Per-NAP mean activation of the units that characterise the NAPs (columns grouped by NAP).
+
+        With more than ``heatmap_units`` units, keeps each NAP's top contrast units, then fills up with the
+        units whose NAP means vary most across NAPs.
+        """
+        naps = self.naps
+        f = naps.features.shape[1]
+        overall = naps.features.mean(axis=0)
+        if naps.n_naps == 0:
+            return {"units": [], "values": [], "overall": [], "vmin": 0.0, "vmax": 1.0, "n_units": int(f), "note": ""}
+        means = naps.stats["mean"].astype(np.float64)
+        contrast = means - overall[None, :]
+        # units silent in every NAP carry no pattern: hide them (the reference tool's "remove zeros")
+        alive = np.flatnonzero(np.abs(means).max(axis=0) > 1e-3)
+        dead = f - len(alive)
+        if len(alive) == 0:
+            alive = np.arange(f)
+            dead = 0
+        if len(alive) <= self.heatmap_units:
+            units = alive
+            note = f"{dead} silent units hidden" if dead else ""
+        else:
+            chosen: list[int] = []
+            per = max(1, self.heatmap_units // max(naps.n_naps, 1))
+            for i in range(naps.n_naps):
+                for u in alive[np.argsort(-contrast[i, alive], kind="stable")[:per]]:
+                    if int(u) not in chosen:
+                        chosen.append(int(u))
+                if len(chosen) >= self.heatmap_units:
+                    break
+            if len(chosen) < self.heatmap_units:
+                for u in alive[np.argsort(-means[:, alive].var(axis=0), kind="stable")]:
+                    if int(u) not in chosen:
+                        chosen.append(int(u))
+                    if len(chosen) >= self.heatmap_units:
+                        break
+            units = np.asarray(chosen[: self.heatmap_units])
+            note = f"{len(units)} of {f} units: the most characteristic per NAP"
+        # Order columns by the NAP where each unit stands out most, then by strength: a diagonal pattern.
+        peak = contrast[:, units].argmax(axis=0)
+        strength = contrast[peak, units]
+        order = np.lexsort((-strength, peak))
+        units = units[order]
+        vals = means[:, units]
+        vmin, vmax = float(min(vals.min(), overall[units].min(), 0.0)), float(max(vals.max(), overall[units].max()))
+        return {
+            "units": units.astype(int).tolist(),
+            "values": [[_r(v, 3) for v in row] for row in vals],
+            "overall": [_r(v, 3) for v in overall[units]],
+            "vmin": _r(vmin, 4),
+            "vmax": _r(vmax if vmax > vmin else vmin + 1.0, 4),
+            "n_units": int(f),
+            "note": note,
+        }
+
+    def scatter_spec(self, rows: list[dict[str, Any]] | None = None, width: int = 340, height: int = 250) -> dict:
+        """Vega-Lite spec (made with Altair, inline data, explicit types): one point per NAP,
+        size vs persistence, coloured by dominant label. Params ``napsel`` (selected ids) and ``napHover``
+        are set by the front end; ``brush`` is an interval selection.
+
+        Altair validates every spec against the Vega-Lite schema (~0.8 s); the chart's structure only depends
+        on which columns exist, so a template is built once and filled with each result's data.
+        """
+        rows = self.nap_rows() if rows is None else rows
+        has_labels = self.label_codes is not None
+        data = [
+            {
+                "nap": r["id"],
+                "size": r["size"],
+                "persistence": r["persistence"] if r["persistence"] is not None else 0.0,
+                "purity": r["purity"] if r["purity"] is not None else 0.0,
+                "dominant": self.classes[r["dominant"]] if r["dominant"] is not None else "",
+                "accuracy": r["accuracy"] if r["accuracy"] is not None else 0.0,
+            }
+            for r in rows
+        ]
+        spec = copy.deepcopy(_scatter_template(has_labels, self.pred_codes is not None, len(rows) <= 60, width, height))
+        spec.pop("datasets", None)
+        spec["data"] = {"values": data}
+        present = sorted({r["dominant"] for r in rows if r["dominant"] is not None})
+        sizes = [r["size"] for r in rows] or [2]
+        x_domain = [max(1.0, min(sizes) * 0.8), max(max(sizes), 2) * 1.25]
+        for layer in spec["layer"]:
+            layer.pop("data", None)
+            enc = layer["encoding"]
+            enc["x"]["scale"]["domain"] = x_domain
+            if has_labels and isinstance(enc.get("color"), dict) and "field" in enc["color"]:
+                enc["color"]["scale"] = {
+                    "domain": [self.classes[c] for c in present],
+                    "range": [self.class_color(c) for c in present],
+                }
+        return spec
+
+    def view_model(self) -> dict[str, Any]:
+        """Everything the views need for the current parameters (JSON-able)."""
+        key = tuple(self.params[k] for k in PARAM_NAMES)
+        cached = self._view_cache.get(key)
+        if cached is not None:
+            return cached
+        naps = self.naps
+        rows = self.nap_rows()
+        noise = int(np.sum(naps.labels < 0))
+        vm = {
+            "layer": self.params["layer"],
+            "params": dict(self.params),
+            "n": self.n,
+            "n_features": int(naps.features.shape[1]),
+            "n_naps": int(naps.n_naps),
+            "noise": noise,
+            "noise_fraction": _r(noise / max(self.n, 1), 4),
+            "classes": list(self.classes),
+            "class_colors": [self.class_color(i) for i in range(len(self.classes))],
+            "other_color": OTHER_COLOR,
+            "has_labels": self.label_codes is not None,
+            "has_predictions": self.pred_codes is not None,
+            "naps": rows,
+            "heatmap": self.heatmap(),
+            "scatter": self.scatter_spec(rows),
+            "item": self.renderer.describe() if self.renderer is not None else {"kind": "index"},
+            "hint": "" if naps.n_naps else (
+                "No NAPs at these settings: every input is noise. Try a smaller min_cluster_size or min_samples, "
+                "the 'leaf' selection method, or another layer."
+            ),
+        }
+        self._view_cache = {key: vm}
+        return vm
+
+    def card_members(self) -> list[int]:
+        """All card members, NAP by NAP (the order of the card thumbnail sprite)."""
+        return [i for r in self.view_model()["naps"] for i in r["members"]]
+
+    def profile(self, index: int) -> dict[str, Any]:
+        """One input's activation profile (normalised features) against its NAP's mean and IQR.
+
+        For inputs in no NAP (noise) the reference is the mean over all inputs.
+        """
+        index = int(index)
+        if not 0 <= index < self.n:
+            raise NapInputError(f"input {index} does not exist", f"pick an index between 0 and {self.n - 1}")
+        naps = self.naps
+        nap = int(naps.labels[index])
+        values = naps.features[index]
+        if nap >= 0:
+            st = naps.stats
+            mean, q1, q3 = st["mean"][nap], st["q1"][nap], st["q3"][nap]
+        else:
+            mean = naps.features.mean(axis=0)
+            q1, q3 = np.quantile(naps.features, [0.25, 0.75], axis=0)
+        out = {
+            "index": index,
+            "nap": nap,
+            "layer": self.params["layer"],
+            "probability": _r(naps.probabilities[index], 4),
+            "values": [_r(v) for v in values],
+            "mean": [_r(v) for v in mean],
+            "q1": [_r(v) for v in q1],
+            "q3": [_r(v) for v in q3],
+        }
+        return out
+
+
+@functools.lru_cache(maxsize=16)
+def _scatter_template(has_labels: bool, has_predictions: bool, with_text: bool, width: int, height: int) -> dict:
+    """The scatter's Vega-Lite structure (Altair, validated once); data and scales are filled in per result."""
+    import altair as alt
+
+    napsel = alt.param(name="napsel", value=[])
+    hover = alt.param(name="napHover", value=-1)
+    brush = alt.selection_interval(name="brush", encodings=["x", "y"], clear="dblclick", empty=False)
+    is_sel = "indexof(napsel, datum.nap) >= 0"
+    any_sel = "length(napsel) > 0"
+    if has_labels:
+        # legend drawn in HTML by the front end: clickable, and the only SVG symbols are the NAPs
+        color = alt.Color("dominant:N", title="dominant label", scale=alt.Scale(domain=["a"], range=["#000000"]), legend=None)
+    else:
+        color = alt.value(NO_LABEL_COLOR)
+    tooltip = [
+        alt.Tooltip("nap:Q", title="NAP"),
+        alt.Tooltip("size:Q", title="members"),
+        alt.Tooltip("persistence:Q", title="persistence", format=".3f"),
+    ]
+    if has_labels:
+        tooltip += [alt.Tooltip("dominant:N", title="dominant label"), alt.Tooltip("purity:Q", title="purity", format=".0%")]
+        if has_predictions:
+            tooltip.append(alt.Tooltip("accuracy:Q", title="accuracy", format=".0%"))
+    base = alt.Chart(alt.Data(values=[{"nap": 0, "size": 1, "persistence": 0.0}])).encode(
+        x=alt.X("size:Q", title="members (log scale)", scale=alt.Scale(type="log", domain=[1, 2], nice=False)),
+        y=alt.Y("persistence:Q", title="persistence", scale=alt.Scale(zero=False, nice=True)),
+    )
+    lit = f"{is_sel} || datum.nap == napHover"
+    points = base.mark_point(filled=True, size=110).encode(
+        color=color,
+        tooltip=tooltip,
+        opacity=alt.condition(f"{lit} || !({any_sel})", alt.value(0.95), alt.value(0.28)),
+        # currentColor = the theme's text colour (set by the front end's CSS): visible on light and dark
+        stroke=alt.value("currentColor"),
+        strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.25)),
+        strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
+    ).add_params(napsel, hover, brush)
+    layers = [points]
+    if with_text:
+        layers.append(base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
+            text=alt.Text("nap:Q"),
+            opacity=alt.condition(f"{is_sel} || !({any_sel})", alt.value(0.85), alt.value(0.3)),
+        ))
+    chart = (
+        alt.layer(*layers)
+        .properties(width=width, height=height)
+        .configure_view(stroke=None)
+        .configure(background="transparent")
+        .configure_axis(grid=True, gridOpacity=0.35, labelFontSize=10, titleFontSize=11, titleFontWeight="normal")
+    )
+    spec = chart.to_dict()
+    spec.pop("$schema", None)  # no URLs in the state (offline; save_html)
+    return spec

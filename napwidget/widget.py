@@ -1,0 +1,379 @@
+"""NapWidget: the Neural Activation Patterns of a model's layers in linked, interactive notebook views.
+
+The kernel side is thin: traits carry the current parameters, selection and view models (computed by
+:class:`~napwidget.explorer.Explorer`); custom messages answer the front end's requests for what a view is
+about to show (thumbnails of one gallery page, one input's activation profile). Thumbnails always travel
+as binary buffers.
+
+Messages (front end -> kernel, each answered with the same ``type`` and ``req``):
+
+- ``{"type": "thumbs", "req": n, "indices": [...]}`` -> renderer header + one raw uint8 buffer (images)
+  or ``texts`` (text items);
+- ``{"type": "profile", "req": n, "index": i}`` -> the input's activation profile and its NAP's mean/IQR.
+"""
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+from napwidget.errors import NapInputError
+from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
+from napwidget.renderers import ItemRenderer, make_renderer
+from napwidget.thumbnails import is_image_batch
+from napwidget.topology_views import TopologyViews
+
+_STATIC = Path(__file__).parent / "static"
+_ESM_FALLBACK = """
+export default { render({ el }) {
+  const d = document.createElement("div");
+  d.className = "napw-root";
+  d.textContent = "napwidget's front end is not built: run `cd js && npm install && npm run build`.";
+  el.appendChild(d);
+} };
+"""
+
+SORT_KEYS = ("persistence", "size", "purity")
+
+
+def _esm_source() -> Path | str:
+    path = _STATIC / "widget.js"
+    return path if path.exists() else _ESM_FALLBACK
+
+
+def _css_source() -> Path | str:
+    path = _STATIC / "widget.css"
+    return path if path.exists() else ""
+
+
+class NapWidget(anywidget.AnyWidget, TopologyViews):
+    """See the Neural Activation Patterns (NAPs) a PyTorch model has learned, layer by layer.
+
+    Parameters
+    ----------
+    model : ``torch.nn.Module``.
+    inputs : the inputs (tensor / array / Dataset / DataLoader) whose activations are clustered.
+    layers : layer names to offer (default: every leaf module).
+    labels, class_names : per-input class labels and their names (optional).
+    images : what to show for each input; defaults to ``inputs`` when they are images
+        ((N, C, H, W) or (N, H, W) with C in 1/3). Strings are shown as text snippets, table rows as values.
+    renderer : an :class:`~napwidget.renderers.ItemRenderer` to show items your own way.
+    layer : the layer shown first (default: the last hidden layer).
+    cache : directory of the engine's activation cache (``None`` to disable).
+    reduce, batch_size : passed to :func:`napwidget.extract`.
+    **nap_params : ``min_cluster_size``, ``min_samples``, ``cluster_selection_method``, ``normalize``.
+
+    Traits (synced; set them from Python and every view follows)
+    ------------------------------------------------------------
+    layer, min_cluster_size, min_samples, cluster_selection_method, normalize : the clustering parameters.
+    selected_naps : NAP ids selected in any view; setting it selects their members.
+    selected_indices : input indices shown in the gallery (the selected NAPs' members, most typical first).
+    sort_by : NAP card order, ``"persistence"``, ``"size"`` or ``"purity"``.
+    error : the last problem (with its fix), ``""`` when the shown result is current.
+    busy : True while the kernel computes.
+
+    Example
+    -------
+    >>> from napwidget.datasets import DigitsDemo
+    >>> demo = DigitsDemo.load()                                                     # doctest: +SKIP
+    >>> w = NapWidget(demo.model, demo.images, labels=demo.labels, class_names=demo.class_names)  # doctest: +SKIP
+    >>> w                                                                           # doctest: +SKIP
+    >>> w.min_cluster_size = 10; w.selected_naps = [0]; w.selected_indices[:5]     # doctest: +SKIP
+    """
+
+    _esm = _esm_source()
+    _css = _css_source()
+
+    # parameters (plain synced traits)
+    layer = traitlets.Unicode("").tag(sync=True)
+    min_cluster_size = traitlets.Int(DEFAULT_PARAMS["min_cluster_size"]).tag(sync=True)
+    min_samples = traitlets.Int(DEFAULT_PARAMS["min_samples"]).tag(sync=True)
+    cluster_selection_method = traitlets.Unicode(DEFAULT_PARAMS["cluster_selection_method"]).tag(sync=True)
+    normalize = traitlets.Unicode(DEFAULT_PARAMS["normalize"]).tag(sync=True)
+
+    # selection and view state
+    selected_naps = traitlets.List(traitlets.Int()).tag(sync=True)
+    selected_indices = traitlets.List(traitlets.Int()).tag(sync=True)
+    sort_by = traitlets.Unicode("persistence").tag(sync=True)
+
+    # status
+    busy = traitlets.Bool(False).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    static = traitlets.Bool(False).tag(sync=True)
+    _revision = traitlets.Int(0).tag(sync=True)
+
+    # what the views show (kernel -> front end)
+    layers = traitlets.List(traitlets.Dict()).tag(sync=True)
+    options = traitlets.Dict().tag(sync=True)
+    view = traitlets.Dict().tag(sync=True)
+    _samples = traitlets.Bytes(b"").tag(sync=True)
+    _truth = traitlets.Bytes(b"").tag(sync=True)
+    _card_thumbs = traitlets.Bytes(b"").tag(sync=True)
+
+    def __init__(
+        self,
+        model: Any = None,
+        inputs: Any = None,
+        layers: str | Sequence[str] | None = None,
+        labels: Any = None,
+        class_names: Sequence[str] | None = None,
+        images: Any = None,
+        *,
+        renderer: ItemRenderer | None = None,
+        layer: str | None = None,
+        cache: str | None = ".napwidget-cache",
+        reduce: str = "mean",
+        batch_size: int = 256,
+        predictions: Any = None,
+        _explorer: Explorer | None = None,
+        **nap_params: Any,
+    ) -> None:
+        if _explorer is None:
+            if model is None or inputs is None:
+                raise NapInputError(
+                    "NapWidget needs a model and its inputs",
+                    "call NapWidget(model, inputs, ...) or NapWidget.from_activations(acts, ...)",
+                )
+            from napwidget.activations import extract
+
+            acts = extract(model, inputs, layers, reduce=reduce, batch_size=batch_size, cache=cache)
+            layer_info = _layer_info(model, acts)
+            if images is None and renderer is None and is_image_batch(inputs):
+                images = inputs
+            if renderer is None:
+                renderer = make_renderer(images, n=acts.n_samples)
+            _explorer = Explorer(
+                acts, labels=labels, predictions=predictions, class_names=class_names, renderer=renderer,
+                layer_info=layer_info, layer=layer, **nap_params,
+            )
+        self._explorer = _explorer
+        self._syncing = False
+        ex = _explorer
+        super().__init__(
+            layer=ex.params["layer"],
+            min_cluster_size=ex.params["min_cluster_size"],
+            min_samples=ex.params["min_samples"],
+            cluster_selection_method=ex.params["cluster_selection_method"],
+            normalize=ex.params["normalize"],
+            layers=ex.layer_list(),
+            options={"methods": list(ex.methods), "normalizations": list(ex.normalizations), "sort_keys": list(SORT_KEYS)},
+            _truth=ex.truth_table(),
+        )
+        self._push_results()
+        self.observe(self._on_params, names=list(PARAM_NAMES))
+        self.observe(self._on_selected_naps, names=["selected_naps"])
+        self.observe(self._on_selected_indices, names=["selected_indices"])
+        self.observe(self._on_sort, names=["sort_by"])
+        self.on_msg(self._on_msg)
+        self._init_topology()  # Mapper / persistence diagram / flow views (napwidget.topology_views)
+
+    # ------------------------------------------------------------------------------ factories
+    @classmethod
+    def from_activations(
+        cls,
+        acts: Mapping[str, Any],
+        *,
+        images: Any = None,
+        labels: Any = None,
+        class_names: Sequence[str] | None = None,
+        predictions: Any = None,
+        renderer: ItemRenderer | None = None,
+        layer: str | None = None,
+        **nap_params: Any,
+    ) -> NapWidget:
+        """A widget over precomputed activations: an :class:`~napwidget.Activations` or a plain dict of
+        ``layer -> (N, F)`` arrays (model order). No model needed.
+
+        Example
+        -------
+        >>> w = NapWidget.from_activations({"fc1": X}, labels=y, images=imgs)  # doctest: +SKIP
+        """
+        from napwidget.activations import Activations
+
+        if not isinstance(acts, Mapping):
+            raise NapInputError(
+                f"from_activations needs a mapping of layer -> array, got {type(acts).__name__}",
+                "pass napwidget.extract(...) or {'layer_name': array_of_shape_(N, F)}",
+            )
+        if not isinstance(acts, Activations):
+            arrays = {}
+            for k, v in acts.items():
+                arr = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float32)
+                arrays[str(k)] = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr
+            acts = Activations(arrays)
+        n = acts.n_samples
+        if renderer is None:
+            renderer = make_renderer(images, n=n)
+        info = {name: {"type": "", "shape": list(acts.shapes.get(name, ()) or ())} for name in acts.layers}
+        ex = Explorer(
+            acts, labels=labels, predictions=predictions, class_names=class_names, renderer=renderer,
+            layer_info=info, layer=layer, **nap_params,
+        )
+        return cls(_explorer=ex)
+
+    # ------------------------------------------------------------------------------ python API
+    @property
+    def explorer(self) -> Explorer:
+        """The :class:`~napwidget.explorer.Explorer` session behind the views."""
+        return self._explorer
+
+    @property
+    def naps(self):
+        """The :class:`~napwidget.naps.NAPs` currently shown."""
+        return self._explorer.naps
+
+    def save_html(self, path: str | Path, *, title: str | None = None, max_bytes: int = 12_000_000) -> Path:
+        """Write a standalone HTML file of the current state (no kernel, no network needed to view it).
+
+        Selection and sorting keep working in the file; parameter controls are disabled.
+        """
+        from napwidget.html_export import save_html
+
+        return save_html(self, path, title=title, max_bytes=max_bytes)
+
+    # ------------------------------------------------------------------------------ internals
+    def _push_results(self) -> None:
+        ex = self._explorer
+        vm = ex.view_model()
+        card_members = ex.card_members()
+        sprite = b""
+        if ex.renderer is not None and ex.renderer.kind == "image" and card_members:
+            _, bufs = ex.renderer.render(card_members)
+            sprite = bufs[0] if bufs else b""
+        elif ex.renderer is not None and ex.renderer.kind == "text" and card_members:
+            header, _ = ex.renderer.render(card_members)
+            vm = {**vm, "card_texts": header.get("texts", [])}
+        with self.hold_sync():
+            self._syncing = True
+            try:
+                self.view = vm
+                self._samples = ex.sample_table()
+                self._card_thumbs = sprite
+                # NAP ids mean something else after a recompute; the selected inputs stay (follow them
+                # across layers), the NAP selection is cleared.
+                self.selected_naps = []
+            finally:
+                self._syncing = False
+
+    def _current_params(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in PARAM_NAMES}
+
+    def _on_params(self, change: Any) -> None:
+        if self._syncing:
+            return
+        params = self._current_params()
+        if params == self._explorer.params:
+            return
+        self.busy = True
+        try:
+            self._explorer.set_params(**params)
+        except NapInputError as exc:
+            self.error = str(exc)
+            self._revert_params()
+        except Exception as exc:  # noqa: BLE001 - never let an exception kill the comm: show it
+            self.error = f"Unexpected error: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in the log."
+            traceback.print_exc()
+            self._revert_params()
+        else:
+            self.error = ""
+            self._push_results()
+        finally:
+            self.busy = False
+            self._revision += 1
+
+    def _revert_params(self) -> None:
+        self._syncing = True
+        try:
+            with self.hold_trait_notifications():
+                for k, v in self._explorer.params.items():
+                    setattr(self, k, v)
+        finally:
+            self._syncing = False
+
+    def _on_selected_naps(self, change: Any) -> None:
+        if self._syncing:
+            return
+        k = self._explorer.naps.n_naps
+        valid = [int(i) for i in dict.fromkeys(change["new"]) if 0 <= int(i) < k]
+        self._syncing = True
+        try:
+            with self.hold_sync():
+                if valid != list(change["new"]):
+                    self.selected_naps = valid
+                    if len(valid) < len(change["new"]):
+                        self.error = f"NAP(s) {sorted(set(change['new']) - set(valid))} do not exist. Fix: pick ids 0..{k - 1}."
+                # NAPs cleared in the same update that selects other inputs (the front end's selectIndices:
+                # Mapper nodes, flow bands) keep those inputs; clearing them alone clears the members this
+                # handler selected (identity: an update assigns a new list, even with equal content)
+                if valid or self.selected_indices is getattr(self, "_nap_members", None):
+                    self.selected_indices = self._explorer.members_of(valid)
+                    self._nap_members = self.selected_indices
+        finally:
+            self._syncing = False
+
+    def _on_selected_indices(self, change: Any) -> None:
+        if self._syncing:
+            return
+        n = self._explorer.n
+        new = [int(i) for i in change["new"]]
+        valid = [i for i in dict.fromkeys(new) if 0 <= i < n]
+        self._syncing = True
+        try:
+            with self.hold_sync():
+                if valid != new:
+                    self.selected_indices = valid
+                    self.error = f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
+                if self.selected_naps and set(valid) != set(self._explorer.members_of(self.selected_naps)):
+                    self.selected_naps = []
+        finally:
+            self._syncing = False
+
+    def _on_sort(self, change: Any) -> None:
+        if change["new"] not in SORT_KEYS:
+            self.error = f"unknown sort_by={change['new']!r}. Fix: use one of {', '.join(SORT_KEYS)}."
+            self.sort_by = change["old"] if change["old"] in SORT_KEYS else "persistence"
+
+    def _on_msg(self, _widget: Any, content: Any, buffers: Sequence[Any]) -> None:
+        if not isinstance(content, dict):
+            return
+        kind, req = content.get("type"), content.get("req")
+        try:
+            if kind == "thumbs":
+                reply, bufs = self.thumbnails(content.get("indices") or [])
+            elif kind == "profile":
+                reply, bufs = self._explorer.profile(int(content["index"])), []
+            else:
+                return
+            self.send({"type": kind, "req": req, **reply}, bufs)
+        except Exception as exc:  # noqa: BLE001 - answer with an error, never leave the view waiting
+            self.send({"type": kind, "req": req, "error": str(exc)}, [])
+
+    def thumbnails(self, indices: Sequence[int]) -> tuple[dict[str, Any], list[bytes]]:
+        """(header, buffers) for ``indices`` from the item renderer: what the gallery receives."""
+        n = self._explorer.n
+        idx = [int(i) for i in indices][:2000]
+        bad = [i for i in idx if not 0 <= i < n]
+        if bad:
+            raise NapInputError(f"input indices {bad[:5]} do not exist", f"request indices 0..{n - 1}")
+        r = self._explorer.renderer
+        if r is None:
+            return {"kind": "index", "count": len(idx), "indices": idx}, []
+        header, bufs = r.render(idx)
+        return {**header, "indices": idx}, [bytes(b) for b in bufs]
+
+
+def _layer_info(model: Any, acts: Any) -> dict[str, dict[str, Any]]:
+    modules = dict(model.named_modules()) if hasattr(model, "named_modules") else {}
+    shapes = getattr(acts, "shapes", {}) or {}
+    out = {}
+    for name in acts.layers:
+        mod = modules.get(name)
+        shape = shapes.get(name)
+        out[name] = {"type": type(mod).__name__ if mod is not None else "", "shape": list(shape) if shape else None}
+    return out
+

@@ -1,0 +1,118 @@
+"""``NapWidget.save_html`` output in Chromium from a file:// URL: no kernel, no network.
+
+Every non-file request is blocked (``page.route``) and recorded; the tests assert none was attempted.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from labkit import CONTEXTS
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+XSS = "<img src=x onerror=window.__xss=1>"
+LOCAL_SCHEMES = ("file:", "data:", "blob:")
+
+
+@pytest.fixture(scope="module")
+def digits_html(demo_cache_dir, tmp_path_factory):
+    from napwidget.datasets import DigitsDemo
+    from napwidget.widget import NapWidget
+
+    demo = DigitsDemo.load(seed=0, cache_dir=demo_cache_dir)  # the Lab kernel's weights when it ran first
+    w = NapWidget(demo.model, demo.images, layers=["conv3", "relu4"], labels=demo.labels,
+                  class_names=demo.class_names, cache=None)
+    path = w.save_html(tmp_path_factory.mktemp("static") / "naps.html")
+    members = {i: w.explorer.members_of([i]) for i in range(w.naps.n_naps)}
+    return path, int(w.naps.n_naps), members
+
+
+@pytest.fixture
+def offline_page(chromium):
+    """A fresh page whose non-file requests are aborted and recorded in ``page.blocked``."""
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.blocked, page.requests, page.errors = [], [], []
+
+    def route(r):
+        if r.request.url.startswith("file:"):
+            r.continue_()
+        else:
+            page.blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("request", lambda req: page.requests.append(req.url))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    CONTEXTS.append(ctx)
+    yield page
+    CONTEXTS.remove(ctx)
+    ctx.close()
+
+
+def open_static(page, path):
+    page.goto(path.as_uri())
+    expect(page.locator("body[data-ready='1']")).to_have_count(1, timeout=30_000)
+    root = page.locator(".napw-root").first
+    expect(root).to_be_visible()
+    return root
+
+
+def assert_offline(page):
+    assert page.blocked == [], f"the static file tried the network: {page.blocked[:5]}"
+    assert all(u.startswith(LOCAL_SCHEMES) for u in page.requests), page.requests[:5]
+    assert page.errors == [], page.errors[:3]
+
+
+def test_static_html_renders_and_selects_offline(offline_page, digits_html, artifacts_dir):
+    path, n_naps, members = digits_html
+    page = offline_page
+    r = open_static(page, path)
+    expect(r.locator("[data-testid=nap-card]")).to_have_count(n_naps)
+    expect(r.locator("[data-testid=nap-count]")).to_contain_text(str(n_naps))
+    expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(n_naps)
+    expect(r.locator("[data-testid=heatmap]")).to_be_visible()
+    # no kernel: the parameter controls are disabled
+    expect(r.locator("[data-testid=mcs-input]")).to_be_disabled()
+    expect(r.locator("[data-testid=layer-select]")).to_be_disabled()
+
+    # selecting a NAP still works offline and fills the gallery with its members, most typical first
+    nap = max(members, key=lambda i: len(members[i]))
+    r.locator(f"[data-testid=nap-card][data-nap='{nap}']").click()
+    expect(r.locator(f"[data-testid=nap-card][data-nap='{nap}']")).to_have_class(re.compile(r"\bselected\b"))
+    expect(r.locator("[data-testid=nap-card].selected")).to_have_count(1)
+    items = r.locator("[data-testid=gallery-item]")
+    expect(items.first).to_be_visible()
+    expect(items.first).to_have_attribute("data-index", str(members[nap][0]))
+    shown = [int(x) for x in items.evaluate_all("els => els.map(e => e.dataset.index)")]
+    assert shown == members[nap][: len(shown)]
+    # thumbnails are drawn (embedded), not placeholders
+    if len(members[nap]) > len(shown):
+        r.locator("[data-testid=gallery-page-next]").click()
+        expect(items.first).to_have_attribute("data-index", str(members[nap][len(shown)]))
+    page.screenshot(path=str(artifacts_dir / "static-html.png"))
+    assert_offline(page)
+
+
+def test_static_html_escapes_class_names(offline_page, tmp_path):
+    from napwidget.widget import NapWidget
+
+    rng = np.random.default_rng(3)
+    centers = rng.uniform(0, 3, size=(4, 16)) * (rng.uniform(size=(4, 16)) < 0.4)
+    X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(60, 16)) for c in centers]), 0)
+    imgs = rng.uniform(size=(240, 1, 8, 8)).astype(np.float32)
+    w = NapWidget.from_activations({"fc": X.astype(np.float32)}, images=imgs, labels=np.repeat(np.arange(4), 60),
+                                   class_names=[f"{XSS} c{i}" for i in range(4)], min_cluster_size=10)
+    page = offline_page
+    r = open_static(page, w.save_html(tmp_path / "xss.html"))
+    r.locator("[data-testid=nap-card]").first.click()
+    expect(r.locator("[data-testid=gallery-item]").first).to_be_visible()
+    r.locator("[data-testid=scatter] .mark-symbol.role-mark path").first.hover()
+    page.wait_for_timeout(500)
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("img[src='x']").count() == 0
+    assert XSS in r.inner_text()
+    assert_offline(page)
