@@ -126,6 +126,7 @@ class DigitsDemo:
         images, labels = load_digits_images()
         cache_dir = cache_dir or os.environ.get("NAPWIDGET_CACHE")  # the CLI and CI share trained weights
         cache = Path(cache_dir) if cache_dir else None
+        torch.manual_seed(seed)  # the initial weights too, so every process trains the same model
         model = DigitsCNN()
         key = hashlib.sha256(f"digits-cnn-v1-seed{seed}-torch{torch.__version__}".encode()).hexdigest()[:16]
         path = cache / f"digits_cnn_{key}.pt" if cache else None
