@@ -324,7 +324,7 @@ class Explorer:
         """One JSON-able summary per NAP (the cards', scatter's and heatmap's rows)."""
         naps = self.naps
         rows = []
-        means = naps.stats["mean"] if naps.n_naps else None
+        means = naps.means if naps.n_naps else None
         for i in range(naps.n_naps):
             members = np.asarray(self.members_of([i]), dtype=np.int64)
             comp, other, dominant, purity = self._composition(members)
@@ -359,7 +359,7 @@ class Explorer:
         overall = naps.features.mean(axis=0)
         if naps.n_naps == 0:
             return {"units": [], "values": [], "overall": [], "vmin": 0.0, "vmax": 1.0, "n_units": int(f), "note": ""}
-        means = naps.stats["mean"].astype(np.float64)
+        means = naps.means.astype(np.float64)
         contrast = means - overall[None, :]
         # units silent in every NAP carry no pattern: hide them (the reference tool's "remove zeros")
         alive = np.flatnonzero(np.abs(means).max(axis=0) > 1e-3)

@@ -1,11 +1,17 @@
 """Shared fixtures: the digits demo model (trained once per session) and activation-like blobs."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 import torch
 
 torch.set_num_threads(2)
+# One cache of the trained demo weights for the whole session: fixtures, notebooks' kernels and browser
+# tests train the digits CNN once instead of once each.
+os.environ.setdefault("NAPWIDGET_CACHE", tempfile.mkdtemp(prefix="napwidget-test-cache-"))
 
 
 @pytest.fixture(scope="session")

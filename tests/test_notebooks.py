@@ -18,7 +18,6 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks with outputs stripped"
     # CI runs the "bring your own model" paths with random weights and no downloads.
     monkeypatch.setenv("NAPWIDGET_CI", "1")
-    monkeypatch.setenv("NAPWIDGET_CACHE", str(tmp_path / "cache"))
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]

@@ -5,6 +5,7 @@ Helpers live in ``labkit.py`` (shared with ``benchmarks/bench_widget.py``). Test
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from labkit import CHROMIUM, CONTEXTS, NotebookPage, lab_server, launch_chromium, write_notebook  # noqa: E402
+from labkit import CHROMIUM, CONTEXTS, NotebookPage, lab_server, launch_chromium, write_notebook
 
 ARTIFACTS = Path(os.environ.get("NAPW_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 
@@ -27,8 +28,9 @@ def demo_cache_dir(tmp_path_factory):
     """Where the digits demo CNN's weights are cached: trained once, by the kernel or by pytest, whichever
     asks first (``DigitsDemo.load(cache_dir=...)``); kernels see it as ``$NAPW_DEMO_CACHE``.
     Set ``NAPW_DEMO_CACHE`` yourself to keep the weights between runs."""
-    if os.environ.get("NAPW_DEMO_CACHE"):
-        return Path(os.environ["NAPW_DEMO_CACHE"])
+    for var in ("NAPW_DEMO_CACHE", "NAPWIDGET_CACHE"):  # tests/conftest.py sets the session-wide one
+        if os.environ.get(var):
+            return Path(os.environ[var])
     return tmp_path_factory.mktemp("demo-cache")
 
 
@@ -96,7 +98,5 @@ def pytest_runtest_makereport(item, call):
         return
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for k, pg in enumerate(pg for ctx in CONTEXTS for pg in ctx.pages):
-        try:
+        with contextlib.suppress(Exception):  # best effort only
             pg.screenshot(path=str(ARTIFACTS / f"{item.name}-{k}.png"))
-        except Exception:  # noqa: BLE001 - best effort only
-            pass
