@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 import tempfile
 
-import numpy as np
 import pytest
 import torch
+
+from synthetic import make_blobs
 
 torch.set_num_threads(2)
 # One cache of the trained demo weights for the whole session: fixtures, notebooks' kernels and browser
@@ -19,20 +20,6 @@ def digits_demo():
     from napwidget.datasets import DigitsDemo
 
     return DigitsDemo.load(seed=0)
-
-
-def make_blobs(n_per: int = 100, k: int = 5, dim: int = 64, noise_frac: float = 0.05, seed: int = 0, spread: float = 0.15):
-    """Activation-like Gaussian blobs: non-negative, each cluster firing its own subset of units, plus diffuse noise."""
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(0, 1, size=(k, dim)) * (rng.uniform(size=(k, dim)) < 0.3)
-    centers *= 3.0
-    X = np.concatenate([c + rng.normal(scale=spread, size=(n_per, dim)) for c in centers])
-    y = np.repeat(np.arange(k), n_per)
-    n_noise = int(noise_frac * len(X))
-    if n_noise:
-        X = np.concatenate([X, rng.uniform(0, 3, size=(n_noise, dim))])
-        y = np.concatenate([y, np.full(n_noise, -1)])
-    return np.maximum(X, 0).astype(np.float32), y
 
 
 @pytest.fixture

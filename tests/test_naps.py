@@ -12,7 +12,7 @@ from napwidget import extract, find_naps, load_naps, top_activating
 from napwidget.errors import NapInputError
 from napwidget.normalize import normalize_features
 
-from conftest import make_blobs
+from synthetic import make_blobs
 
 
 @pytest.mark.parametrize("dim", [64, 512])
