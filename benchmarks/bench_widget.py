@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-from labkit import CHROMIUM, NotebookPage, lab_server, launch_chromium, write_notebook  # noqa: E402
+from labkit import CHROMIUM, NotebookPage, lab_server, launch_chromium, write_notebook
 
 SETUP = """\
 import json, time
@@ -199,7 +199,7 @@ def main() -> None:
 
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{Path(CHROMIUM).name} headless; {time.strftime('%Y-%m-%d')}\n")
-    med = lambda xs: f"{statistics.median(xs):.3f}" if xs else "n/a"  # noqa: E731
+    med = lambda xs: f"{statistics.median(xs):.3f}" if xs else "n/a"
     print("| N | features | first render (s) | of which kernel build (s) | min_cluster_size update (s), median / max "
           "| kernel handler (s), median | of which re-clustering (s), median | NAPs |")
     print("|---|---|---|---|---|---|---|---|")

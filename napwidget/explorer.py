@@ -517,6 +517,8 @@ def _scatter_template(has_labels: bool, has_predictions: bool, with_text: bool, 
 
     napsel = alt.param(name="napsel", value=[])
     hover = alt.param(name="napHover", value=-1)
+    napfilt = alt.param(name="napfilt", value=[])  # NAPs with inputs passing the filters ([] = no filter)
+    passes = "(length(napfilt) == 0 || indexof(napfilt, datum.nap) >= 0)"
     brush = alt.selection_interval(name="brush", encodings=["x", "y"], clear="dblclick", empty=False)
     is_sel = "indexof(napsel, datum.nap) >= 0"
     any_sel = "length(napsel) > 0"
@@ -542,17 +544,17 @@ def _scatter_template(has_labels: bool, has_predictions: bool, with_text: bool, 
     points = base.mark_point(filled=True, size=110).encode(
         color=color,
         tooltip=tooltip,
-        opacity=alt.condition(f"{lit} || !({any_sel})", alt.value(0.95), alt.value(0.28)),
+        opacity=alt.condition(f"({lit} || !({any_sel})) && {passes}", alt.value(0.95), alt.value(0.28)),
         # currentColor = the theme's text colour (set by the front end's CSS): visible on light and dark
         stroke=alt.value("currentColor"),
         strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.25)),
         strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
-    ).add_params(napsel, hover, brush)
+    ).add_params(napsel, hover, brush, napfilt)
     layers = [points]
     if with_text:
         layers.append(base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
             text=alt.Text("nap:Q"),
-            opacity=alt.condition(f"{is_sel} || !({any_sel})", alt.value(0.85), alt.value(0.3)),
+            opacity=alt.condition(f"({is_sel} || !({any_sel})) && {passes}", alt.value(0.85), alt.value(0.3)),
         ))
     chart = (
         alt.layer(*layers)

@@ -28,6 +28,13 @@ STATE_TRAITS = (
     "layer", "min_cluster_size", "min_samples", "cluster_selection_method", "normalize",
     "selected_naps", "selected_indices", "sort_by", "error", "layers", "options", "view",
     "_samples", "_truth", "_card_thumbs", "_revision",
+    # cross-layer views (napwidget.cross_layer_views)
+    "pinned", "pinned_view", "ui_state", "cross_open", "follow_layers", "_follow_labels", "max_activating",
+    "layer_strip", "_avg_thumbs",
+    # detail views: filters, unit statistics, per-NAP charts, distribution (napwidget.detail_views)
+    "filters", "nap_stats", "nap_detail",
+    # mid-range view (napwidget.midrange_views)
+    "midrange_open", "midrange_class", "midrange_band", "midrange_layer", "midrange", "curated_indices",
 )
 
 
@@ -170,6 +177,8 @@ def render_html(widget: NapWidget, *, title: str | None = None, max_bytes: int =
     css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
     css = css.replace("</", "<\\/")  # cannot end the <style> element early
     payload = {"state": widget_state(widget), "static": static_payload(widget, max_bytes=max_bytes)}
+    if hasattr(widget, "get_state_dict"):  # the view state, for NapWidget.set_state_dict(state_from_html(path))
+        payload["view_state"] = widget.get_state_dict()
     title = title or f"napwidget \u00b7 {widget.layer}"
     return _TEMPLATE.format(title=html.escape(title), css=css, state=_json_for_script(payload), esm=esm)
 

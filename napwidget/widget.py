@@ -27,6 +27,9 @@ from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
 from napwidget.renderers import ItemRenderer, make_renderer
 from napwidget.thumbnails import is_image_batch
 from napwidget.topology_views import TopologyViews
+from napwidget.cross_layer_views import CrossLayerViews
+from napwidget.midrange_views import MidrangeViews
+from napwidget.detail_views import DetailViews
 
 _STATIC = Path(__file__).parent / "static"
 _ESM_FALLBACK = """
@@ -51,7 +54,7 @@ def _css_source() -> Path | str:
     return path if path.exists() else ""
 
 
-class NapWidget(anywidget.AnyWidget, TopologyViews):
+class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeViews, DetailViews):
     """See the Neural Activation Patterns (NAPs) a PyTorch model has learned, layer by layer.
 
     Parameters
@@ -66,6 +69,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
     layer : the layer shown first (default: the last hidden layer).
     cache : directory of the engine's activation cache (``None`` to disable).
     reduce, batch_size : passed to :func:`napwidget.extract`.
+    outputs, groups : the model's (N, K) logits (default: the extracted ones) and per-input group labels, for
+        the mid-range view (napwidget.midrange_views); ``from_activations`` takes them too.
     **nap_params : ``min_cluster_size``, ``min_samples``, ``cluster_selection_method``, ``normalize``.
 
     Traits (synced; set them from Python and every view follows)
@@ -74,6 +79,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
     selected_naps : NAP ids selected in any view; setting it selects their members.
     selected_indices : input indices shown in the gallery (the selected NAPs' members, most typical first).
     sort_by : NAP card order, ``"persistence"``, ``"size"`` or ``"purity"``.
+    filters : ``{"labels": [...], "predictions": [...]}`` class names every view is restricted to
+        (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data (napwidget.detail_views).
     error : the last problem (with its fix), ``""`` when the shown result is current.
     busy : True while the kernel computes.
 
@@ -130,6 +137,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
         reduce: str = "mean",
         batch_size: int = 256,
         predictions: Any = None,
+        outputs: Any = None,
+        groups: Any = None,
         _explorer: Explorer | None = None,
         **nap_params: Any,
     ) -> None:
@@ -171,6 +180,9 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
         self.observe(self._on_sort, names=["sort_by"])
         self.on_msg(self._on_msg)
         self._init_topology()  # Mapper / persistence diagram / flow views (napwidget.topology_views)
+        self._init_cross_layer()  # pins, follow, max-activating, layer strip, view state (napwidget.cross_layer_views)
+        self._init_midrange(outputs, groups)  # logit histogram, band, band-NAPs, curation (napwidget.midrange_views)
+        self._init_details()  # filters, unit statistics, per-NAP charts, distribution (napwidget.detail_views)
 
     # ------------------------------------------------------------------------------ factories
     @classmethod
@@ -184,6 +196,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
         predictions: Any = None,
         renderer: ItemRenderer | None = None,
         layer: str | None = None,
+        outputs: Any = None,
+        groups: Any = None,
         **nap_params: Any,
     ) -> NapWidget:
         """A widget over precomputed activations: an :class:`~napwidget.Activations` or a plain dict of
@@ -205,7 +219,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
             for k, v in acts.items():
                 arr = np.asarray(v.detach().cpu().numpy() if hasattr(v, "detach") else v, dtype=np.float32)
                 arrays[str(k)] = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr
-            acts = Activations(arrays)
+            acts = Activations(arrays, outputs=outputs)  # logits also give the predictions
         n = acts.n_samples
         if renderer is None:
             renderer = make_renderer(images, n=n)
@@ -214,7 +228,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
             acts, labels=labels, predictions=predictions, class_names=class_names, renderer=renderer,
             layer_info=info, layer=layer, **nap_params,
         )
-        return cls(_explorer=ex)
+        return cls(_explorer=ex, outputs=outputs, groups=groups)
 
     # ------------------------------------------------------------------------------ python API
     @property
@@ -311,7 +325,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
                 # Mapper nodes, flow bands) keep those inputs; clearing them alone clears the members this
                 # handler selected (identity: an update assigns a new list, even with equal content)
                 if valid or self.selected_indices is getattr(self, "_nap_members", None):
-                    self.selected_indices = self._explorer.members_of(valid)
+                    self.selected_indices = self._filter_indices(self._explorer.members_of(valid))  # filters
                     self._nap_members = self.selected_indices
         finally:
             self._syncing = False
@@ -322,13 +336,15 @@ class NapWidget(anywidget.AnyWidget, TopologyViews):
         n = self._explorer.n
         new = [int(i) for i in change["new"]]
         valid = [i for i in dict.fromkeys(new) if 0 <= i < n]
+        shown = self._filter_indices(valid, base=True)  # active filters restrict it (napwidget.detail_views)
         self._syncing = True
         try:
             with self.hold_sync():
-                if valid != new:
-                    self.selected_indices = valid
-                    self.error = f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
-                if self.selected_naps and set(valid) != set(self._explorer.members_of(self.selected_naps)):
+                if shown != new:
+                    self.selected_indices = shown
+                    if valid != new:
+                        self.error = f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
+                if self.selected_naps and set(shown) != set(self._filter_indices(self._explorer.members_of(self.selected_naps))):
                     self.selected_naps = []
         finally:
             self._syncing = False

@@ -145,6 +145,34 @@ def test_curation_strategies_sizes_and_held_out():
         assert np.array_equal(chosen, expected)
 
 
+def test_weighted_curation_covers_the_pool_and_upweights_the_mid_band():
+    z = _logits(400, 4, seed=4)
+    y = np.random.default_rng(4).integers(0, 4, size=400)
+    held = np.arange(0, 400, 5)
+    pool = np.setdiff1d(np.arange(400), held)
+    mid = curate(z, y, bands=(0, 0.1), exclude=held)
+    c = curate(z, y, strategy="midrange_weighted", bands=(0, 0.1), upweight=4, weighting="uniform", exclude=held)
+    assert c.strategy == "midrange_weighted" and np.array_equal(c.indices, pool)
+    up = np.isin(c.indices, mid.indices)
+    assert np.allclose(c.weights[up] / c.weights[~up].max(), 5.0) and np.allclose(c.weights[~up], c.weights[~up][0])
+    assert np.array_equal(c.source_class[up], mid.source_class) and (c.source_class[~up] == -1).all()
+    assert np.isclose(c.weights.mean(), 1.0)
+    # Class-balanced (default): each class gets the same total weight; default band (0, 0.05), upweight 9.
+    d = curate(z, y, strategy="midrange_weighted", exclude=held)
+    assert np.allclose([d.weights[y[pool] == k].sum() for k in range(4)], d.weights[y[pool] == 0].sum())
+    n_mid = len(curate(z, y, bands=(0, 0.05), exclude=held))
+    r = curate(z, y, strategy="random_weighted", exclude=held, seed=1)
+    assert np.array_equal(r.indices, pool) and (r.source_class == -1).all()
+    uw = curate(z, y, strategy="random_weighted", exclude=held, seed=1, weighting="uniform").weights
+    assert (uw > uw.min()).sum() == n_mid  # as many up-weighted as the mid-range set holds
+    # The subset strategies keep their default band and reject upweight.
+    assert len(curate(z, y, exclude=held)) == len(curate(z, y, bands=(0, 0.5), exclude=held))
+    with pytest.raises(ValueError, match="upweight"):
+        curate(z, y, strategy="midrange", upweight=3)
+    with pytest.raises(ValueError, match="upweight"):
+        curate(z, y, strategy="midrange_weighted", upweight=-1)
+
+
 def test_curation_from_a_selection_and_weights():
     z, y = _logits(200, 4, seed=2), np.arange(200) % 4
     sel = np.arange(0, 100)
@@ -284,6 +312,8 @@ def test_midrange_curation_improves_worst_group(spurious_run):
 
 def test_evaluate_midrange_rows():
     rows = evaluate_midrange(0.95, seed=0, epochs=2)  # structure only; the benchmark runs the full training
-    assert set(rows) == {"plain", "midrange", "top", "random", "pool", "oracle"}
+    assert set(rows) == {"plain", "midrange", "top", "random", "pool", "midrange_weighted", "random_weighted", "oracle"}
+    assert rows["midrange_weighted"]["n"] == rows["random_weighted"]["n"] == rows["pool"]["n"]
+    assert rows["midrange_weighted"]["n_upweighted"] == rows["random_weighted"]["n_upweighted"] > 0
     assert rows["top"]["n"] == rows["midrange"]["n"] == rows["random"]["n"]
     assert all(0.0 <= r["worst_group"] <= r["average"] <= 1.0 for r in rows.values())

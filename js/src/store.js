@@ -8,11 +8,21 @@
 // "topology" (one of TOPOLOGY_KEYS changed; the key is the argument).
 
 import { debounce, toU8, typed } from "./dom.js";
+import { applyFilters, filteredMembersByNap, hasFilters, normalizeFilters, removeFilter as without, toggleFilter as toggled } from "./filters.js";
 
 export const PARAM_KEYS = ["layer", "min_cluster_size", "min_samples", "cluster_selection_method", "normalize"];
 export const SORT_KEYS = ["persistence", "size", "purity"];
 // Topology views (views/mapper.js, views/flow.js, the scatter's diagram mode): their synced traits.
 export const TOPOLOGY_KEYS = ["topology_open", "mapper_params", "flow_layers", "mapper", "diagram", "flow"];
+// Cross-layer views (views/pinned.js, follow.js, maxact.js, layerstrip.js; napwidget/cross_layer_views.py):
+// their synced traits; a change emits "crosslayer" with the key.
+export const CROSS_KEYS = ["pinned", "pinned_view", "ui_state", "cross_open", "follow_layers", "_follow_labels",
+  "max_activating", "layer_strip", "_avg_thumbs"];
+// Mid-range view (views/midrange.js; napwidget/midrange_views.py): its synced traits; a change emits "midrange".
+// Detail views (views/stats.js, napcharts.js, distribution.js, filterbar.js; napwidget/detail_views.py): `filters`
+// (every view respects it; a change emits "filters") and the kernel's view models (a change emits "detail").
+export const DETAIL_KEYS = ["filters", "nap_stats", "nap_detail"];
+export const MIDRANGE_KEYS = ["midrange_open", "midrange_class", "midrange_band", "midrange_layer", "midrange", "curated_indices"];
 
 /** Decode the per-sample tables: NAP (int32), probability (float32), outlier score (float32); label, prediction. */
 export function decodeSamples(samplesBuf, truthBuf, n) {
@@ -270,12 +280,13 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     }
     next = next.filter((id) => data && data.napById.has(id));
     model.set("selected_naps", next);
-    model.set("selected_indices", data ? membersOf(next, data.nap, data.prob) : []);
+    model.set("selected_indices", data ? applyFilters(membersOf(next, data.nap, data.prob), filters(), data) : []);
     model.save_changes();
   }
 
   function selectIndices(indices) {
-    model.set("selected_indices", [...indices]);
+    local.indexBase = [...indices]; // unfiltered: a later filter change re-filters it
+    model.set("selected_indices", (local.indexShown = applyFilters(local.indexBase, filters(), data)));
     model.set("selected_naps", []);
     model.save_changes();
   }
@@ -340,10 +351,50 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   }
 
   /** Write a topology trait (open panels, Mapper parameters, flow layers); the kernel recomputes what is open. */
+  /** Write a cross-layer trait (pins, view options, open panels); the kernel recomputes what depends on it. */
+  function setCross(name, value) {
+    if (!CROSS_KEYS.includes(name)) return;
+    model.set(name, value);
+    model.save_changes();
+  }
+
   function setTopology(name, value) {
     if (!TOPOLOGY_KEYS.includes(name)) return;
     model.set(name, value);
     model.save_changes();
+  }
+
+  /** Write a mid-range trait (open, class, band, layer, curation); the kernel recomputes the view while open. */
+  function setMidrange(name, value) {
+    if (!MIDRANGE_KEYS.includes(name)) return;
+    model.set(name, value);
+    model.save_changes();
+  }
+
+  // ------------------------------------------------------------ filters (the `filters` trait; ./filters.js)
+  function filters() {
+    return normalizeFilters(model.get("filters"));
+  }
+
+  /** Set the filters; the selection (selected NAPs' members, or inputs picked directly) is re-filtered. */
+  function setFilters(next) {
+    const f = normalizeFilters(next);
+    model.set("filters", f);
+    const naps = selectedNaps();
+    if (data && naps.length) model.set("selected_indices", applyFilters(membersOf(naps, data.nap, data.prob), f, data));
+    else if (data && local.indexBase && selectedIndices() === local.indexShown) model.set("selected_indices", (local.indexShown = applyFilters(local.indexBase, f, data)));
+    else if (data) model.set("selected_indices", applyFilters(selectedIndices(), f, data));
+    model.save_changes();
+  }
+
+  /** A card's members that pass the filters, most typical first (`row.members` when no filter is active). */
+  function cardMembers(row, count = (row.members || []).length) {
+    const f = filters();
+    if (!hasFilters(f) || !data) return row.members || [];
+    const key = JSON.stringify(f);
+    if (!local.passing || local.passing.data !== data || local.passing.key !== key) local.passing = { data, key, byNap: filteredMembersByNap(f, data) };
+    const all = local.passing.byNap.get(row.id) || [];
+    return Object.assign(all.slice(0, count), { total: all.length });
   }
 
   function dismissError() {
@@ -368,6 +419,9 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   for (const k of PARAM_KEYS) listen(`change:${k}`, () => emit("status"));
   listen("msg:custom", onCustom);
   for (const k of TOPOLOGY_KEYS) listen(`change:${k}`, () => emit("topology", k));
+  for (const k of CROSS_KEYS) listen(`change:${k}`, () => emit("crosslayer", k));
+  for (const k of MIDRANGE_KEYS) listen(`change:${k}`, () => emit("midrange", k));
+  for (const k of DETAIL_KEYS) listen(`change:${k}`, () => emit(k === "filters" ? "filters" : "detail", k));
 
   decode();
 
@@ -412,6 +466,14 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     commit,
     dismissError,
     setTopology,
+    setCross,
+    setMidrange,
+    filters,
+    setFilters,
+    toggleFilter: (kind, name) => setFilters(toggled(filters(), kind, name)),
+    removeFilter: (kind, name) => setFilters(without(filters(), kind, name)),
+    clearFilters: () => setFilters({}),
+    cardMembers,
     destroy,
   };
 }

@@ -17,7 +17,9 @@ import numpy as np
 from napwidget.errors import NapInputError
 from napwidget.midrange.bands import BandMode, _as_outputs, _check_edges, logit_bands
 
-Strategy = Literal["midrange", "top", "random"]
+Strategy = Literal["midrange", "top", "random", "midrange_weighted", "random_weighted"]
+WEIGHTED_BANDS = (0.0, 0.05)  # default mid band of "midrange_weighted" (chosen on development seeds)
+WEIGHTED_UPWEIGHT = 9.0  # default up-weight of "midrange_weighted" (chosen on development seeds)
 Weighting = Literal["class_balanced", "uniform"]
 
 
@@ -59,12 +61,13 @@ def _as_index_array(values: Any, n: int, what: str) -> np.ndarray:
     return np.unique(arr)
 
 
-def _weights(labels: np.ndarray, weighting: str) -> np.ndarray:
+def _weights(labels: np.ndarray, weighting: str, base: np.ndarray | None = None) -> np.ndarray:
+    w = np.ones(len(labels)) if base is None else np.asarray(base, dtype=np.float64)
     if weighting == "uniform":
-        return np.ones(len(labels), np.float32)
+        return (w / w.mean()).astype(np.float32)
     # Each class gets the same total weight, so classes that the band picks rarely still count.
-    _, inv, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    w = 1.0 / counts[inv]
+    _, inv = np.unique(labels, return_inverse=True)
+    w = w / np.bincount(inv, weights=w)[inv]
     return (w / w.mean()).astype(np.float32)
 
 
@@ -91,7 +94,7 @@ def curate(
     labels: Sequence[int] | np.ndarray,
     *,
     strategy: Strategy = "midrange",
-    bands: Sequence[float] = (0.0, 0.5),
+    bands: Sequence[float] | None = None,
     mode: BandMode = "quantile",
     among: Literal["all", "class", "labelled"] = "class",
     classes: Sequence[int] | None = None,
@@ -100,6 +103,7 @@ def curate(
     exclude: Sequence[int] | np.ndarray | None = None,
     weighting: Weighting = "class_balanced",
     seed: int = 0,
+    upweight: float | None = None,
 ) -> Curation:
     """Pick a curation set for retraining from a pool of inputs, without group labels.
 
@@ -107,12 +111,19 @@ def curate(
     ----------
     outputs : (N, K) logits of the pool (array, tensor or ``Activations``).
     labels : (N,) class labels of the pool (the curated inputs are retrained with these).
-    strategy : {"midrange", "top", "random"}
+    strategy : {"midrange", "top", "random", "midrange_weighted", "random_weighted"}
         ``"midrange"``: for each class ``k``, the inputs in the mid band of logit ``k``
         (:func:`~napwidget.midrange.logit_bands` with ``bands``/``mode``), pooled and de-duplicated.
         ``"top"``: for each class, the inputs with the highest logit ``k``, as many per class as the
         mid-range set has. ``"random"``: a seeded uniform draw of the same size.
-    bands, mode : the mid band's edges and how they are read (see :func:`logit_bands`). Default: quantiles
+        ``"midrange_weighted"``: the *whole* pool (all inputs not in ``exclude``), with the mid-range set's
+        inputs up-weighted: weight ``1 + upweight`` for them, 1 for the rest, before ``weighting``
+        (JTT-style reweighting instead of a subset: on the benchmark the whole pool beat every half-size
+        subset). Its default band is the class's lowest 5 % (``bands=(0, 0.05)``), ``upweight=9``.
+        ``"random_weighted"``: its control: the whole pool with a seeded random set of the same size as the
+        mid-range set up-weighted alike. ``Curation.source_class`` is -1 for inputs not up-weighted.
+    bands, mode : the mid band's edges and how they are read (see :func:`logit_bands`). Default
+        (``bands=None``): (0, 0.05) for the weighted strategies, else (0, 0.5). The subset default: quantiles
         (0, 0.5) of the class's own inputs (``among="class"``), i.e. every input of the class except its
         top-logit half. Those inputs sit below the class's typical logits yet above most other classes'
         inputs: the middle of the logit's range over the data. The paper's exact edges were not available
@@ -132,6 +143,10 @@ def curate(
     exclude : held-out pool indices that are never curated (and do not shape the bands).
     weighting : ``"class_balanced"`` (each label gets equal total weight; default) or ``"uniform"``.
     seed : seeds the random draws.
+    upweight : extra weight of the up-weighted inputs in the weighted strategies (default 9, i.e. 10x the
+        other pool inputs before class balancing); must be left ``None`` for the subset strategies.
+        ``bands=(0, 0.05)`` with ``upweight=9`` was the best of (0, 0.05|0.1|0.25|0.5) x (1|3|9|19) on the
+        benchmark's development seeds (never on test data); see benchmarks/README.md, "Mid-range".
 
     Returns
     -------
@@ -152,8 +167,19 @@ def curate(
     y = np.asarray(labels)
     if y.shape != (n,) or (y.size and not np.issubdtype(y.dtype, np.integer)):
         raise NapInputError(f"labels must be (N,) = ({n},) integers; got shape {y.shape}", "pass one class label per row of outputs")
-    if strategy not in ("midrange", "top", "random"):
-        raise NapInputError(f"strategy={strategy!r} is unknown", "use 'midrange', 'top' or 'random'")
+    if strategy not in ("midrange", "top", "random", "midrange_weighted", "random_weighted"):
+        raise NapInputError(
+            f"strategy={strategy!r} is unknown", "use 'midrange', 'top', 'random', 'midrange_weighted' or 'random_weighted'"
+        )
+    weighted = strategy.endswith("_weighted")
+    if upweight is not None and not weighted:
+        raise NapInputError(f"upweight={upweight!r} only applies to the weighted strategies", "pass strategy='midrange_weighted'")
+    alpha = WEIGHTED_UPWEIGHT if upweight is None else upweight
+    if weighted and (isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating))
+                     or not np.isfinite(alpha) or alpha < 0):
+        raise NapInputError(f"upweight={upweight!r} must be a finite number >= 0", "pass e.g. upweight=9")
+    if bands is None:
+        bands = WEIGHTED_BANDS if weighted else (0.0, 0.5)
     if weighting not in ("class_balanced", "uniform"):
         raise NapInputError(f"weighting={weighting!r} is unknown", "use 'class_balanced' or 'uniform'")
     if among not in ("all", "class", "labelled"):
@@ -182,14 +208,15 @@ def curate(
     if target > len(pool):
         raise NapInputError(f"size={target} exceeds the {len(pool)} pool inputs not held out", "pass a smaller size")
 
-    if strategy == "midrange":
+    base = strategy.removesuffix("_weighted")
+    if base == "midrange":
         if target > len(mid_idx):
             raise NapInputError(
                 f"size={target} exceeds the {len(mid_idx)} inputs in the mid bands", "widen bands or pass a smaller size"
             )
         keep = np.sort(rng.choice(len(mid_idx), size=target, replace=False)) if target < len(mid_idx) else np.arange(target)
         idx, src = mid_idx[keep], mid_src[keep]
-    elif strategy == "random":
+    elif base == "random":
         idx = np.sort(rng.choice(pool, size=target, replace=False))
         src = np.full(target, -1, dtype=np.int64)
     else:  # top: per class, the highest logits, matching the mid-range set's class make-up
@@ -217,4 +244,9 @@ def curate(
                 picked[int(i)] = int(np.argmax(logits[i]))
         idx = np.array(sorted(picked), dtype=np.int64)
         src = np.array([picked[i] for i in idx], dtype=np.int64)
+    if weighted:  # the whole pool, with the chosen inputs up-weighted
+        up = np.isin(pool, idx)
+        full_src = np.full(len(pool), -1, dtype=np.int64)
+        full_src[up] = src if base == "midrange" else -1
+        return Curation(pool.astype(np.int64), _weights(y[pool], weighting, 1.0 + alpha * up), strategy, full_src)
     return Curation(idx, _weights(y[idx], weighting), strategy, src)

@@ -65,11 +65,14 @@ def evaluate_midrange(
     curation: dict[str, Any] | None = None,
     retrain: dict[str, Any] | None = None,
     data_kwargs: dict[str, Any] | None = None,
+    weighted_curation: dict[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Average and worst-group test accuracy of the plain model and of head retraining on curated sets.
 
     Rows: ``plain`` (the trained CNN), ``midrange``, ``top`` and ``random`` (same size as midrange),
-    ``pool`` (the whole held-out pool, uniform weights: what retraining alone gives) and ``oracle``
+    ``pool`` (the whole held-out pool, uniform weights: what retraining alone gives), ``midrange_weighted``
+    (the whole pool with the mid-range inputs up-weighted, :func:`curate`'s ``"midrange_weighted"``) and
+    ``random_weighted`` (its control: as many random pool inputs up-weighted alike), and ``oracle``
     (the whole pool, group-balanced weights: the upper bound, the only row that sees group labels).
 
     Parameters
@@ -86,7 +89,10 @@ def evaluate_midrange(
     -------
     dict
         Row name -> ``{"average", "worst_group", "n", "minority_share"}`` (``n`` inputs retrained on;
-        ``minority_share``: share of them whose confounder is not their class's, for reporting only).
+        ``minority_share``: share of them whose confounder is not their class's, for reporting only; for the
+        weighted rows, their share of the total weight, and ``n_upweighted``: how many were up-weighted).
+    ``curation`` goes to the subset strategies; ``weighted_curation`` (keyword arguments such as ``bands``,
+    ``upweight``) to the two weighted rows, which otherwise use :func:`curate`'s weighted defaults.
 
     Example
     -------
@@ -135,6 +141,16 @@ def evaluate_midrange(
     uniform = Curation(everything, np.ones(len(pool), np.float32), "pool", np.full(len(pool), -1))
     refit = retrain_last_layer(model, f_pool, pool.labels, uniform, **rkw)
     rows["pool"] = row(score(head_predict(refit, f_test)), None)
+    wkw = {"seed": seed, **(weighted_curation or {})}
+    for name in ("midrange_weighted", "random_weighted"):
+        cur = curate(z_pool, pool.labels, strategy=name, **wkw)
+        refit = retrain_last_layer(model, f_pool, pool.labels, cur, **rkw)
+        rows[name] = row(score(head_predict(refit, f_test)), None)
+        w = cur.weights.astype(np.float64)
+        rows[name]["minority_share"] = float((w * ~pool.aligned[cur.indices]).sum() / w.sum())
+        y_cur = pool.labels[cur.indices]  # up-weighted = above the lowest weight of its class
+        low = {int(k): w[y_cur == k].min() for k in np.unique(y_cur)}
+        rows[name]["n_upweighted"] = float(sum(wi > low[int(k)] * (1 + 1e-6) for wi, k in zip(w, y_cur)))
     # Oracle: each (class, confounder) group present in the pool gets the same total weight.
     _, inv, counts = np.unique(pool.groups, return_inverse=True, return_counts=True)
     w = (1.0 / counts[inv]).astype(np.float32)

@@ -96,7 +96,7 @@ def lab_server(base: Path, startup_timeout: float = 90.0, env: dict[str, str] | 
            "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
            f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    log = open(base / "lab.log", "w")
+    log = open(base / "lab.log", "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     server = LabServer(url=url, root=root, token=TOKEN, proc=proc)
@@ -151,7 +151,7 @@ class NotebookPage:
         page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
 
     # -- opening ---------------------------------------------------------------------------------
-    def open(self, timeout_ms: int = 90_000) -> "NotebookPage":
+    def open(self, timeout_ms: int = 90_000) -> NotebookPage:
         from playwright.sync_api import expect
 
         ws = re.sub(r"\W", "-", self.name)

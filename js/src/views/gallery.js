@@ -3,6 +3,7 @@
 // probability. Clicking an item shows its activation profile (the profile view).
 import { h, int, fmt } from "../dom.js";
 import { visual } from "../thumbs.js";
+import { GALLERY_SORTS, filterIndices, itemTitle, setUi, sortIndices, ui } from "./crosslayer-common.js";
 
 export const PAGE_SIZE = 48;
 
@@ -34,14 +35,19 @@ export default {
     const pageInfo = h("span", { class: "napw-page-info", "data-testid": "gallery-page-info" });
     const filter = h("select", { class: "napw-select napw-select-sm", "data-testid": "gallery-filter", "aria-label": "show" },
       h("option", { value: "all", text: "all" }),
-      h("option", { value: "wrong", text: "misclassified only" }));
+      h("option", { value: "wrong", text: "misclassified only" }),
+      h("option", { value: "right", text: "correct only" }));
+    const sortSel = h("select", { class: "napw-select napw-select-sm", "data-testid": "gallery-sort", "aria-label": "order" },
+      Object.entries(GALLERY_SORTS).map(([v, label]) => h("option", { value: v, text: label })));
+    filter.value = ui(store).gallery_filter;
+    sortSel.value = ui(store).gallery_sort;
     const grid = h("div", { class: "napw-gallery", "data-testid": "gallery", "aria-label": "selected inputs" });
     const empty = h("div", { class: "napw-empty napw-gallery-empty", text: "Select a NAP (card, scatter point or heatmap row) to see its members here." });
     el.append(h("section", { class: "napw-panel napw-gallery-panel" },
       h("header", { class: "napw-panel-head" },
         h("h3", { text: "Members" }), sub,
         h("span", { class: "napw-spacer" }),
-        filter, prev, pageInfo, next),
+        filter, sortSel, prev, pageInfo, next),
       empty, grid));
 
     let page = 0;
@@ -49,9 +55,7 @@ export default {
     let active = null;
 
     function indices() {
-      const all = store.selectedIndices();
-      if (filter.value !== "wrong" || !store.data) return all;
-      return all.filter((i) => store.item(i).misclassified);
+      return sortIndices(filterIndices(store.selectedIndices(), store, filter.value), store.data, sortSel.value);
     }
 
     function tile(index) {
@@ -74,6 +78,7 @@ export default {
         // several NAPs (or inputs picked directly): say which NAP each input is in
         badges.append(h("span", { class: `napw-badge napw-badge-nap${it.nap < 0 ? " napw-badge-noise" : ""}`, title: "NAP in this layer", text: it.nap >= 0 ? `N${it.nap}` : "noise" }));
       }
+      if (sortSel.value === "outlier") badges.append(h("span", { class: "napw-badge napw-badge-glosh", "data-testid": "glosh-badge", title: "GLOSH outlier score", text: `G ${fmt(it.outlier, 2)}` }));
       const prob = h("div", { class: "napw-prob", title: `membership probability ${fmt(it.prob, 3)} (${nap})` },
         h("span", { class: "napw-prob-bar" }, h("span", { style: { width: `${Math.round(100 * it.prob)}%` } })),
         h("span", { class: "napw-prob-text", text: it.nap >= 0 ? fmt(it.prob, 2) : "noise" }));
@@ -83,7 +88,7 @@ export default {
         "data-testid": "gallery-item",
         "data-index": index,
         "data-nap": it.nap,
-        title: `input #${index} · ${nap}`,
+        title: itemTitle(store, index),
         "aria-label": `input ${index}${it.label >= 0 ? `, label ${view.classes[it.label]}` : ""}${it.misclassified ? `, predicted ${view.classes[it.pred]}` : ""}, probability ${fmt(it.prob, 2)}`,
       },
       h("div", { class: "napw-item-visual" }, visual(index, store.thumbCache.get(index))),
@@ -130,7 +135,8 @@ export default {
 
     prev.addEventListener("click", () => { page -= 1; render(); });
     next.addEventListener("click", () => { page += 1; render(); });
-    filter.addEventListener("change", () => { page = 0; render(); });
+    filter.addEventListener("change", () => { page = 0; setUi(store, { gallery_filter: filter.value }); render(); });
+    sortSel.addEventListener("change", () => { page = 0; setUi(store, { gallery_sort: sortSel.value }); render(); });
     grid.addEventListener("click", (e) => {
       const item = e.target.closest ? e.target.closest("[data-testid=gallery-item]") : null;
       if (!item) return;
@@ -158,6 +164,14 @@ export default {
     const offs = [
       store.on("selection", onSelection),
       store.on("data", render),
+      store.on("crosslayer", (k) => {
+        const o = ui(store);
+        if (k !== "ui_state" || (filter.value === o.gallery_filter && sortSel.value === o.gallery_sort)) return;
+        filter.value = o.gallery_filter;
+        sortSel.value = o.gallery_sort;
+        page = 0;
+        render();
+      }),
     ];
     onSelection();
     return () => {

@@ -2,6 +2,7 @@
 // Sortable; keyboard navigable (arrow keys move, Enter/Space select, Shift/Ctrl/⌘ adds to the selection).
 import { h, fmt, int, pct } from "../dom.js";
 import { visual } from "../thumbs.js";
+import { CARD_KEYS, cardExtras, cardTypical, memberTile, noiseCards, pinButton } from "./crosslayer-common.js";
 
 const SORT_LABELS = { persistence: "persistence", size: "size", purity: "purity" };
 const PAGE = 60;
@@ -56,11 +57,13 @@ function compositionBar(row, view) {
 
 function card(row, store) {
   const view = store.data.view;
+  const members = cardTypical(row, store); // label/prediction filters; how many: the view options (cross-layer)
   const thumbs = h("div", { class: `napw-card-members napw-kind-${(view.item || {}).kind || "index"}` },
-    (row.members || []).map((idx) => visual(idx, store.thumbCache.get(idx))));
+    members.map((idx) => memberTile(store, idx)));
   const stats = h("div", { class: "napw-card-stats" },
     h("span", { title: "members (inputs in this NAP)" }, h("b", { text: int(row.size) }), " members"),
     h("span", { title: "persistence: how long the NAP survives in the cluster hierarchy (robustness)" }, "pers ", h("b", { text: fmt(row.persistence, 3) })),
+    members.total === undefined ? null : h("span", { class: "napw-filter-count", "data-testid": "card-filter-count", "data-zero": members.total === 0, title: "members that pass the filters", text: `${int(members.total)} match` }),
   );
   const labelLine = [];
   if (view.has_labels && row.dominant !== null && row.dominant !== undefined) {
@@ -87,8 +90,10 @@ function card(row, store) {
   h("div", { class: "napw-card-head" },
     h("span", { class: "napw-nap-id", text: `NAP ${row.id}` }),
     h("span", { class: "napw-sel-badge", hidden: true }),
-    stats),
+    stats,
+    pinButton(store, row.id)),
   thumbs,
+  cardExtras(row, store),
   view.has_labels ? compositionBar(row, view) : null,
   labelLine.length ? h("div", { class: "napw-card-labels" }, labelLine) : null,
   units);
@@ -127,7 +132,9 @@ export default {
       hint.textContent = view.hint || "No NAPs yet.";
       const shown = rows.slice(0, limit);
       cards = shown.map((r) => card(r, store));
-      grid.replaceChildren(...cards);
+      grid.replaceChildren(...cards, ...noiseCards(store));
+      const missing = [...new Set(shown.flatMap((r) => (store.cardMembers ? store.cardMembers(r) : [])))].filter((i) => !store.thumbCache.has(i));
+      if (missing.length) store.thumbs(missing).then(render, () => {}); // filtered cards show members beyond the sprite
       more.hidden = rows.length <= limit;
       more.textContent = `show all ${rows.length} NAPs`;
       if (focusId === null || !shown.some((r) => r.id === focusId)) focusId = shown.length ? shown[0].id : null;
@@ -213,6 +220,8 @@ export default {
     const offs = [
       store.on("data", () => { limit = PAGE; render(); }),
       store.on("sort", render),
+      store.on("filters", render),
+      store.on("crosslayer", (k) => { if (CARD_KEYS.has(k)) render(); }),
       store.on("selection", updateSelection),
       store.on("hover", updateHover),
     ];

@@ -9,14 +9,32 @@ import gallery from "./gallery.js";
 import profile from "./profile.js";
 import mapper from "./mapper.js";
 import flow from "./flow.js";
+import layerstrip from "./layerstrip.js";
+import pinned from "./pinned.js";
+import follow from "./follow.js";
+import maxact from "./maxact.js";
+import midrange from "./midrange.js";
+import filterbar from "./filterbar.js";
+import stats from "./stats.js";
+import napcharts from "./napcharts.js";
+import distribution from "./distribution.js";
 
 export const VIEWS = [
   controls,
+  layerstrip,
+  filterbar,
   grid,
+  pinned,
   scatter,
   heatmap,
+  follow,
+  maxact,
   gallery,
+  stats,
+  distribution,
+  napcharts,
   profile,
   mapper,
   flow,
+  midrange,
 ];

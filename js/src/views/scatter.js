@@ -176,6 +176,11 @@ export default {
       try {
         clearBrush(v);
         v.signal("napsel", store.selectedNaps().slice());
+        if (store.cardMembers && !diagramMode()) { // label/prediction filters: fade the NAPs none of whose inputs pass
+          const rows = store.data.view.naps || [];
+          const pass = rows.filter((r) => { const m = store.cardMembers(r, 1); return m.total === undefined || m.total > 0; }).map((r) => r.id);
+          v.signal("napfilt", pass.length === rows.length ? [] : pass.length ? pass : [-2]);
+        }
         const hover = store.hoverNap();
         v.signal("napHover", hover === null ? -1 : hover);
         await v.runAsync();
@@ -188,6 +193,7 @@ export default {
       store.on("data", draw),
       store.on("selection", sync),
       store.on("hover", sync),
+      store.on("filters", sync),
       store.on("topology", (key) => {
         if ((key === "topology_open" && diagramMode() !== lastMode) || (key === "diagram" && diagramMode())) draw();
       }),
