@@ -33,6 +33,8 @@ STATE_TRAITS = (
     "layer_strip", "_avg_thumbs",
     # detail views: filters, unit statistics, per-NAP charts, distribution (napwidget.detail_views)
     "filters", "nap_stats", "nap_detail",
+    # topology views (napwidget.topology_views)
+    "topology_open", "mapper_params", "flow_layers", "mapper", "diagram", "flow",
     # mid-range view (napwidget.midrange_views)
     "midrange_open", "midrange_class", "midrange_band", "midrange_layer", "midrange", "curated_indices",
 )

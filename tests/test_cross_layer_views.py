@@ -28,16 +28,11 @@ from napwidget.html_export import STATE_TRAITS
 from napwidget.naps import top_activating
 from napwidget.renderers import make_renderer
 from napwidget.widget import NapWidget
+from synthetic import small_blobs
 
 
-def blobs(n_per=40, k=4, dim=12, seed=0, noise=16):
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(0, 3, size=(k, dim)) * (rng.uniform(size=(k, dim)) < 0.5)
-    X = np.concatenate([c + rng.normal(scale=0.1, size=(n_per, dim)) for c in centers])
-    y = np.repeat(np.arange(k), n_per)
-    X = np.concatenate([X, rng.uniform(0, 3, size=(noise, dim))])
-    y = np.concatenate([y, rng.integers(0, k, noise)])
-    return np.maximum(X, 0).astype(np.float32), y
+def blobs(noise: int = 16, **kw):
+    return small_blobs(noise=noise, **kw)
 
 
 @pytest.fixture(scope="module")

@@ -21,20 +21,17 @@ from napwidget.detail_views import (
 from napwidget.errors import NapInputError
 from napwidget.explorer import Explorer
 from napwidget.widget import NapWidget
+from synthetic import small_blobs
 
 NAMES = ["zero", "one", "two", "three"]
 
 
-def blobs(n_per=40, k=4, dim=12, seed=0, noise=12):
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(0, 3, size=(k, dim)) * (rng.uniform(size=(k, dim)) < 0.5)
-    X = np.concatenate([c + rng.normal(scale=0.1, size=(n_per, dim)) for c in centers])
-    y = np.repeat(np.arange(k), n_per)
-    X = np.concatenate([X, rng.uniform(0, 3, size=(noise, dim))])
-    y = np.concatenate([y, rng.integers(0, k, noise)])
+def blobs(noise: int = 12, seed: int = 0, **kw):
+    X, y = small_blobs(noise=noise, seed=seed, **kw)
     X[:, 0] = 0.0  # a dead unit: near zero in every NAP
-    pred = np.where(rng.uniform(size=len(y)) < 0.15, (y + 1) % k, y)
-    return np.maximum(X, 0).astype(np.float32), y, pred
+    rng = np.random.default_rng(seed + 1)
+    pred = np.where(rng.uniform(size=len(y)) < 0.15, (y + 1) % (y.max() + 1), y)
+    return X, y, pred
 
 
 @pytest.fixture(scope="module")

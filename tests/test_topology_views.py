@@ -22,18 +22,13 @@ from napwidget.topology_views import (
     validate_mapper_params,
 )
 from napwidget.widget import NapWidget
+from synthetic import small_blobs
 
 EVIL = "<img src=x onerror=alert(1)>"
 
 
-def blobs(n_per=40, k=4, dim=12, seed=0, noise=12):
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(0, 3, size=(k, dim)) * (rng.uniform(size=(k, dim)) < 0.5)
-    X = np.concatenate([c + rng.normal(scale=0.1, size=(n_per, dim)) for c in centers])
-    y = np.repeat(np.arange(k), n_per)
-    X = np.concatenate([X, rng.uniform(0, 3, size=(noise, dim))])
-    y = np.concatenate([y, rng.integers(0, k, noise)])
-    return np.maximum(X, 0).astype(np.float32), y
+def blobs(noise: int = 12, **kw):
+    return small_blobs(noise=noise, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -245,10 +240,6 @@ def test_flow_band_selection(w):
 
 
 def test_static_export_keeps_open_topology_views(w, tmp_path):
-    from napwidget.html_export import STATE_TRAITS
-
-    if "mapper" not in STATE_TRAITS:
-        pytest.skip("html_export.STATE_TRAITS does not list the topology traits yet")
     w.topology_open = ["mapper"]
     text = w.save_html(tmp_path / "t.html").read_text()
     assert '"mapper":{' in text and EVIL not in text  # class names are escaped for <script>
