@@ -152,7 +152,7 @@ def bench_n(browser, server, n: int, dims: list[int], updates: list[int]) -> lis
         for v in updates:
             page.mouse.move(0, 0)
             inp.fill(str(v))
-            inp.press("Enter")  # commits at once (a blur commits after a 300 ms debounce)
+            inp.press("Enter")  # commits at once (so does a blur: the change event commits)
             got = nb.state(cs, timeout_s=600)
             assert got["mcs"] == v and not got["error"], got
             if got["n_naps"] == counts[-1]:

@@ -139,7 +139,23 @@ export function createStore(model, { commitDelay = 300 } = {}) {
       decode();
       emit("data", data);
       emit("selection");
+      const later = deferred.splice(0);
+      for (const [event, arg] of later) emit(event, arg);
     });
+  }
+
+  // Traits that arrive in the same kernel message as a new result (nap_detail, diagram, _avg_thumbs, ...) fire
+  // their change events before the result is decoded (that waits for a microtask): the views would draw them
+  // against the previous result, find them stale, and draw again. While a new `view` is pending, hold such
+  // events until just after "data".
+  const deferred = [];
+  function emitAfterData(event, arg) {
+    if (dataScheduled || (data && model.get("view") !== data.view && model.get("view"))) {
+      scheduleData();
+      if (!deferred.some(([e, a]) => e === event && a === arg)) deferred.push([event, arg]);
+      return;
+    }
+    emit(event, arg);
   }
 
   // --------------------------------------------------------------------------------- requests
@@ -418,10 +434,10 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   });
   for (const k of PARAM_KEYS) listen(`change:${k}`, () => emit("status"));
   listen("msg:custom", onCustom);
-  for (const k of TOPOLOGY_KEYS) listen(`change:${k}`, () => emit("topology", k));
-  for (const k of CROSS_KEYS) listen(`change:${k}`, () => emit("crosslayer", k));
-  for (const k of MIDRANGE_KEYS) listen(`change:${k}`, () => emit("midrange", k));
-  for (const k of DETAIL_KEYS) listen(`change:${k}`, () => emit(k === "filters" ? "filters" : "detail", k));
+  for (const k of TOPOLOGY_KEYS) listen(`change:${k}`, () => emitAfterData("topology", k));
+  for (const k of CROSS_KEYS) listen(`change:${k}`, () => emitAfterData("crosslayer", k));
+  for (const k of MIDRANGE_KEYS) listen(`change:${k}`, () => emitAfterData("midrange", k));
+  for (const k of DETAIL_KEYS) listen(`change:${k}`, () => emitAfterData(k === "filters" ? "filters" : "detail", k));
 
   decode();
 

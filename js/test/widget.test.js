@@ -46,6 +46,31 @@ describe("the whole widget", () => {
     expect(model.listenerCount("change:view")).toBe(0);
   });
 
+  it("updates the scatter in place on a new result and reuses unchanged NAP cards", async () => {
+    const model = fakeModel(makeState({ sizes: [10, 20, 30, 5] }));
+    const el = document.createElement("div");
+    document.body.appendChild(el);
+    const cleanup = mount(el, model);
+    const root = el.querySelector(".napw-root");
+    const box = root.querySelector("[data-testid=scatter]");
+    await waitFor(() => box.dataset.ready === "1");
+    const svg = box.querySelector("svg");
+    // a new result with the same chart structure: the vega view takes the new data, no new embed
+    const next = makeState({ sizes: [10, 20, 30, 5, 8] });
+    for (const k of ["view", "_samples", "_truth", "_card_thumbs"]) model.set(k, next[k]);
+    await waitFor(() => box.dataset.ready === "1" && box.querySelectorAll(".mark-symbol path").length === 5);
+    expect(box.querySelector("svg")).toBe(svg);
+    expect([...box.querySelectorAll(".mark-symbol path")].map((p) => p.__data__ && p.__data__.datum && p.__data__.datum.nap).sort()).toEqual([0, 1, 2, 3, 4]);
+    // sorting only reorders: the same card elements
+    const before = new Map([...root.querySelectorAll("[data-testid=nap-card]")].map((c) => [c.dataset.nap, c]));
+    cleanup.store.setSort("size");
+    await tick();
+    const after = [...root.querySelectorAll("[data-testid=nap-card]")];
+    expect(after.map((c) => Number(c.dataset.nap))).toEqual([2, 1, 0, 4, 3]);
+    for (const c of after) expect(c).toBe(before.get(c.dataset.nap));
+    cleanup();
+  });
+
   it("renders class names and text items from the data as text, never as HTML", async () => {
     const st = makeState({ classes: [EVIL, "b<b>old</b>", "ok"], kind: "text" });
     const model = fakeModel(st, {

@@ -97,7 +97,7 @@ export default {
       }
     }
 
-    function commitNumber(input, name) {
+    function commitNumber(input, name, immediate = false) {
       const raw = input.value.trim();
       const v = Number(raw);
       if (raw === "" || !Number.isInteger(v)) {
@@ -107,14 +107,16 @@ export default {
         return;
       }
       localError = "";
-      store.setParam(name, v);
+      store.setParam(name, v, { immediate });
     }
 
     layerSelect.addEventListener("change", () => { localError = ""; store.setParam("layer", layerSelect.value, { immediate: true }); });
     method.addEventListener("change", () => { localError = ""; store.setParam("cluster_selection_method", method.value, { immediate: true }); });
     norm.addEventListener("change", () => { localError = ""; store.setParam("normalize", norm.value, { immediate: true }); });
-    mcs.addEventListener("change", () => commitNumber(mcs, "min_cluster_size"));
-    ms.addEventListener("change", () => commitNumber(ms, "min_samples"));
+    // "change" fires on Enter, blur (Tab) and spinner clicks: the value is final, so it is committed at once
+    // (store.setParam's debounce is for callers that send a stream of values)
+    mcs.addEventListener("change", () => commitNumber(mcs, "min_cluster_size", true));
+    ms.addEventListener("change", () => commitNumber(ms, "min_samples", true));
     for (const [input, name] of [[mcs, "min_cluster_size"], [ms, "min_samples"]]) {
       input.addEventListener("keydown", (e) => {
         if (e.key === "Enter") {

@@ -25,12 +25,28 @@ export function setUi(store, patch) {
 
 /** Members of `nap` most typical first (probability desc, index); noise (-1): GLOSH ascending, index. */
 export function napOrder(data, nap) {
-  const out = [];
-  for (let i = 0; i < data.nap.length; i++) if (data.nap[i] === nap) out.push(i);
-  if (nap < 0) out.sort((a, b) => (data.outlier[a] - data.outlier[b]) || (a - b));
-  else out.sort((a, b) => (data.prob[b] - data.prob[a]) || (a - b));
-  return out;
+  // one pass over the inputs groups them all (per data object): cards ask for every NAP's order in turn
+  let groups = orderCache.get(data);
+  if (!groups) {
+    groups = new Map();
+    for (let i = 0; i < data.nap.length; i++) {
+      const k = data.nap[i] < 0 ? -1 : data.nap[i];
+      let g = groups.get(k);
+      if (!g) groups.set(k, (g = { sorted: false, items: [] }));
+      g.items.push(i);
+    }
+    orderCache.set(data, groups);
+  }
+  const g = groups.get(nap < 0 ? -1 : nap);
+  if (!g) return [];
+  if (!g.sorted) {
+    if (nap < 0) g.items.sort((a, b) => (data.outlier[a] - data.outlier[b]) || (a - b));
+    else g.items.sort((a, b) => (data.prob[b] - data.prob[a]) || (a - b));
+    g.sorted = true;
+  }
+  return g.items.slice();
 }
+const orderCache = new WeakMap(); // data object -> Map(nap -> { sorted, items })
 
 /** { typical: the n most typical, atypical: the m least typical (least first, never repeating typical ones) }. */
 export function extremes(data, nap, nTypical, nAtypical) {
@@ -75,17 +91,31 @@ export function itemTitle(store, index) {
 // ---------------------------------------------------------------------------------- thumbnails
 const pending = new Map(); // store -> Map(index -> Set(holder))
 /** A tile for one input: thumbnail (fetched if missing), tooltip, misclassified mark. */
-export function memberTile(store, index, { cls = "", testid = null } = {}) {
+export function memberTile(store, index, { cls = "", testid = null, visuals = null } = {}) {
   const it = store.data ? store.item(index) : null;
   const holder = h("span", {
     class: `napw-cx-tile${it && it.misclassified ? " napw-cx-wrong" : ""} ${cls}`,
     title: store.data ? itemTitle(store, index) : `input #${index}`,
     "data-index": index,
     "data-testid": testid,
-  }, visual(index, store.thumbCache.get(index)));
+  }, reusedVisual(store, index, visuals));
   if (it && it.misclassified) holder.append(h("span", { class: "napw-cx-wrong-mark", "aria-label": "misclassified", text: "✗" }));
   if (!store.thumbCache.has(index)) requestThumb(store, index, holder);
   return holder;
+}
+
+/**
+ * The visual of input `index`; with `visuals` (a view's Map index -> node, kept across renders) a node drawn
+ * from the same cached thumb is moved instead of painting a new canvas.
+ */
+function reusedVisual(store, index, visuals) {
+  const thumb = store.thumbCache.get(index);
+  if (!visuals || !thumb) return visual(index, thumb);
+  // visuals = { prev, next }: nodes of the last render, and this render's (a node is used once per render)
+  const old = visuals.prev.get(index);
+  const node = old && old.thumb === thumb && !visuals.next.has(index) ? old.node : visual(index, thumb);
+  if (!visuals.next.has(index)) visuals.next.set(index, { thumb, node });
+  return node;
 }
 
 function requestThumb(store, index, holder) {
@@ -185,7 +215,7 @@ export function typicalOf(row, store) {
 }
 
 /** What the cross-layer views add to a NAP card: average image, least typical members, GLOSH, errors. */
-export function cardExtras(row, store) {
+export function cardExtras(row, store, { visuals = null } = {}) {
   const o = ui(store);
   const wrap = h("div", { class: "napw-cx-extras" });
   if (!store.data) return wrap;
@@ -201,7 +231,7 @@ export function cardExtras(row, store) {
     wrap.append(h("div", { class: "napw-cx-least" },
       avg ? h("span", { class: "napw-cx-avg-wrap" }, avg, h("span", { class: "napw-cx-cap", text: "avg" })) : null,
       ex.atypical.length ? h("span", { class: "napw-cx-cap", text: "least typical" }) : null,
-      h("span", { class: "napw-cx-strip", "data-testid": "atypical-members" }, ex.atypical.map((i) => memberTile(store, i)))));
+      h("span", { class: "napw-cx-strip", "data-testid": "atypical-members" }, ex.atypical.map((i) => memberTile(store, i, { visuals })))));
   }
   wrap.append(h("div", { class: "napw-cx-meta" },
     h("span", { class: "napw-badge", title: "mean GLOSH outlier score of the members (higher = more outlying)", text: `GLOSH ${fmt(row.size ? glosh / row.size : 0, 2)}` }),

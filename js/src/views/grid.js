@@ -55,11 +55,11 @@ function compositionBar(row, view) {
   return bar;
 }
 
-function card(row, store) {
+function card(row, store, visuals = null) {
   const view = store.data.view;
   const members = cardTypical(row, store); // label/prediction filters; how many: the view options (cross-layer)
   const thumbs = h("div", { class: `napw-card-members napw-kind-${(view.item || {}).kind || "index"}` },
-    members.map((idx) => memberTile(store, idx)));
+    members.map((idx) => memberTile(store, idx, { visuals })));
   const stats = h("div", { class: "napw-card-stats" },
     h("span", { title: "members (inputs in this NAP)" }, h("b", { text: int(row.size) }), " members"),
     h("span", { title: "persistence: how long the NAP survives in the cluster hierarchy (robustness)" }, "pers ", h("b", { text: fmt(row.persistence, 3) })),
@@ -93,7 +93,7 @@ function card(row, store) {
     stats,
     pinButton(store, row.id)),
   thumbs,
-  cardExtras(row, store),
+  cardExtras(row, store, { visuals }),
   view.has_labels ? compositionBar(row, view) : null,
   labelLine.length ? h("div", { class: "napw-card-labels" }, labelLine) : null,
   units);
@@ -122,6 +122,22 @@ export default {
     let limit = PAGE;
     let focusId = null;
     let cards = [];
+    // cards and thumbnails kept across renders: a card is reused while nothing it shows changed (same data,
+    // row, view options, filters, thumbnails); a new card reuses the canvases of members it shares
+    let cardCache = new Map(); // NAP id -> { key, el }
+    let visuals = new Map(); // input index -> { thumb, node }
+    let dataGen = 0;
+    let optGen = 0;
+    let avgGen = 0;
+    let lastAvg = null;
+    let lastData = null;
+
+    function cardKey(row) {
+      const shown = (store.cardMembers ? store.cardMembers(row) : row.members) || [];
+      let bits = "";
+      for (const i of shown) bits += store.thumbCache.has(i) ? "1" : "0";
+      return `${dataGen}|${optGen}|${avgGen}|${JSON.stringify(store.filters())}|${bits}|${JSON.stringify(row)}`;
+    }
 
     function render() {
       const rows = store.sortedNaps();
@@ -131,7 +147,39 @@ export default {
       hint.hidden = rows.length > 0;
       hint.textContent = view.hint || "No NAPs yet.";
       const shown = rows.slice(0, limit);
-      cards = shown.map((r) => card(r, store));
+      if (store.data !== lastData) {
+        lastData = store.data;
+        dataGen++;
+      }
+      if (store.get("_avg_thumbs") !== lastAvg) { // cards' average images: the sprite arrives with each result
+        lastAvg = store.get("_avg_thumbs");
+        avgGen++;
+      }
+      const vis = { prev: visuals, next: new Map() };
+      const nextCache = new Map();
+      const keys = shown.map((r) => cardKey(r));
+      const reused = shown.map((r, j) => {
+        const old = cardCache.get(r.id);
+        return old && old.key === keys[j] ? old.el : null;
+      });
+      // the thumbnails of reused cards stay theirs: register them first, so no new card takes them away
+      for (const c of reused) {
+        if (!c) continue;
+        for (const tile of c.querySelectorAll(".napw-cx-tile[data-index]")) {
+          const idx = Number(tile.dataset.index);
+          const prev = visuals.get(idx);
+          if (prev && prev.node.parentNode === tile && !vis.next.has(idx)) vis.next.set(idx, prev);
+        }
+      }
+      cards = shown.map((r, j) => {
+        let c = reused[j];
+        if (c) c.classList.remove("napw-hover"); // as a new card: hover is re-applied by the next mouse move
+        else c = card(r, store, vis);
+        nextCache.set(r.id, { key: keys[j], el: c });
+        return c;
+      });
+      cardCache = nextCache;
+      visuals = vis.next;
       grid.replaceChildren(...cards, ...noiseCards(store));
       const missing = [...new Set(shown.flatMap((r) => (store.cardMembers ? store.cardMembers(r) : [])))].filter((i) => !store.thumbCache.has(i));
       if (missing.length) store.thumbs(missing).then(render, () => {}); // filtered cards show members beyond the sprite
@@ -221,7 +269,11 @@ export default {
       store.on("data", () => { limit = PAGE; render(); }),
       store.on("sort", render),
       store.on("filters", render),
-      store.on("crosslayer", (k) => { if (CARD_KEYS.has(k)) render(); }),
+      store.on("crosslayer", (k) => {
+        if (!CARD_KEYS.has(k)) return;
+        if (k !== "_avg_thumbs") optGen++; // the sprite is compared by identity in render()
+        render();
+      }),
       store.on("selection", updateSelection),
       store.on("hover", updateHover),
     ];

@@ -135,11 +135,20 @@ export default {
       }
     }
 
+    // a new result fires "data", then "selection" and "detail" in one go: draw once, after all of them
+    // (other selection / detail changes draw at once)
+    let queued = false;
+    const drawSoon = () => {
+      if (queued) return;
+      queued = true;
+      queueMicrotask(() => { queued = false; draw(); });
+    };
+    const drawNow = () => { if (!queued) draw(); };
     const offs = [
-      store.on("data", draw),
-      store.on("selection", draw),
-      store.on("filters", draw),
-      store.on("detail", (key) => { if (key === "nap_detail") draw(); }),
+      store.on("data", drawSoon),
+      store.on("selection", drawNow),
+      store.on("filters", drawNow),
+      store.on("detail", (key) => { if (key === "nap_detail") drawNow(); }),
     ];
     draw();
     return () => {

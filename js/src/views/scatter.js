@@ -3,7 +3,7 @@
 // Second mode ([data-testid=scatter-mode]): the layer's 0-dim persistence diagram (birth vs death, the infinite
 // bar at the top); a NAP's point (nap_diagram_points) is clickable like the scatter's. The diagram is computed
 // lazily: "diagram" in the `topology_open` trait asks the kernel for the `diagram` trait.
-import embed from "vega-embed";
+import embed, { vegaLite } from "vega-embed";
 import { h, onWidthChange } from "../dom.js";
 import { sameParams } from "./mapper.js";
 
@@ -15,6 +15,48 @@ function isDark(el) {
   const v = parseInt(m[1], 16);
   const lum = 0.2126 * ((v >> 16) & 255) + 0.7152 * ((v >> 8) & 255) + 0.0722 * (v & 255);
   return lum < 110;
+}
+
+/**
+ * Compile a Vega-Lite spec to Vega with its changing parts lifted out: inline datasets (by name) and literal
+ * scale domains/ranges (as signals). `key` is the remaining structure: two specs with the same key differ only
+ * in data, scale domains/ranges and width, so an existing view can take the new ones without being rebuilt.
+ */
+export function prepare(vlSpec, diag = false) {
+  const spec = vegaLite.compile(vlSpec).spec;
+  const data = {};
+  const signals = {};
+  for (const d of spec.data || []) {
+    if (Array.isArray(d.values)) {
+      data[d.name] = d.values;
+      d.values = [];
+    }
+  }
+  const added = [];
+  for (const sc of spec.scales || []) {
+    for (const part of ["domain", "range"]) {
+      if (Array.isArray(sc[part]) && sc[part].every((x) => x === null || typeof x !== "object")) {
+        const name = `napw_${part}_${sc.name}`;
+        signals[name] = sc[part];
+        added.push({ name, value: null });
+        sc[part] = { signal: name };
+      }
+    }
+  }
+  const width = spec.width;
+  const sigs = spec.signals || [];
+  const widthSig = sigs.find((sg) => sg.name === "width");
+  const widthVal = widthSig ? widthSig.value : undefined;
+  delete spec.width;
+  if (widthSig) delete widthSig.value;
+  spec.signals = [...added, ...sigs];
+  const key = JSON.stringify([diag, spec]);
+  // the embedded spec carries the initial values
+  for (const d of spec.data || []) if (d.name in data) d.values = data[d.name];
+  for (const sg of added) sg.value = signals[sg.name];
+  if (width !== undefined) spec.width = width;
+  if (widthSig) widthSig.value = widthVal;
+  return { spec, key, data, signals };
 }
 
 export default {
@@ -47,6 +89,7 @@ export default {
     });
 
     let result = null;
+    let resultKey = null; // structure of the spec on screen (without data, scale domains and width)
     let lastMode = false;
     let generation = 0;
     let brushTimer = null;
@@ -70,23 +113,48 @@ export default {
       const spec = source ? structuredClone(source) : null;
       empty.textContent = diag ? (store.isStatic() ? "The persistence diagram was not computed before this export." : "Computing the persistence diagram…") : "No NAPs to plot.";
       empty.hidden = Boolean(spec && (diag || (view.naps || []).length));
-      if (result) {
-        result.finalize();
-        result = null;
-      }
-      box.replaceChildren();
-      delete box.dataset.ready;
       drawLegend(view);
-      if (!spec || (!diag && !(view.naps || []).length)) return;
-      box.dataset.mode = diag ? "diagram" : "naps";
+      if (!spec || (!diag && !(view.naps || []).length)) {
+        dropView();
+        return;
+      }
       const width = box.clientWidth;
       if (width > 120) spec.width = plotWidth(width);
+      let compiled;
+      try {
+        compiled = prepare(spec, diag);
+      } catch (err) {
+        dropView();
+        box.textContent = `The scatter could not be drawn: ${err && err.message ? err.message : err}`;
+        return;
+      }
+      // same structure as the view on screen: replace its data and scale domains instead of embedding again
+      // (embedding anew builds every SVG node and the dataflow from scratch: most of an update's time)
+      if (result && compiled.key === resultKey) {
+        try {
+          const v = result.view;
+          delete box.dataset.ready;
+          for (const [name, values] of Object.entries(compiled.data)) v.data(name, values);
+          for (const [name, value] of Object.entries(compiled.signals)) v.signal(name, value);
+          if (width > 120 && v.width() !== spec.width) v.width(spec.width);
+          await v.runAsync();
+          if (gen !== generation || destroyed) return;
+          box.dataset.mode = diag ? "diagram" : "naps";
+          await sync();
+          box.dataset.ready = "1";
+          return;
+        } catch {
+          // fall through: embed anew
+        }
+      }
+      dropView();
+      box.dataset.mode = diag ? "diagram" : "naps";
       let r;
       try {
-        r = await embed(box, spec, {
+        r = await embed(box, compiled.spec, {
           actions: false,
           renderer: "svg",
-          mode: "vega-lite",
+          mode: "vega",
           tooltip: { theme: isDark(el) ? "dark" : "light" },
         });
       } catch (err) {
@@ -98,6 +166,7 @@ export default {
         return;
       }
       result = r;
+      resultKey = compiled.key;
       const v = r.view;
       v.addEventListener("click", (event, item) => {
         const datum = item && item.datum;
@@ -120,6 +189,16 @@ export default {
       }
       await sync();
       box.dataset.ready = "1";
+    }
+
+    function dropView() {
+      if (result) {
+        result.finalize();
+        result = null;
+      }
+      resultKey = null;
+      box.replaceChildren();
+      delete box.dataset.ready;
     }
 
     // the plot fills the panel: axis labels and title take ~70px of its width

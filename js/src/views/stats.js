@@ -108,10 +108,19 @@ h("span", { class: "napw-key-whisk" }), "whiskers (1.5 IQR, clipped to min / max
 
     hideZero.addEventListener("change", draw);
     order.addEventListener("change", draw);
+    // a new result fires "data", then "selection" and "detail" in one go: draw once, after all of them
+    // (other selection / detail changes draw at once)
+    let queued = false;
+    const drawSoon = () => {
+      if (queued) return;
+      queued = true;
+      queueMicrotask(() => { queued = false; draw(); });
+    };
+    const drawNow = () => { if (!queued) draw(); };
     const offs = [
-      store.on("data", draw),
-      store.on("selection", draw),
-      store.on("detail", (k) => { if (k === "nap_stats" || k === "nap_detail") draw(); }),
+      store.on("data", drawSoon),
+      store.on("selection", drawNow),
+      store.on("detail", (k) => { if (k === "nap_stats" || k === "nap_detail") drawNow(); }),
     ];
     draw();
     return () => {
