@@ -151,32 +151,9 @@ def _dominant(explorer: Any, members: np.ndarray) -> tuple[int | None, float | N
 
 def naps_at(explorer: Any, layer: str, cache: dict | None = None) -> Any:
     """The NAPs of ``layer`` at the explorer's current clustering parameters, without changing its state."""
-    from napwidget.explorer import PARAM_NAMES
+    from napwidget.cross_layer_views import naps_with
 
-    params = explorer.validate({**explorer.params, "layer": layer})
-    key = tuple(params[k] for k in PARAM_NAMES)
-    if layer == explorer.params["layer"] and params == explorer.params:
-        return explorer.naps
-    hit = explorer._results.get(key) if hasattr(explorer, "_results") else None
-    if hit is None and cache is not None:
-        hit = cache.get(key)
-    if hit is not None:
-        return hit
-    try:
-        naps = explorer._find_naps(
-            explorer.activations[layer], min_cluster_size=params["min_cluster_size"], min_samples=params["min_samples"],
-            cluster_selection_method=params["cluster_selection_method"], normalize=params["normalize"],
-        )
-    except NapInputError:
-        raise
-    except Exception as exc:
-        raise NapInputError(f"clustering layer {layer!r} for the flow failed ({type(exc).__name__}: {exc})",
-                            "try other parameters or other layers") from exc
-    if cache is not None:
-        cache[key] = naps
-        while len(cache) > 8:
-            cache.pop(next(iter(cache)))
-    return naps
+    return naps_with(explorer, {"layer": layer}, cache)
 
 
 # ------------------------------------------------------------------------------------------- mapper
