@@ -213,3 +213,30 @@ class NotebookPage:
             if line.startswith("STATE "):
                 return json.loads(line[len("STATE "):])
         raise AssertionError(f"cell {i} printed no STATE line:\n{text}")
+
+
+# The small synthetic widget the feature browser tests open (no model to train): four sparse blobs.
+SYNTHETIC_WIDGET_PRELUDE = """\
+import json
+import numpy as np
+from napwidget.widget import NapWidget
+
+rng = np.random.default_rng(0)
+centers = rng.uniform(0, 3, size=(4, 12)) * (rng.uniform(size=(4, 12)) < 0.5)
+X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(40, 12)) for c in centers]), 0).astype("float32")
+y = np.repeat(np.arange(4), 40)
+"""
+
+
+def run_widget_cell(nb, timeout_s: float = 180):
+    """Run cell 0 (which shows a widget) and wait until its NAP cards are on screen."""
+    from playwright.sync_api import expect
+
+    nb.run(0, timeout_s=timeout_s)
+    expect(nb.cell(0).locator("[data-testid=nap-card]").first).to_be_visible(timeout=60_000)
+    return nb
+
+
+def widget_root(nb):
+    """The widget's root element in cell 0."""
+    return nb.cell(0).locator(".napw-root").first

@@ -5,20 +5,13 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+from labkit import SYNTHETIC_WIDGET_PRELUDE, run_widget_cell, widget_root
 
 pytestmark = pytest.mark.browser
 
 CELLS = [
     # 0: a small widget over synthetic activations (no model to train)
-    """\
-import json
-import numpy as np
-from napwidget.widget import NapWidget
-
-rng = np.random.default_rng(0)
-centers = rng.uniform(0, 3, size=(4, 12)) * (rng.uniform(size=(4, 12)) < 0.5)
-X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(40, 12)) for c in centers]), 0).astype("float32")
-y = np.repeat(np.arange(4), 40)
+    SYNTHETIC_WIDGET_PRELUDE + """\
 images = rng.uniform(size=(160, 1, 8, 8)).astype("float32")
 w = NapWidget.from_activations({"early": X[:, :6] * 2, "mid": X, "logits": X[:, :4]}, labels=y, images=images,
                                class_names=["<b>zero</b>", "one", "two", "three"], min_cluster_size=10)
@@ -34,13 +27,11 @@ w""",
 @pytest.fixture(scope="module")
 def nb(open_notebook):
     nb = open_notebook("napw_crosslayer.ipynb", CELLS)
-    nb.run(0, timeout_s=180)
-    expect(nb.cell(0).locator("[data-testid=nap-card]").first).to_be_visible(timeout=60_000)
-    return nb
+    return run_widget_cell(nb)
 
 
 def root(nb):
-    return nb.cell(0).locator(".napw-root").first
+    return widget_root(nb)
 
 
 def wait_state(nb, pred, timeout_ms=15_000):

@@ -6,20 +6,13 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+from labkit import SYNTHETIC_WIDGET_PRELUDE, run_widget_cell, widget_root
 
 pytestmark = pytest.mark.browser
 
 CELLS = [
     # 0: a widget over synthetic activations and logits (no model to train)
-    """\
-import json
-import numpy as np
-from napwidget.widget import NapWidget
-
-rng = np.random.default_rng(0)
-centers = rng.uniform(0, 3, size=(4, 12)) * (rng.uniform(size=(4, 12)) < 0.5)
-X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(40, 12)) for c in centers]), 0).astype("float32")
-y = np.repeat(np.arange(4), 40)
+    SYNTHETIC_WIDGET_PRELUDE + """\
 Z = rng.normal(scale=0.3, size=(160, 4))
 Z[np.arange(160), y] += 6.0
 Z[np.arange(160), (y - 1) % 4] += 3.0
@@ -37,13 +30,11 @@ w""",
 @pytest.fixture(scope="module")
 def nb(open_notebook):
     nb = open_notebook("napw_midrange.ipynb", CELLS)
-    nb.run(0, timeout_s=180)
-    expect(nb.cell(0).locator("[data-testid=nap-card]").first).to_be_visible(timeout=60_000)
-    return nb
+    return run_widget_cell(nb)
 
 
 def root(nb):
-    return nb.cell(0).locator(".napw-root").first
+    return widget_root(nb)
 
 
 def gallery_indices(r):
