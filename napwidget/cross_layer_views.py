@@ -525,13 +525,7 @@ class CrossLayerViews(traitlets.HasTraits):
         params = {k: state.pop(k) for k in PARAM_NAMES if k in state}
         if params and {**self._explorer.params, **params} != self._explorer.params:
             self._explorer.set_params(**params)  # one recompute, errors raise before anything changed
-            self._syncing = True
-            try:
-                with self.hold_trait_notifications():
-                    for k, v in self._explorer.params.items():
-                        setattr(self, k, v)
-            finally:
-                self._syncing = False
+            self._sync_param_traits()
             self.error = ""
             self._push_results()
         sel_naps = state.pop("selected_naps", None)

@@ -288,11 +288,11 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             self._explorer.set_params(**params)
         except NapInputError as exc:
             self.error = str(exc)
-            self._revert_params()
+            self._sync_param_traits()
         except Exception as exc:  # noqa: BLE001 - never let an exception kill the comm: show it
             self.error = f"Unexpected error: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in the log."
             traceback.print_exc()
-            self._revert_params()
+            self._sync_param_traits()
         else:
             self.error = ""
             self._push_results()
@@ -300,7 +300,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             self.busy = False
             self._revision += 1
 
-    def _revert_params(self) -> None:
+    def _sync_param_traits(self) -> None:
+        """Set the parameter traits to the explorer's parameters without triggering a recompute."""
         self._syncing = True
         try:
             with self.hold_trait_notifications():

@@ -100,3 +100,18 @@ export function onWidthChange(el, fn, slack = 24) {
   ro.observe(el);
   return () => ro.disconnect();
 }
+
+/**
+ * Coalesce redraws: a new result fires "data", then "selection" and "detail" in one go; `soon` draws once
+ * after all of them (next microtask), `now` draws at once unless a coalesced draw is already queued.
+ */
+export function coalesce(draw) {
+  let queued = false;
+  const soon = () => {
+    if (queued) return;
+    queued = true;
+    queueMicrotask(() => { queued = false; draw(); });
+  };
+  const now = () => { if (!queued) draw(); };
+  return { soon, now };
+}

@@ -5,7 +5,7 @@
 //
 // Data: the `nap_detail` trait (napwidget/detail_views.py nap_detail_view); charts: its Vega-Lite templates.
 import "./detail.css";
-import { h } from "../dom.js";
+import { coalesce, h } from "../dom.js";
 import { sameParams } from "./mapper.js";
 import { napColor, vegaSlot } from "./detail-vega.js";
 
@@ -135,15 +135,7 @@ export default {
       }
     }
 
-    // a new result fires "data", then "selection" and "detail" in one go: draw once, after all of them
-    // (other selection / detail changes draw at once)
-    let queued = false;
-    const drawSoon = () => {
-      if (queued) return;
-      queued = true;
-      queueMicrotask(() => { queued = false; draw(); });
-    };
-    const drawNow = () => { if (!queued) draw(); };
+    const { soon: drawSoon, now: drawNow } = coalesce(draw);  // one draw per new result
     const offs = [
       store.on("data", drawSoon),
       store.on("selection", drawNow),

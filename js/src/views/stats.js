@@ -8,7 +8,7 @@
 // NAPs.stats, unrounded); the chart is the kernel's Vega-Lite template `nap_detail.specs.stats`.
 // The plotted rows are the vega view's data "stats" (`el.querySelector("[data-testid=stats-chart]").napwView`).
 import "./detail.css";
-import { h } from "../dom.js";
+import { coalesce, h } from "../dom.js";
 import { sameParams } from "./mapper.js";
 import { vegaSlot } from "./detail-vega.js";
 
@@ -108,15 +108,7 @@ h("span", { class: "napw-key-whisk" }), "whiskers (1.5 IQR, clipped to min / max
 
     hideZero.addEventListener("change", draw);
     order.addEventListener("change", draw);
-    // a new result fires "data", then "selection" and "detail" in one go: draw once, after all of them
-    // (other selection / detail changes draw at once)
-    let queued = false;
-    const drawSoon = () => {
-      if (queued) return;
-      queued = true;
-      queueMicrotask(() => { queued = false; draw(); });
-    };
-    const drawNow = () => { if (!queued) draw(); };
+    const { soon: drawSoon, now: drawNow } = coalesce(draw);  // one draw per new result
     const offs = [
       store.on("data", drawSoon),
       store.on("selection", drawNow),
