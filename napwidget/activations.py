@@ -20,7 +20,13 @@ REDUCTIONS = ("mean", "max", "mean_std", "min_max", "none")
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """One hookable module: qualified name (as in ``model.named_modules()``), type and per-input output shape."""
+    """One hookable module: qualified name (as in ``model.named_modules()``), type and per-input output shape.
+
+    Example
+    -------
+    >>> LayerInfo("fc1", "Linear", (64,)).to_dict()
+    {'name': 'fc1', 'type': 'Linear', 'shape': [64]}
+    """
 
     name: str
     type: str

@@ -440,7 +440,13 @@ class CrossLayerViews(traitlets.HasTraits):
 
     # ---------------------------------------------------------------------------- python API
     def pin(self, nap: int, layer: str | None = None, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Pin NAP ``nap`` of ``layer`` (default: the current one) at ``params`` (default: the current ones)."""
+        """Pin NAP ``nap`` of ``layer`` (default: the current one) at ``params`` (default: the current ones).
+
+        Example
+        -------
+        >>> w.pin(0); w.layer = "conv3"; w.pinned[0]["layer"]  # doctest: +SKIP
+        'relu4'
+        """
         p = normalize_pin(self._explorer, {"layer": layer, "nap": nap, "params": params or {}})
         if pin_key(p) not in {pin_key(q) for q in self.pinned}:
             self.pinned = [*self.pinned, p]
@@ -465,7 +471,13 @@ class CrossLayerViews(traitlets.HasTraits):
 
     def follow(self, indices: Iterable[int] | None = None) -> dict[str, dict[int, int]]:
         """For every extracted layer, the NAPs holding ``indices`` (default: the selected inputs) and how many of
-        them each holds: ``{layer: {nap: count}}``, ``-1`` = noise; each layer's counts sum to ``len(indices)``."""
+        them each holds: ``{layer: {nap: count}}``, ``-1`` = noise; each layer's counts sum to ``len(indices)``.
+
+        Example
+        -------
+        >>> w.follow([3, 17, 42])  # doctest: +SKIP
+        {'conv3': {2: 2, -1: 1}, 'relu4': {0: 3}}
+        """
         return follow_counts(self._explorer, self.selected_indices if indices is None else indices, cache=self._cx_naps)
 
     def typical_members(self, nap: int, n: int | None = None) -> list[int]:
@@ -505,7 +517,12 @@ class CrossLayerViews(traitlets.HasTraits):
 
     def get_state_dict(self) -> dict[str, Any]:
         """The whole view state (layer, parameters, sorting, filters, selection, pins, open panels) as a
-        JSON-able dict; :meth:`set_state_dict` restores it (here or in another widget over the same data)."""
+        JSON-able dict; :meth:`set_state_dict` restores it (here or in another widget over the same data).
+
+        Example
+        -------
+        >>> state = w.get_state_dict(); w2.set_state_dict(state)  # doctest: +SKIP
+        """
         d: dict[str, Any] = {"version": STATE_VERSION}
         names = list(STATE_KEYS) + [k for k in self.trait_names(state=True) if k not in STATE_KEYS]
         for k in names:
@@ -514,7 +531,12 @@ class CrossLayerViews(traitlets.HasTraits):
         return json.loads(json.dumps(d))
 
     def set_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a :meth:`get_state_dict` dict (unknown keys are reported in ``error``)."""
+        """Restore a :meth:`get_state_dict` dict (unknown keys are reported in ``error``).
+
+        Example
+        -------
+        >>> w.set_state_dict(json.load(open("view-state.json")))  # doctest: +SKIP
+        """
         from napwidget.explorer import PARAM_NAMES
 
         if not isinstance(state, Mapping):

@@ -55,6 +55,11 @@ def cached_tree(
 
 
 def clear_tree_cache() -> None:
-    """Forget every cached tree (e.g. to free memory after large runs)."""
+    """Forget every cached tree (e.g. to free memory after large runs).
+
+    Example
+    -------
+    >>> clear_tree_cache()
+    """
     with _lock:
         _cache.clear()

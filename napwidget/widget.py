@@ -245,6 +245,11 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         """Write a standalone HTML file of the current state (no kernel, no network needed to view it).
 
         Selection and sorting keep working in the file; parameter controls are disabled.
+
+        Example
+        -------
+        >>> w.save_html("digits-view.html")  # doctest: +SKIP
+        PosixPath('digits-view.html')
         """
         from napwidget.html_export import save_html
 

@@ -106,7 +106,14 @@ def train_digits_cnn(
 
 @dataclass
 class DigitsDemo:
-    """Everything the demo needs: a trained model, its inputs, labels and class names."""
+    """Everything the demo needs: a trained model, its inputs, labels and class names.
+
+    Example
+    -------
+    >>> demo = DigitsDemo.load()                  # doctest: +SKIP
+    >>> demo.model(torch.from_numpy(demo.images[:2])).shape  # doctest: +SKIP
+    torch.Size([2, 10])
+    """
 
     model: nn.Module
     images: np.ndarray

@@ -35,6 +35,12 @@ PALETTE = np.array(
 class SpuriousSplit:
     """One split of :func:`spurious_digits`.
 
+    Example
+    -------
+    >>> train, test = spurious_digits(correlation=0.95, seed=0)  # doctest: +SKIP
+    >>> train.images.shape[1:], float(train.aligned.mean())       # doctest: +SKIP
+    ((3, 8, 8), 0.95)
+
     Attributes
     ----------
     images : (N, 3, 8, 8) float32 array in [0, 1]
