@@ -234,6 +234,15 @@ class Activations(Mapping[str, np.ndarray]):
         return f"Activations(n={self.n_samples}, reduce={self.reduce!r}, layers={{{inner}}})"
 
 
+def default_layer(names: Sequence[str], layer: str | None, fix: str) -> str:
+    """``layer``, or the only layer of ``names`` when none is given; with several layers ask for one (``fix``)."""
+    if layer is not None:
+        return layer
+    if len(names) != 1:
+        raise NapInputError(f"the activations hold {len(names)} layers {list(names)[:6]}", fix)
+    return names[0]
+
+
 def unknown_layer_error(layer: str, known: Sequence[str]) -> KeyError:
     close = difflib.get_close_matches(str(layer), list(known), n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(map(repr, close))}?" if close else f"known layers: {', '.join(known)}"

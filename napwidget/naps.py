@@ -289,13 +289,10 @@ def _select_matrix(activations: Any, layer: str | None) -> tuple[np.ndarray, str
     from napwidget.activations import Activations
 
     if isinstance(activations, (Activations, Mapping)):
+        from napwidget.activations import default_layer
+
         names = list(activations.keys())
-        if layer is None:
-            if len(names) != 1:
-                raise NapInputError(
-                    f"the activations hold {len(names)} layers {names[:6]}", "say which one: find_naps(acts, layer='...')"
-                )
-            layer = names[0]
+        layer = default_layer(names, layer, "say which one: find_naps(acts, layer='...')")
         if layer not in activations:
             from napwidget.activations import unknown_layer_error
 

@@ -17,13 +17,10 @@ def as_matrix(activations: Any, layer: str | None, *, what: str = "activations")
     if hasattr(activations, "features") and hasattr(activations, "labels") and hasattr(activations, "tree"):
         return as_matrix(activations.features, None, what=what)[0], getattr(activations, "layer", None)
     if isinstance(activations, Mapping):
+        from napwidget.activations import default_layer
+
         names = list(activations.keys())
-        if layer is None:
-            if len(names) != 1:
-                raise NapInputError(
-                    f"the activations hold {len(names)} layers {names[:6]}", "say which one with layer='...'"
-                )
-            layer = names[0]
+        layer = default_layer(names, layer, "say which one with layer='...'")
         if layer not in activations:
             raise NapInputError(f"unknown layer {layer!r}", f"use one of {names[:12]}")
         activations = activations[layer]
