@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +35,24 @@ def fingerprint_model(model: torch.nn.Module) -> str:
 
 
 def fingerprint_inputs(inputs: Any) -> str | None:
-    """SHA-256 of array/tensor inputs; None for Datasets and DataLoaders (their content is not hashed)."""
+    """SHA-256 of array/tensor inputs, or of a mapping / tuple of them (model arguments: keys and values);
+    None for Datasets and DataLoaders (their content is not hashed)."""
+    from napwidget.batches import is_multi_input
+
+    if is_multi_input(inputs):
+        items = sorted(inputs.items(), key=lambda kv: str(kv[0])) if isinstance(inputs, Mapping) else enumerate(inputs)
+        h = hashlib.sha256(type(inputs).__name__.encode() if not isinstance(inputs, Mapping) else b"mapping")
+        for key, value in items:
+            part = fingerprint_inputs(value if isinstance(value, (torch.Tensor, np.ndarray)) else np.asarray(value))
+            if part is None:
+                return None
+            h.update(f"{key}={part};".encode())
+        return h.hexdigest()[:24]
     if isinstance(inputs, torch.Tensor):
         inputs = inputs.detach().cpu().contiguous().numpy()
     if isinstance(inputs, np.ndarray):
+        if inputs.dtype == object:
+            return None
         arr = np.ascontiguousarray(inputs)
         h = hashlib.sha256(f"{arr.shape}{arr.dtype}".encode())
         h.update(memoryview(arr).cast("B"))

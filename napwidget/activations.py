@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from napwidget.activation_cache import ActivationCache, fingerprint_inputs, fingerprint_model
-from napwidget.batches import iterate_batches
+from napwidget.batches import _split_xy, attention_mask, call_model, describe_batch, is_multi_input, iterate_batches
 from napwidget.errors import NapInputError
 
 REDUCTIONS = ("mean", "max", "mean_std", "min_max", "none")
@@ -82,7 +82,9 @@ def list_layers(model: nn.Module, example_input: Any) -> list[LayerInfo]:
     """List every hookable module of ``model`` in execution order, with type and output shape.
 
     One forward pass of ``example_input`` (a batch, e.g. ``images[:2]``) records each module's output shape.
-    Modules that never run in that pass are listed last with ``shape=None``.
+    Modules that never run in that pass are listed last with ``shape=None``. A mapping (e.g. a tokenizer's
+    ``{"input_ids": ..., "attention_mask": ...}``) is passed as ``model(**example_input)``, a tuple as
+    ``model(*example_input)``, as in :func:`extract`.
 
     Example
     -------
@@ -107,7 +109,7 @@ def list_layers(model: nn.Module, example_input: Any) -> list[LayerInfo]:
     try:
         x = _to_model_input(_as_batch(example_input), model)
         with _eval_mode(model), torch.inference_mode():
-            model(x)
+            call_model(model, x)
     finally:
         for h in handles:
             h.remove()
@@ -118,12 +120,22 @@ def list_layers(model: nn.Module, example_input: Any) -> list[LayerInfo]:
 def _as_batch(example_input: Any) -> Any:
     if isinstance(example_input, np.ndarray):
         return torch.from_numpy(example_input)
+    if is_multi_input(example_input):
+        x, _ = _split_xy(example_input) if isinstance(example_input, Mapping) else (example_input, None)
+        return x
     return example_input
 
 
 def _to_model_input(x: Any, model: nn.Module, device: torch.device | None = None) -> Any:
-    """Move a batch to the model's device; floating inputs take the model's dtype, integer ones (token ids) stay."""
+    """Move a batch to the model's device; floating inputs take the model's dtype, integer ones (token ids) stay.
+
+    Mappings and tuples (several model arguments) are moved item by item.
+    """
     device = device or _model_device(model)
+    if isinstance(x, Mapping):
+        return {k: _to_model_input(v, model, device) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return tuple(_to_model_input(v, model, device) for v in x)
     if isinstance(x, np.ndarray):
         x = torch.from_numpy(x)
     if isinstance(x, torch.Tensor):
@@ -134,18 +146,30 @@ def _to_model_input(x: Any, model: nn.Module, device: torch.device | None = None
     return x
 
 
-def reduce_activation(t: torch.Tensor, reduce: str) -> torch.Tensor:
+def reduce_activation(t: torch.Tensor, reduce: str, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Reduce one batch of layer outputs to (B, features).
 
     Conv maps (B, C, H, W[, D]) are aggregated per channel over spatial positions; sequence outputs (B, T, C)
     over tokens; dense outputs (B, C) are never aggregated. ``mean_std`` and ``min_max`` return two blocks
     side by side: [mean | std] and [min | max], each C wide.
+
+    ``mask`` (B, T), e.g. a tokenizer's ``attention_mask``, restricts the reduction of (B, T, C) outputs to
+    the real tokens (mask != 0): padding neither dilutes a mean nor sets a max. An input without any real
+    token reduces to zeros. A mask whose shape does not match (B, T) is not applied.
+
+    Example
+    -------
+    >>> t = torch.tensor([[[1.0], [3.0], [100.0]]])
+    >>> reduce_activation(t, "mean", mask=torch.tensor([[1, 1, 0]])).tolist()
+    [[2.0]]
     """
     if reduce not in REDUCTIONS:
         raise NapInputError(f"unknown reduce={reduce!r}", f"use one of {', '.join(map(repr, REDUCTIONS))}")
     t = t.detach()
     if t.dim() <= 2 or reduce == "none":
         return t.reshape(t.shape[0], -1) if t.dim() != 2 else t
+    if t.dim() == 3 and mask is not None and tuple(mask.shape) == tuple(t.shape[:2]):
+        return _masked_token_reduce(t, mask.to(t.device) != 0, reduce)
     if t.dim() == 3:  # (B, T, C): transformer-style token sequence, reduce over tokens
         flat = t
         dim = 1
@@ -159,6 +183,27 @@ def reduce_activation(t: torch.Tensor, reduce: str) -> torch.Tensor:
     if reduce == "mean_std":
         return torch.cat([flat.mean(dim=dim), flat.std(dim=dim, unbiased=False)], dim=1)
     return torch.cat([flat.amin(dim=dim), flat.amax(dim=dim)], dim=1)
+
+
+def _masked_token_reduce(t: torch.Tensor, valid: torch.Tensor, reduce: str) -> torch.Tensor:
+    """``reduce`` over the tokens of (B, T, C) ``t`` where ``valid`` (B, T) is True."""
+    m = valid.unsqueeze(-1)  # (B, T, 1)
+    count = m.sum(dim=1).clamp_min(1).to(t.dtype)  # (B, 1)
+    any_valid = m.any(dim=1)  # (B, 1)
+    mean = torch.where(m, t, torch.zeros((), dtype=t.dtype, device=t.device)).sum(dim=1) / count
+
+    def extreme(fill: float, op) -> torch.Tensor:
+        val = op(torch.where(m, t, torch.full((), fill, dtype=t.dtype, device=t.device)), dim=1)
+        return torch.where(any_valid, val, torch.zeros_like(val))
+
+    if reduce == "mean":
+        return mean
+    if reduce == "max":
+        return extreme(float("-inf"), torch.amax)
+    if reduce == "mean_std":
+        sq = torch.where(m, (t - mean.unsqueeze(1)) ** 2, torch.zeros((), dtype=t.dtype, device=t.device))
+        return torch.cat([mean, (sq.sum(dim=1) / count).sqrt()], dim=1)
+    return torch.cat([extreme(float("inf"), torch.amin), extreme(float("-inf"), torch.amax)], dim=1)
 
 
 class Activations(Mapping[str, np.ndarray]):
@@ -288,12 +333,16 @@ def extract(
     ----------
     model : any ``nn.Module``. It is put in eval mode and restored; hooks are always removed, also on errors
         and KeyboardInterrupt.
-    inputs : a torch Tensor or numpy array (N, ...), a ``Dataset`` or a ``DataLoader`` yielding ``x`` or
-        ``(x, y)`` (then ``y`` lands in ``acts.targets``).
+    inputs : a torch Tensor or numpy array (N, ...); a mapping (dict, Hugging Face ``BatchEncoding``) or a
+        tuple of equally long tensors/arrays, sliced together and passed as ``model(**batch)`` /
+        ``model(*batch)``; a ``Dataset`` or ``DataLoader`` yielding ``x``, ``(x, y)`` (then ``y`` lands in
+        ``acts.targets``; ``x`` may itself be a dict or tuple) or dicts of model arguments. A mapping's
+        ``labels`` / ``label`` entry is not passed to the model: it becomes ``acts.targets``.
     layers : qualified module names (``model.named_modules()``); None = every leaf module.
     reduce : ``"mean"`` (the NAP reference default) or ``"max"`` over spatial positions of conv maps and over
         tokens of (N, T, C) sequences; ``"mean_std"``/``"min_max"`` keep two statistics per channel;
-        ``"none"`` keeps the flattened output.
+        ``"none"`` keeps the flattened output. When the batch is a mapping with an ``attention_mask`` (B, T),
+        token reductions skip padding tokens (mask 0): a padded input gives the same profile as unpadded.
     batch_size : inputs per forward pass (Tensor/array/Dataset inputs).
     device : where to run; default the model's device.
     cache : a directory for an on-disk cache keyed by weights, inputs, layer and reduction. A repeated call
@@ -309,6 +358,17 @@ def extract(
     >>> acts = extract(DigitsCNN(), torch.rand(10, 1, 8, 8), ["conv3", "fc1"])
     >>> acts["conv3"].shape, acts.outputs.shape
     ((10, 64), (10, 10))
+
+    A model whose forward takes keyword arguments (here a tiny encoder built on the spot):
+
+    >>> class Enc(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__(); self.emb = nn.Embedding(50, 8); self.lin = nn.Linear(8, 4)
+    ...     def forward(self, input_ids, attention_mask):
+    ...         return self.lin(self.emb(input_ids))[:, 0]
+    >>> batch = {"input_ids": torch.randint(0, 50, (6, 5)), "attention_mask": torch.ones(6, 5, dtype=torch.long)}
+    >>> extract(Enc(), batch, ["emb"])["emb"].shape
+    (6, 8)
     """
     if reduce not in REDUCTIONS:
         raise NapInputError(f"unknown reduce={reduce!r}", f"use one of {', '.join(map(repr, REDUCTIONS))}")
@@ -353,6 +413,7 @@ def _run_hooks(
     shapes: dict[str, tuple[int, ...]] = {}
     outputs: list[torch.Tensor] = []
     targets: list[Any] = []
+    current = {"mask": None}  # the running batch's attention_mask, read by the hooks
 
     def make_hook(name: str):
         def hook(_m, _inp, out):
@@ -360,7 +421,7 @@ def _run_hooks(
             if t is None:
                 raise NapInputError(f"layer {name!r} returned no tensor", "choose a module that outputs a tensor")
             shapes.setdefault(name, tuple(t.shape[1:]))
-            collected[name].append(reduce_activation(t, reduce).float().cpu())
+            collected[name].append(reduce_activation(t, reduce, current["mask"]).float().cpu())
 
         return hook
 
@@ -380,18 +441,21 @@ def _run_hooks(
                         model.to(memory_format=torch.channels_last)
                 if use_cl:
                     x = x.contiguous(memory_format=torch.channels_last)
+                current["mask"] = attention_mask(x)
                 try:
-                    out = model(x)
+                    out = call_model(model, x)
                 except NapInputError:
                     raise
                 except Exception as exc:
-                    shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
                     raise RuntimeError(
-                        f"the model raised on a batch of shape {shape}: {exc}. Fix: pass inputs the model accepts "
-                        "(check shape, dtype and channel order, e.g. (N, C, H, W) float for image models)"
+                        f"the model raised on a batch of shape {describe_batch(x)}: {exc}. Fix: pass inputs the "
+                        "model accepts (check shape, dtype and channel order, e.g. (N, C, H, W) float for image "
+                        "models; a dict is passed as model(**batch), a tuple as model(*batch))"
                     ) from exc
                 o = _first_tensor(out)
                 if o is not None:
+                    if o.dim() == 3:  # token-level output (a bare encoder): its masked token mean, not T*C values
+                        o = reduce_activation(o, "mean", current["mask"])
                     outputs.append(o.detach().float().reshape(o.shape[0], -1).cpu())
                 if y is not None:
                     targets.append(y)

@@ -1,13 +1,15 @@
-"""Turn any supported input (Tensor, array, Dataset, DataLoader) into an iterator of (x, y) batches.
+"""Turn any supported input (Tensor, array, dict / tuple of them, Dataset, DataLoader) into (x, y) batches.
 
-A background thread prepares the next batch while the model runs on the current one, so data loading
+``x`` is what the model is called with (:func:`call_model`): a tensor (``model(x)``), a mapping of keyword
+arguments (``model(**x)``, e.g. what a Hugging Face tokenizer returns) or a tuple of positional arguments
+(``model(*x)``). A background thread prepares the next batch while the model runs on the current one, so data loading
 overlaps with compute (torch releases the GIL inside ops).
 """
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,21 @@ class _Batches:
         return self._length or 0
 
 
+#: keys of a mapping batch that hold targets, not model arguments: they go to ``acts.targets`` (a model
+#: given ``labels`` would also compute a loss, and a loss is not an activation)
+TARGET_KEYS = ("labels", "label")
+
+
+def _split_mapping(batch: Mapping) -> tuple[dict[str, Any], Any]:
+    x = {str(k): v for k, v in batch.items() if k not in TARGET_KEYS}
+    y = next((batch[k] for k in TARGET_KEYS if k in batch), None)
+    return x, y
+
+
 def _split_xy(batch: Any) -> tuple[Any, Any]:
+    """An item a DataLoader yields: a mapping (model kwargs, ``labels`` popped as y), ``(x, y, ...)`` or ``x``."""
+    if isinstance(batch, Mapping):
+        return _split_mapping(batch)
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
         return batch[0], batch[1]
     if isinstance(batch, (tuple, list)) and len(batch) == 1:
@@ -39,14 +55,112 @@ def _split_xy(batch: Any) -> tuple[Any, Any]:
     return batch, None
 
 
+def _as_tensor(name: str, value: Any) -> torch.Tensor:
+    if isinstance(value, torch.Tensor):
+        return value
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged nested lists
+        arr = np.empty(0, dtype=object)
+    if arr.dtype == object or arr.dtype.kind in "USV":
+        raise NapInputError(
+            f"input {name} is not a numeric array (dtype {arr.dtype}, e.g. ragged token lists or strings)",
+            "pad and convert it first, e.g. tokenizer(texts, padding=True, return_tensors='pt')",
+        )
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
+    """A dict or tuple of equally long tensors/arrays, sliced together: batches for ``model(**x)``/``model(*x)``."""
+    if isinstance(inputs, Mapping):
+        x_all, y_all = _split_mapping(inputs)
+        named = {k: _as_tensor(repr(k), v) for k, v in x_all.items()}
+    else:
+        y_all = None
+        named = {f"#{i}": _as_tensor(f"#{i}", v) for i, v in enumerate(inputs)}
+    if not named:
+        raise NapInputError("the input mapping/tuple is empty", "pass e.g. {'input_ids': ids, 'attention_mask': mask}")
+    lengths = {k: (int(v.shape[0]) if v.dim() else 0) for k, v in named.items()}
+    if len(set(lengths.values())) != 1:
+        raise NapInputError(
+            f"the inputs have different lengths {lengths}", "pass tensors/arrays with one row per input each"
+        )
+    n = next(iter(lengths.values()))
+    if n == 0:
+        raise NapInputError(f"inputs have lengths {lengths} (no samples)", "pass at least one input")
+    y_t = None if y_all is None else _as_tensor("labels", y_all)
+    values = list(named.values())
+    keys = list(named)
+
+    def batch(i: int) -> tuple[Any, Any]:
+        parts = [v[i : i + batch_size] for v in values]
+        x = dict(zip(keys, parts)) if isinstance(inputs, Mapping) else tuple(parts)
+        return x, None if y_t is None else y_t[i : i + batch_size]
+
+    return _Batches(lambda: (batch(i) for i in range(0, n, batch_size)), -(-n // batch_size))
+
+
+def is_multi_input(inputs: Any) -> bool:
+    """A mapping (dict, ``BatchEncoding``) or a tuple of per-input tensors/arrays, i.e. several model arguments."""
+    if isinstance(inputs, Mapping):
+        return True
+    return (
+        isinstance(inputs, tuple) and len(inputs) > 0
+        and all(isinstance(v, (torch.Tensor, np.ndarray)) for v in inputs)
+    )
+
+
+def call_model(model: Any, x: Any) -> Any:
+    """``model(**x)`` for a mapping, ``model(*x)`` for a tuple/list, else ``model(x)``.
+
+    Example
+    -------
+    >>> call_model(lambda a, b: a + b, (1, 2)), call_model(lambda a, b=0: a - b, {"a": 5, "b": 2})
+    (3, 3)
+    """
+    if isinstance(x, Mapping):
+        return model(**x)
+    if isinstance(x, (tuple, list)):
+        return model(*x)
+    return model(x)
+
+
+def attention_mask(x: Any) -> torch.Tensor | None:
+    """The batch's (B, T) ``attention_mask`` (1 = real token, 0 = padding), when ``x`` is a mapping holding one."""
+    if isinstance(x, Mapping):
+        m = x.get("attention_mask")
+        if isinstance(m, torch.Tensor) and m.dim() == 2:
+            return m
+    return None
+
+
+def describe_batch(x: Any) -> Any:
+    """Shapes of a batch for error messages: a shape, ``{key: shape}`` or a tuple of shapes."""
+    if isinstance(x, torch.Tensor):
+        return tuple(x.shape)
+    if isinstance(x, Mapping):
+        return {k: describe_batch(v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return tuple(describe_batch(v) for v in x)
+    return type(x).__name__
+
+
 def iterate_batches(inputs: Any, batch_size: int) -> _Batches:
     """Batches of ``(x, y)``; ``y`` is None when the inputs carry no targets.
+
+    ``inputs`` may be a tensor or array, a mapping or tuple of equally long tensors/arrays (sliced together;
+    a mapping's ``labels``/``label`` become ``y``), a Dataset or a DataLoader. A DataLoader's items are
+    ``x``, ``(x, y, ...)`` (x itself may be a dict or tuple) or a dict of model arguments (``labels`` -> y).
 
     Example
     -------
     >>> [x.shape[0] for x, _ in iterate_batches(np.zeros((5, 2), np.float32), 2)]
     [2, 2, 1]
+    >>> [sorted(x) for x, _ in iterate_batches({"input_ids": np.zeros((3, 4)), "attention_mask": np.ones((3, 4))}, 2)]
+    [['attention_mask', 'input_ids'], ['attention_mask', 'input_ids']]
     """
+    if is_multi_input(inputs):
+        return _multi_batches(inputs, batch_size)
     if isinstance(inputs, np.ndarray):
         if inputs.dtype == object or inputs.dtype.kind in "USV":
             raise NapInputError(
@@ -84,7 +198,7 @@ def iterate_batches(inputs: Any, batch_size: int) -> _Batches:
         )
     raise NapInputError(
         f"inputs of type {type(inputs).__name__} are not supported",
-        "pass a torch Tensor, a numpy array, a torch Dataset or a DataLoader",
+        "pass a torch Tensor, a numpy array, a dict or tuple of them, a torch Dataset or a DataLoader",
     )
 
 

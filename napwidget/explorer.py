@@ -70,7 +70,12 @@ class Explorer:
     ----------
     activations : an :class:`~napwidget.Activations` or a mapping ``layer -> (N, F) array`` (model order).
     labels : (N,) class labels (ints or strings), optional.
-    predictions : (N,) predicted classes, optional; taken from ``activations.outputs`` (argmax) when absent.
+    predictions : (N,) predicted classes; ``False`` for none. When absent they are the argmax of
+        ``activations.outputs`` only if those are class scores: as wide as there are classes
+        (``len(class_names)``, else ``max(labels) + 1``, see :mod:`napwidget.class_scores`). Otherwise
+        (embeddings, regression heads, unknown classes) nothing is inferred, no correctness is shown and
+        ``predictions_note`` says why. Multi-label outputs as wide as the classes would be read as one
+        class per input: pass ``predictions=False`` (or your own) for multi-label models.
     class_names : names for integer labels/predictions (``class_names[label]``), optional.
     renderer : an :class:`~napwidget.renderers.ItemRenderer` (cards' member thumbnails), optional.
     layer_info : mapping ``layer -> {"type": ..., "shape": ...}`` shown in the layer picker, optional.
@@ -124,10 +129,16 @@ class Explorer:
 
         self.class_names = list(class_names) if class_names is not None else None
         self.labels = None if labels is None else _as_numpy(labels).reshape(-1)
-        if predictions is None and getattr(activations, "outputs", None) is not None:
-            outputs = np.asarray(activations.outputs)
-            if outputs.ndim == 2 and outputs.shape[0] == self.n and outputs.shape[1] > 1:
-                predictions = outputs.argmax(axis=1)
+        #: why predictions were not inferred from the outputs ("" when they were, were given, or turned off)
+        self.predictions_note = ""
+        if predictions is None:
+            predictions, self.predictions_note = self._infer_predictions(getattr(activations, "outputs", None))
+        elif isinstance(predictions, bool):
+            if predictions:
+                raise NapInputError(
+                    "predictions=True is ambiguous", "omit it (inferred from class-score outputs), or pass an array"
+                )
+            predictions = None
         self.predictions = None if predictions is None else _as_numpy(predictions).reshape(-1)
         for what, arr in (("labels", self.labels), ("predictions", self.predictions)):
             if arr is not None and arr.shape[0] != self.n:
@@ -146,6 +157,22 @@ class Explorer:
         self.set_params(**start)
 
     # ---------------------------------------------------------------------------------- classes
+    def _infer_predictions(self, outputs: Any) -> tuple[np.ndarray | None, str]:
+        """(argmax of the outputs, "") when they are class scores, else (None, the reason for the widget)."""
+        from napwidget.class_scores import class_score_problem, n_classes
+
+        if outputs is None:
+            return None, ""
+        outputs = _as_numpy(outputs)
+        if outputs.ndim == 1:
+            outputs = outputs[:, None]
+        if outputs.ndim != 2 or outputs.shape[0] != self.n:
+            return None, f"outputs have shape {outputs.shape}, not one row per input: no predictions inferred"
+        problem = class_score_problem(int(outputs.shape[1]), n_classes(self.class_names, self.labels))
+        if problem is not None:
+            return None, f"{problem}: pass predictions= to show correctness"
+        return outputs.argmax(axis=1), ""
+
     def _class_name(self, v: Any) -> str:
         if self.class_names is not None and isinstance(v, (int, np.integer)) and 0 <= int(v) < len(self.class_names):
             return str(self.class_names[int(v)])
@@ -464,6 +491,7 @@ class Explorer:
             "other_color": OTHER_COLOR,
             "has_labels": self.label_codes is not None,
             "has_predictions": self.pred_codes is not None,
+            "predictions_note": self.predictions_note,
             "naps": rows,
             "heatmap": self.heatmap(),
             "scatter": self.scatter_spec(rows),

@@ -77,7 +77,7 @@ def static_payload(widget: NapWidget, max_bytes: int = 12_000_000) -> dict[str, 
         d = r.describe()
         per_item += d["h"] * d["w"] * d["c"]
     elif kind == "text":
-        per_item += 200
+        per_item += int(getattr(r, "max_chars", 160)) + 40  # one snippet (at most max_chars)
     # Per-NAP statistics for the profile chart (k x F x 3) come first: they are needed for every profile.
     stats: dict[str, Any] = {}
     if naps.n_naps:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import traitlets
 
+from napwidget.class_scores import check_class_scores, n_classes
 from napwidget.errors import NapInputError
 
 DEFAULT_EDGES = (1 / 3, 2 / 3)  # fractions of the logit's observed range: the paper's literal "mid-range"
@@ -174,6 +175,7 @@ def midrange_view(
     z = as_outputs(explorer, outputs)
     if z is None:
         raise NO_OUTPUTS
+    check_class_scores(z.shape[1], n_classes(explorer.class_names, explorer.labels), "the mid-range view")
     k = int(target)
     if not 0 <= k < z.shape[1]:
         raise NapInputError(f"midrange_class={k} is out of range for {z.shape[1]} outputs", f"pick a class in 0..{z.shape[1] - 1}")

@@ -73,11 +73,15 @@ class ImageRenderer(ItemRenderer):
 
 
 class TextRenderer(ItemRenderer):
-    """Strings (sentences, file names, SMILES, ...) shown as snippets of at most ``max_chars`` characters."""
+    """Strings (sentences, file names, SMILES, ...) shown as snippets of at most ``max_chars`` characters.
+
+    The front end clips each snippet to one line with an ellipsis and shows these ``max_chars`` on hover
+    and focus: raise ``max_chars`` (``renderer=TextRenderer(texts, max_chars=2000)``) to carry longer texts.
+    """
 
     kind = "text"
 
-    def __init__(self, texts: Sequence[Any], max_chars: int = 160) -> None:
+    def __init__(self, texts: Sequence[Any], max_chars: int = 400) -> None:
         self.texts = texts
         self.max_chars = int(max_chars)
         super().__init__(len(texts))

@@ -60,11 +60,19 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     Parameters
     ----------
     model : ``torch.nn.Module``.
-    inputs : the inputs (tensor / array / Dataset / DataLoader) whose activations are clustered.
+    inputs : the inputs whose activations are clustered: a tensor / array, a dict (e.g. a tokenizer's
+        ``input_ids`` / ``attention_mask``, passed as ``model(**batch)``) or tuple (``model(*batch)``) of them,
+        a Dataset or a DataLoader (see :func:`napwidget.extract`).
     layers : layer names to offer (default: every leaf module).
     labels, class_names : per-input class labels and their names (optional).
+    predictions : per-input predicted classes; ``False`` for none. By default the argmax of the model's
+        outputs, but only when the outputs are class scores (as wide as ``class_names``, or as the label
+        range ``max(labels) + 1``). An embedding, a regression or a multi-label model gets no predictions
+        and no correctness (the widget says why in one line); for a multi-label model whose outputs are as
+        wide as the classes pass ``predictions=False``. Labels still give each NAP its label make-up.
     images : what to show for each input; defaults to ``inputs`` when they are images
-        ((N, C, H, W) or (N, H, W) with C in 1/3). Strings are shown as text snippets, table rows as values.
+        ((N, C, H, W) or (N, H, W) with C in 1/3). Strings are shown as text snippets (one line each,
+        clipped with an ellipsis, the whole text on hover and focus), table rows as values.
     renderer : an :class:`~napwidget.renderers.ItemRenderer` to show items your own way.
     layer : the layer shown first (default: the last hidden layer).
     cache : directory of the engine's activation cache (``None`` to disable).

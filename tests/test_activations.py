@@ -184,3 +184,135 @@ def test_activations_validation():
     acts = Activations({"fc1": np.zeros((3, 2))})
     with pytest.raises(KeyError, match="fc1"):
         acts["fc"]
+
+
+# ------------------------------------------------------------------ dict / tuple inputs (transformer-style)
+TEXT_LAYERS = ["tok", "attn", "norm2", "head"]
+
+
+def _manual_masked(model: nn.Module, batch: dict, layers: list[str], batch_size: int) -> dict[str, np.ndarray]:
+    """A hand-written loop: model(**batch) per slice, mean over the real tokens of (B, T, C) outputs."""
+    modules = dict(model.named_modules())
+    got: dict[str, list[np.ndarray]] = {n: [] for n in layers}
+    n = len(batch["input_ids"])
+    for i in range(0, n, batch_size):
+        part = {k: v[i : i + batch_size] for k, v in batch.items()}
+        seen = {}
+        handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name, seen=seen: seen.__setitem__(
+            name, out[0] if isinstance(out, tuple) else out)) for name in layers]
+        try:
+            with torch.inference_mode():
+                model(**part)
+        finally:
+            for h in handles:
+                h.remove()
+        m = part["attention_mask"].float()[:, :, None]
+        for name in layers:
+            t = seen[name].float()
+            got[name].append(((t * m).sum(1) / m.sum(1) if t.dim() == 3 else t).numpy())
+    return {k: np.concatenate(v) for k, v in got.items()}
+
+
+@pytest.fixture
+def text_model():
+    from tiny_text import TinyEncoder
+
+    return TinyEncoder().eval()
+
+
+@pytest.fixture
+def tokens():
+    from tiny_text import token_batch
+
+    return token_batch(n=30)
+
+
+def test_dict_inputs_are_model_kwargs_with_a_mask_aware_token_mean(text_model, tokens):
+    batch, _ = tokens
+    acts = extract(text_model, batch, TEXT_LAYERS, batch_size=7)
+    want = _manual_masked(text_model, batch, TEXT_LAYERS, 7)
+    for name in TEXT_LAYERS:
+        np.testing.assert_allclose(acts[name], want[name], rtol=1e-5, atol=1e-5)
+    assert acts.shapes["tok"] == (12, 16) and acts["tok"].shape == (30, 16)
+    np.testing.assert_allclose(acts.outputs, want["head"], rtol=1e-5, atol=1e-5)
+    assert _hooks_left(text_model) == 0
+
+
+def test_padding_does_not_dilute_the_token_mean(text_model, tokens):
+    batch, _ = tokens
+    longer = {k: torch.cat([v, torch.zeros(len(v), 9, dtype=v.dtype)], dim=1) for k, v in batch.items()}
+    a = extract(text_model, batch, ["tok", "norm2"])
+    b = extract(text_model, longer, ["tok", "norm2"])
+    for name in ("tok", "norm2"):
+        np.testing.assert_allclose(a[name], b[name], rtol=1e-5, atol=1e-5)
+    # without the mask, the padded positions would be averaged in (the reduction the mask prevents)
+    plain = extract(text_model, (longer["input_ids"],), ["tok"])  # a tuple: model(*batch), no mask
+    assert not np.allclose(plain["tok"], a["tok"], atol=1e-3)
+
+
+def test_a_dataloader_of_dicts_gives_the_same_activations_and_targets(text_model, tokens):
+    batch, _ = tokens
+    y = np.arange(30) % 3
+
+    class Items(torch.utils.data.Dataset):
+        def __len__(self):
+            return 30
+
+        def __getitem__(self, i):
+            return {"input_ids": batch["input_ids"][i], "attention_mask": batch["attention_mask"][i], "labels": int(y[i])}
+
+    direct = extract(text_model, batch, TEXT_LAYERS)
+    for inputs in (DataLoader(Items(), batch_size=8), Items()):
+        acts = extract(text_model, inputs, TEXT_LAYERS, batch_size=8)
+        for name in TEXT_LAYERS:
+            np.testing.assert_allclose(acts[name], direct[name], rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(acts.targets, y)  # "labels" is a target, never passed to the model
+
+
+def test_tuples_are_positional_arguments(text_model, tokens):
+    batch, _ = tokens
+    by_name = extract(text_model, batch, ["head"])
+    by_position = extract(text_model, (batch["input_ids"], batch["attention_mask"].numpy()), ["head"], batch_size=4)
+    np.testing.assert_allclose(by_position["head"], by_name["head"], rtol=1e-5, atol=1e-5)
+    pairs = TensorDataset(batch["input_ids"], batch["attention_mask"], torch.arange(30))
+    loader = DataLoader([((i, m), y) for i, m, y in pairs], batch_size=8)  # ((ids, mask), y): model(*x)
+    acts = extract(text_model, loader, ["head"])
+    np.testing.assert_allclose(acts["head"], by_name["head"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(acts.targets, np.arange(30))
+
+
+def test_list_layers_on_a_dict_example(text_model, tokens):
+    batch, _ = tokens
+    example = {k: v[:2] for k, v in batch.items()}
+    info = {l.name: l for l in list_layers(text_model, example)}
+    assert info["tok"].shape == (12, 16) and info["attn"].type == "MultiheadAttention"
+    assert info["head"].shape == (24,)
+    assert _hooks_left(text_model) == 0
+
+
+def test_dict_inputs_are_cached_by_their_content(text_model, tokens, tmp_path):
+    from napwidget.activation_cache import fingerprint_inputs
+
+    batch, _ = tokens
+    reordered = {"attention_mask": batch["attention_mask"], "input_ids": batch["input_ids"].numpy()}
+    assert fingerprint_inputs(reordered) == fingerprint_inputs(batch)  # keyword order does not matter
+    other = dict(batch, attention_mask=torch.ones_like(batch["attention_mask"]))
+    assert fingerprint_inputs(other) != fingerprint_inputs(batch)
+    assert fingerprint_inputs((batch["input_ids"],)) != fingerprint_inputs(batch["input_ids"])
+    first = extract(text_model, batch, ["norm2"], cache=str(tmp_path))
+    entries = sorted(p.name for p in tmp_path.iterdir())
+    again = extract(text_model, reordered, ["norm2"], cache=str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == entries and len(entries) == 1  # a hit, no new entry
+    np.testing.assert_array_equal(again["norm2"], first["norm2"])
+    extract(text_model, other, ["norm2"], cache=str(tmp_path))
+    assert len(list(tmp_path.iterdir())) == 2
+
+
+def test_bad_dict_inputs_name_the_problem(text_model, tokens):
+    batch, _ = tokens
+    with pytest.raises(NapInputError, match="different lengths"):
+        extract(text_model, {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"][:5]})
+    with pytest.raises(NapInputError, match="not a numeric array"):
+        extract(text_model, {"input_ids": [[1, 2, 3], [4, 5]]})
+    with pytest.raises(RuntimeError, match=r"model\(\*\*batch\)"):
+        extract(text_model, {"token_ids": batch["input_ids"]})  # a keyword the model does not take

@@ -3,6 +3,7 @@ import "./widget.css";
 import { h } from "./dom.js";
 import { createStore } from "./store.js";
 import { createStaticModel } from "./static-model.js";
+import { markItemKind } from "./text.js";
 import { VIEWS } from "./views/index.js";
 
 export const AREAS = ["header", "main", "side", "footer", "footer-side"];
@@ -18,6 +19,9 @@ export function mount(el, model, { views = VIEWS, storeOptions = {} } = {}) {
   el.appendChild(root);
   const store = createStore(model, storeOptions);
   const cleanups = [];
+  const markKind = (data) => markItemKind(root, data && data.view && data.view.item);
+  markKind(store.data);
+  cleanups.push(store.on("data", markKind));
   for (const view of views) {
     const slot = slots[view.area] || slots.footer;
     const container = h("div", { class: `napw-view napw-view-${view.id}` });

@@ -1,5 +1,6 @@
 // Draw one input: a thumbnail canvas (raw uint8 pixels), a text snippet, or its index.
 import { h } from "./dom.js";
+import { indexTile, textSnippet } from "./text.js";
 
 const IS_JSDOM = typeof navigator !== "undefined" && /jsdom/i.test(navigator.userAgent || "");
 
@@ -37,11 +38,7 @@ export function visual(index, thumb, { cls = "" } = {}) {
     paint(c, thumb);
     return c;
   }
-  if (thumb && thumb.kind === "text") {
-    return h("div", { class: `napw-snippet ${cls}`, text: thumb.text });
-  }
-  if (thumb && thumb.kind === "index") {
-    return h("div", { class: `napw-index-tile ${cls}`, text: `#${index}` });
-  }
+  if (thumb && thumb.kind === "text") return textSnippet(thumb.text, { cls });
+  if (thumb && thumb.kind === "index") return indexTile(index, { cls });
   return h("div", { class: `napw-thumb-placeholder ${cls}`, "aria-hidden": "true" });
 }

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from napwidget.class_scores import check_class_scores
 from napwidget.errors import NapInputError
 
 BandMode = Literal["quantile", "range", "value"]
@@ -124,6 +125,7 @@ def logit_bands(
     *,
     bands: Sequence[float] = (1 / 3, 2 / 3),
     mode: BandMode = "quantile",
+    classes: int | Sequence[str] | None = None,
 ) -> LogitBands:
     """Split inputs into low / mid / high bands of one output logit.
 
@@ -138,6 +140,9 @@ def logit_bands(
         ``mode="quantile"``, fractions of ``[min, max]`` for ``mode="range"``, logits for ``mode="value"``.
     mode : {"quantile", "range", "value"}
         How ``bands`` is read (see the module docstring for what follows the paper).
+    classes : int or sequence of class names, optional
+        The classes the outputs should score. When given, outputs that are not one logit per class (an
+        embedding, a regression head) are refused instead of banding one of their dimensions.
 
     Returns
     -------
@@ -147,7 +152,8 @@ def logit_bands(
     Raises
     ------
     NapInputError (a ValueError)
-        Wrong shape, NaN/inf logits, ``target`` out of range, edges not increasing or out of [0, 1].
+        Wrong shape, NaN/inf logits, ``target`` out of range, edges not increasing or out of [0, 1],
+        outputs whose width is not the number of ``classes``.
 
     Example
     -------
@@ -159,6 +165,7 @@ def logit_bands(
     0
     """
     logits = _as_outputs(outputs)
+    check_class_scores(logits.shape[1], classes, "logit_bands")
     target = _check_target(target, logits.shape[1])
     lo, hi = _check_edges(bands, mode)
     values = logits[:, target]

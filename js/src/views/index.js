@@ -15,6 +15,7 @@ import follow from "./follow.js";
 import maxact from "./maxact.js";
 import midrange from "./midrange.js";
 import filterbar from "./filterbar.js";
+import prednote from "./prednote.js";
 import stats from "./stats.js";
 import napcharts from "./napcharts.js";
 import distribution from "./distribution.js";
@@ -23,6 +24,7 @@ export const VIEWS = [
   controls,
   layerstrip,
   filterbar,
+  prednote,
   grid,
   pinned,
   scatter,
