@@ -96,6 +96,14 @@ def test_text_card_strip_shows_whole_clipped_snippets(page, text_html):
     snippets.nth(0).focus()
     focused = snippets.nth(0).evaluate(SNIPPET_JS)
     assert focused["whiteSpace"] == "normal" and not focused["clipped"] and focused["height"] > 2 * infos[0]["height"]
+    # the gallery: the selected NAP's members as snippets of a few lines, whole text in the tooltip
+    card.click()
+    items = r.locator("[data-testid=gallery-item] [data-testid=text-snippet]")
+    expect(items.first).to_be_visible()
+    first = items.first.evaluate(SNIPPET_JS)
+    assert first["title"] == first["text"] == texts[w.explorer.members_of([nap])[0]]
+    assert first["height"] <= 3 * first["lineHeight"] + 2
+    assert items.first.evaluate("(el) => el.scrollHeight > el.clientHeight + 1")  # clipped: more text than lines
     assert page.errors == []
 
 
