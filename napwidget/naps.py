@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from napwidget.clustering import ClusterResult, SingleLinkageTree, select_clusters
+from napwidget.clustering import ClusterResult, SingleLinkageTree
 from napwidget.errors import NapInputError
 from napwidget.normalize import AGGREGATIONS, aggregate, check_finite, normalize_features
-from napwidget.tree_cache import cached_tree
+from napwidget.progress import expected_seconds, progress_bar
 
 METHODS = ("leaf", "eom")
 STAT_NAMES = ("min", "q1", "median", "mean", "q3", "max", "iqr", "lower_whisker", "upper_whisker")
@@ -33,6 +33,7 @@ class NAPs:
     features : (N, F) the normalised matrix that was clustered.
     input_labels : (N,) class labels given to :func:`find_naps`, or None.
     params : the parameters used.
+    algorithm : the clustering engine that ran (``"exact"``, ``"hdbscan"``; see :mod:`napwidget.algorithms`).
 
     Example
     -------
@@ -58,6 +59,7 @@ class NAPs:
         self.tree = tree
         self.layer = layer
         self.params = dict(params or {})
+        self.algorithm = str(self.params.get("algorithm", "exact"))  # the engine that ran (find_naps' algorithm)
         self.input_labels = None if input_labels is None else np.asarray(input_labels)
         self.predictions = None if predictions is None else np.asarray(predictions)
         self.class_names = list(class_names) if class_names is not None else None
@@ -211,8 +213,16 @@ class NAPs:
         return float(self.label_counts.max(axis=1).sum() / max(self.sizes.sum(), 1))
 
     # ------------------------------------------------------------------------------------- export
-    def summary(self) -> list[dict[str, Any]]:
-        """One JSON-able dict per NAP: id, size, persistence, purity, dominant class."""
+    def summary(self, *, as_frame: bool = False) -> Any:
+        """One row per NAP: id, size, persistence, purity, dominant class.
+
+        ``as_frame=False``: a list of JSON-able dicts; ``as_frame=True``: a pandas DataFrame indexed by NAP
+        (needs pandas: ``pip install napwidget[pandas]``), the same as ``to_pandas(per="nap")``.
+
+        Example
+        -------
+        >>> naps.summary(as_frame=True).sort_values("purity").head()  # doctest: +SKIP
+        """
         rows = []
         for i in range(self.n_naps):
             comp = self.label_composition(i)
@@ -222,15 +232,26 @@ class NAPs:
                 "purity": float(self.purity[i]) if self.input_labels is not None else None,
                 "dominant": dominant,
             })
-        return rows
+        if not as_frame:
+            return rows
+        import pandas as pd
 
-    def to_pandas(self):
-        """A per-input DataFrame: index, nap, probability, outlier_score (and label when given).
+        columns = ["nap", "size", "persistence", "purity", "dominant"]
+        return pd.DataFrame(rows, columns=columns).set_index("nap")
+
+    def to_pandas(self, per: str = "input"):
+        """A DataFrame: ``per="input"`` (default) one row per input: nap, probability, outlier_score (and label,
+        prediction when given); ``per="nap"`` one row per NAP (:meth:`summary`).
 
         Example
         -------
         >>> naps.to_pandas().groupby("nap").size()  # doctest: +SKIP
+        >>> naps.to_pandas(per="nap").head()        # doctest: +SKIP
         """
+        if per == "nap":
+            return self.summary(as_frame=True)
+        if per != "input":
+            raise NapInputError(f"unknown per={per!r}", "use per='input' (one row per input) or per='nap'")
         import pandas as pd
 
         data = {"nap": self.labels, "probability": self.probabilities, "outlier_score": self.outlier_scores}
@@ -239,6 +260,12 @@ class NAPs:
         if self.predictions is not None:
             data["prediction"] = self.predictions
         return pd.DataFrame(data).rename_axis("input")
+
+    def _repr_html_(self, max_rows: int = 10) -> str:
+        """A notebook summary: the header of :meth:`__repr__` and the most persistent NAPs as a table."""
+        from napwidget.naps_html import naps_html
+
+        return naps_html(self, max_rows=max_rows)
 
     def save(self, path: str | Path) -> Path:
         """Save to a ``.npz`` file (no pickles); reload with :func:`load_naps`."""
@@ -265,23 +292,26 @@ class NAPs:
 def load_naps(path: str | Path) -> NAPs:
     """Load NAPs saved with :meth:`NAPs.save`.
 
+    The file is read without unpickling anything; a file that is not a NAPs file (a pickle, another archive,
+    a damaged download) raises :class:`NapInputError` naming the file and what is wrong with it.
+
     Example
     -------
     >>> naps2 = load_naps(naps.save("/tmp/naps.npz"))  # doctest: +SKIP
     """
-    with np.load(Path(path), allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        k = len(data["persistence"])
-        result = ClusterResult(
-            labels=data["labels"], probabilities=data["probabilities"], outlier_scores=data["outlier_scores"],
-            persistence=data["persistence"], stability=data["stability"][:k], condensed_tree=None,
-        )
-        return NAPs(
-            result, data["features"], layer=meta.get("layer"), params=meta.get("params"),
-            input_labels=data["input_labels"] if "input_labels" in data else None,
-            predictions=data["predictions"] if "predictions" in data else None,
-            class_names=meta.get("class_names"),
-        )
+    from napwidget.naps_file import read_naps_file
+
+    meta, data = read_naps_file(path)
+    k = len(data["persistence"])
+    result = ClusterResult(
+        labels=data["labels"], probabilities=data["probabilities"], outlier_scores=data["outlier_scores"],
+        persistence=data["persistence"], stability=data["stability"][:k], condensed_tree=None,
+    )
+    return NAPs(
+        result, data["features"], layer=meta.get("layer"), params=meta.get("params"),
+        input_labels=data.get("input_labels"), predictions=data.get("predictions"),
+        class_names=meta.get("class_names"),
+    )
 
 
 def _select_matrix(activations: Any, layer: str | None) -> tuple[np.ndarray, str | None, bool]:
@@ -339,6 +369,8 @@ def find_naps(
     labels: Any = None,
     predictions: Any = None,
     class_names: Sequence[str] | None = None,
+    algorithm: str | None = None,
+    progress: bool | None = None,
 ) -> NAPs:
     """Find the Neural Activation Patterns of one layer.
 
@@ -360,6 +392,13 @@ def find_naps(
     parity : reproduce the reference implementation's quirks (dense layers divided by one scalar; the std
         block of ``mean_std`` divided by the square root of the mean block's maximum).
     labels, predictions, class_names : per-input class labels / model predictions, for label make-up.
+    algorithm : the clustering engine (:mod:`napwidget.algorithms`): ``"exact"`` (napwidget's exact engine,
+        the default) or ``"hdbscan"`` (the hdbscan library itself, as the reference tool runs it: persistence
+        bit for bit the reference's, also for D <= 60 where hdbscan's default MST is approximate; slower, and
+        every call refits). ``parity=True`` selects ``"hdbscan"`` unless ``algorithm`` is given.
+        ``naps.algorithm`` says which one ran.
+    progress : show a tqdm progress bar while the tree is built: ``None`` (default) when that is predicted to
+        take more than ~2 s (and the tree is not cached), ``True`` always, ``False`` never.
 
     Example
     -------
@@ -369,6 +408,9 @@ def find_naps(
     >>> naps = find_naps(acts, layer="relu4", labels=demo.labels)      # doctest: +SKIP
     >>> naps.members(0)[:8]                                             # doctest: +SKIP
     """
+    from napwidget.algorithms import ALGORITHMS, resolve_algorithm
+
+    engine = resolve_algorithm(algorithm, parity)
     matrix, layer, is_mean_std = _select_matrix(activations, layer)
     if matrix.ndim > 2:
         is_mean_std = aggregate_by == "mean_std"
@@ -392,13 +434,18 @@ def find_naps(
         check_finite(matrix, f"activations of layer {layer!r}" if layer else "activations")
         return normalize_features(matrix, norm, parity=parity, mean_std=is_mean_std)
 
-    features, tree = cached_tree(matrix, (norm, parity, is_mean_std), int(min_samples), make_features)
-    result = select_clusters(tree, min_cluster_size=int(min_cluster_size), method=cluster_selection_method)
+    expected = expected_seconds(engine, n, matrix.shape[1])
+    with progress_bar(progress, f"NAPs {layer}" if layer else "NAPs", expected=expected) as report:
+        features, tree, result = ALGORITHMS[engine](
+            matrix, (norm, parity, is_mean_std), make_features, min_cluster_size=int(min_cluster_size),
+            min_samples=int(min_samples), method=cluster_selection_method, progress=report,
+        )
     labels_arr = _per_input(labels, n, "labels")
     preds_arr = _per_input(predictions, n, "predictions")
     params = {
         "min_cluster_size": int(min_cluster_size), "min_samples": int(min_samples),
         "cluster_selection_method": cluster_selection_method, "normalize": normalize, "parity": parity,
+        "algorithm": engine,
     }
     return NAPs(result, features, tree=tree, layer=layer, input_labels=labels_arr, predictions=preds_arr,
                 class_names=class_names, params=params)

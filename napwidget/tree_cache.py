@@ -19,7 +19,7 @@ from napwidget.clustering import SingleLinkageTree, build_tree
 _MAX_ENTRIES = 8
 _SAMPLE = 65536
 _lock = threading.Lock()
-_cache: "OrderedDict[tuple, tuple[np.ndarray, SingleLinkageTree]]" = OrderedDict()
+_cache: OrderedDict[tuple, tuple[np.ndarray, SingleLinkageTree]] = OrderedDict()
 
 
 def fingerprint_matrix(x: np.ndarray) -> str:
@@ -37,8 +37,9 @@ def cached_tree(
     variant: Hashable,
     min_samples: int,
     make_features: Callable[[], np.ndarray],
+    progress: Callable[[float, str], None] | None = None,
 ) -> tuple[np.ndarray, SingleLinkageTree]:
-    """Return (features, tree) for ``matrix``, building both only on a cache miss."""
+    """(features, tree) for ``matrix``, built only on a cache miss (``progress``: see ``build_tree``)."""
     key = (fingerprint_matrix(matrix), variant, int(min_samples))
     with _lock:
         hit = _cache.get(key)
@@ -46,7 +47,7 @@ def cached_tree(
             _cache.move_to_end(key)
             return hit
     features = make_features()
-    tree = build_tree(features, min_samples=min_samples)
+    tree = build_tree(features, min_samples=min_samples, progress=progress)
     with _lock:
         _cache[key] = (features, tree)
         while len(_cache) > _MAX_ENTRIES:

@@ -24,6 +24,7 @@ import traitlets
 
 from napwidget.errors import NapInputError
 from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
+from napwidget.input_checks import check_widget_inputs, input_count
 from napwidget.renderers import ItemRenderer, make_renderer
 from napwidget.thumbnails import is_image_batch
 from napwidget.topology_views import TopologyViews
@@ -158,7 +159,12 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 )
             from napwidget.activations import extract
 
+            per_input = {"images": images, "renderer": renderer, "labels": labels, "predictions": predictions,
+                         "class_names": class_names, "outputs": outputs, "groups": groups}
+            if input_count(inputs) is not None:  # fail before a long extraction when N is known already
+                check_widget_inputs(input_count(inputs), **per_input)
             acts = extract(model, inputs, layers, reduce=reduce, batch_size=batch_size, cache=cache)
+            check_widget_inputs(acts.n_samples, **per_input)
             layer_info = _layer_info(model, acts)
             if images is None and renderer is None and is_image_batch(inputs):
                 images = inputs
@@ -229,6 +235,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 arrays[str(k)] = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr
             acts = Activations(arrays, outputs=outputs)  # logits also give the predictions
         n = acts.n_samples
+        check_widget_inputs(n, images=images, renderer=renderer, labels=labels, predictions=predictions,
+                            class_names=class_names, outputs=outputs, groups=groups)
         if renderer is None:
             renderer = make_renderer(images, n=n)
         info = {name: {"type": "", "shape": list(acts.shapes.get(name, ()) or ())} for name in acts.layers}

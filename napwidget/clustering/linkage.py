@@ -5,6 +5,7 @@ Everything here depends on the data and ``min_samples`` only, so re-clustering w
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,11 +59,12 @@ class SingleLinkageTree:
     @classmethod
     def from_merges(
         cls, merges: np.ndarray, mst: np.ndarray, core: np.ndarray, min_samples: int
-    ) -> "SingleLinkageTree":
+    ) -> SingleLinkageTree:
         """Precompute the per-node topology of a scipy-style linkage matrix.
 
         ``bfs_rank`` is each node's position in hdbscan's breadth-first walk from the root (left child before
-        right): hdbscan numbers condensed clusters and orders condensed-tree rows by that walk. Within one depth,
+        right): hdbscan numbers condensed clusters and orders condensed-tree rows by that walk. Within one
+        depth,
         breadth-first order equals pre-order, so rank = sort by (depth, pre-order index); both come from
         prefix sums along root paths computed by pointer jumping (O(N log N), no Python loop over nodes).
 
@@ -112,7 +114,9 @@ class SingleLinkageTree:
         return cls(merges, mst, core, n, int(min_samples), parent, size, depth, bfs_rank, is_right, lambdas)
 
 
-def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
+def build_tree(
+    x: np.ndarray, min_samples: int = 5, progress: Callable[[float, str], None] | None = None
+) -> SingleLinkageTree:
     """Build HDBSCAN's single-linkage tree of ``x`` (euclidean), exactly as ``hdbscan`` does.
 
     Steps: float32 lower-bound distance matrix by blocked GEMM (torch), exact float64 core distances, Prim's
@@ -123,6 +127,7 @@ def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
     ----------
     x : (N, D) array of finite numbers, N >= 2.
     min_samples : neighbours defining a point's core distance (hdbscan's ``min_samples``; clamped to N - 1).
+    progress : called as ``progress(fraction_done, stage)`` while the tree is built (for progress bars).
 
     Returns
     -------
@@ -145,10 +150,17 @@ def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
     min_samples = min(n - 1, min_samples)  # hdbscan's clamp (N >= 2 so this stays >= 1)
     check_memory(n, d)
     n_candidates = min(n, min_samples + 1 + _CANDIDATE_MARGIN)
+    report = progress or (lambda fraction, stage: None)
+    # share of the time in the distance GEMM vs Prim's (measured: ~45 % at D = 512, ~15 % at D = 64)
+    w_dist = 0.95 * (1.5e-11 * d) / (1.5e-11 * d + 1.0e-8)
+    report(0.0, "distances")
     key, candidates, width = lower_bound_matrix(x64, n_candidates)
+    report(w_dist, "core distances")
     core = core_distances(x64, key, candidates, width, min_samples)
     del candidates
-    mst = prim_mst(key, x64, core, width)
+    report(w_dist, "spanning tree")
+    mst = prim_mst(key, x64, core, width, lambda f: report(w_dist + f * (0.95 - w_dist), "spanning tree"))
     del key
+    report(0.95, "linkage")
     merges, sorted_mst = single_linkage(mst)
     return SingleLinkageTree.from_merges(merges, sorted_mst, core, min_samples)

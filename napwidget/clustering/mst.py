@@ -7,25 +7,32 @@ used for more than 60 features).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from napwidget.clustering.distances import exact_distances
 
 
 def _round_up_f32(values: np.ndarray) -> np.ndarray:
-    """Smallest float32 values >= ``values`` (float64), so a float32 threshold never undercuts the exact one."""
+    """Smallest float32 values >= ``values`` (float64): a float32 threshold never undercuts the exact one."""
     out = values.astype(np.float32)
     low = out.astype(np.float64) < values
     out[low] = np.nextafter(out[low], np.float32(np.inf))
     return out
 
 
-def prim_mst(key: np.ndarray, x64: np.ndarray, core: np.ndarray, width: np.ndarray) -> np.ndarray:
+def prim_mst(
+    key: np.ndarray, x64: np.ndarray, core: np.ndarray, width: np.ndarray,
+    progress: Callable[[float], None] | None = None,
+) -> np.ndarray:
     """Minimum spanning tree of mutual reachability ``max(d_ij, core_i, core_j)``, in hdbscan's Prim order.
 
-    Each point's current distance to the tree is kept as an interval ``[lo, hi]`` (from the float32 bounds) and
+    Each point's current distance to the tree is kept as an interval ``[lo, hi]`` (from the float32 bounds)
+    and
     made exact only when a decision needs it: when a new distance's interval overlaps the current one, or when
-    the point is the next one to join. Each step scans one row of ``key`` and the ``lo`` array (O(N) vectorised
+    the point is the next one to join. Each step scans one row of ``key`` and the ``lo`` array (O(N)
+    vectorised
     work); exact float64 distances are needed for only a few points per step. Decisions and ties are
     therefore exactly hdbscan's (strict ``<`` updates, first index wins).
 
@@ -35,6 +42,7 @@ def prim_mst(key: np.ndarray, x64: np.ndarray, core: np.ndarray, width: np.ndarr
     x64 : (N, D) float64 data, for exact distances.
     core : (N,) exact core distances.
     width : (N,) bound widths: ``key_ij <= d_ij^2 <= key_ij + width_i + width_j``.
+    progress : called with the fraction of points joined, about every 1 % (for progress bars).
 
     Returns
     -------
@@ -69,7 +77,10 @@ def prim_mst(key: np.ndarray, x64: np.ndarray, core: np.ndarray, width: np.ndarr
         threshold[points] = _round_up_f32(val * val)
 
     node = 0
+    every = max(1, (n - 1) // 100)
     for step in range(n - 1):
+        if progress is not None and step % every == 0:
+            progress(step / (n - 1))
         lo[node] = hi[node] = np.inf
         threshold[node] = -np.inf
         core_node = core[node]
@@ -78,7 +89,8 @@ def prim_mst(key: np.ndarray, x64: np.ndarray, core: np.ndarray, width: np.ndarr
         cand = np.flatnonzero(mask)
         if cand.size:
             core_max = np.maximum(core[cand], core_node)
-            keep = core_max < hi[cand]  # else max(d, cores) >= hi >= current: no update (hdbscan's early exit)
+            # else max(d, cores) >= hi >= current: no update (hdbscan's early exit)
+            keep = core_max < hi[cand]
             cand, core_max = cand[keep], core_max[keep]
         if cand.size:
             bound = key[node, cand].astype(np.float64)

@@ -21,6 +21,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from napwidget.errors import NapInputError
+from napwidget.progress import ProgressBar, expected_seconds
 from napwidget.topology._inputs import as_matrix, default_labels, per_input
 
 METRICS = ("euclidean", "cosine")
@@ -467,6 +468,22 @@ class MapperGraph:
             graph.add_edge(a, b, shared=s, jaccard=j, weight=j)
         return graph
 
+    def to_kmapper(self) -> dict[str, Any]:
+        """The graph in KeplerMapper's format (``KeplerMapper.map``'s dict), for kmapper's own tools.
+
+        Node ids are kmapper's ``"cube{i}_cluster{j}"``; see :mod:`napwidget.topology.kmapper_format`.
+
+        Example
+        -------
+        >>> g = mapper_graph(np.arange(20.0)[:, None], n_intervals=2, overlap=0.5, eps=1.5, min_samples=2)
+        >>> g.to_kmapper()["links"]
+        {'cube0_cluster0': ['cube1_cluster0']}
+        >>> # kmapper.KeplerMapper().visualize(g.to_kmapper(), path_html="mapper.html")  # doctest: +SKIP
+        """
+        from napwidget.topology.kmapper_format import to_kmapper_dict
+
+        return to_kmapper_dict(self)
+
     def to_dict(self, *, include_members: bool = True, include_mean_activation: bool = False) -> dict[str, Any]:
         """JSON-able view model for the widget.
 
@@ -533,6 +550,7 @@ def mapper_graph(
     top_k: int = 3,
     max_points_eps: int = 2000,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> MapperGraph:
     """Build the Mapper graph of a layer's activations (TopoAct's pipeline).
 
@@ -565,6 +583,8 @@ def mapper_graph(
     min_intersection : shared inputs needed for an edge.
     top_k : classes listed per node.
     max_points_eps, seed : subsample size and seed for ``eps="auto"``.
+    progress : a tqdm progress bar over the intervals: ``None`` (default) when the run is predicted to take
+        more than ~2 s, ``True`` always, ``False`` never.
 
     Returns
     -------
@@ -604,6 +624,8 @@ def mapper_graph(
     starts = np.searchsorted(sorted_lens, intervals[:, 0], side="left")
     stops = np.searchsorted(sorted_lens, intervals[:, 1], side="right")
 
+    report = ProgressBar(progress, f"Mapper {layer}" if layer else "Mapper",
+                         expected=expected_seconds("mapper", n, x.shape[1]))
     used_eps: float | None = None
     if fast is not None:
         f_eps, f_min, f_metric = fast
@@ -611,6 +633,7 @@ def mapper_graph(
         if isinstance(f_eps, str):
             if f_eps != "auto":
                 raise NapInputError(f"eps={f_eps!r}", "use a positive number or 'auto'")
+            report(0.0, "auto eps")
             f_eps = _auto_eps(geom, f_min, max_points_eps, seed)
         elif not np.isfinite(f_eps) or f_eps <= 0:
             raise NapInputError(f"eps={f_eps!r} is not a positive number", "use a positive radius or eps='auto'")
@@ -619,18 +642,20 @@ def mapper_graph(
         min_pts = f_min if clusterer is None else _min_cluster_samples(clusterer)
         lipschitz = f_metric == "euclidean" and isinstance(lens, str)  # l2norm and unit-vector pca are 1-Lipschitz
         cube_labels = _cluster_cubes_dbscan(
-            geom.take(order), order, sorted_lens, starts, stops, used_eps, f_min, min_pts, lipschitz
+            geom.take(order), order, sorted_lens, starts, stops, used_eps, f_min, min_pts, lipschitz, report
         )
     else:
         min_pts = _min_cluster_samples(clusterer)
         x64 = np.asarray(x, dtype=np.float64)
         cube_labels = []
-        for s, e in zip(starts, stops):
+        for k, (s, e) in enumerate(zip(starts, stops)):
+            report(k / len(starts), "intervals")
             if e - s < max(min_pts, 1):
                 cube_labels.append(None)
                 continue
             idx = np.sort(order[s:e])  # original row order, as KeplerMapper passes the rows
             cube_labels.append((idx, _fit_labels(clusterer, x64[idx])))
+    report.close()
 
     nodes: list[np.ndarray] = []
     node_interval: list[int] = []
@@ -723,6 +748,7 @@ def _cluster_cubes_dbscan(
     min_samples: int,
     min_pts: int,
     lipschitz: bool,
+    report: Callable[[float, str], None] = lambda fraction, stage: None,
 ) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """DBSCAN labels per interval: [(original indices ascending, labels)] or None for a skipped interval.
 
@@ -737,7 +763,8 @@ def _cluster_cubes_dbscan(
     pe = 0
     # Lens values may come from float32 arithmetic: widen the pruning window well beyond that rounding.
     margin = eps * (1 + 1e-6) + 1e-5 * float(np.abs(sorted_lens).max(initial=0.0))
-    for s, e in zip(starts.tolist(), stops.tolist()):
+    for k, (s, e) in enumerate(zip(starts.tolist(), stops.tolist())):
+        report(k / len(starts), "intervals")
         m = e - s
         if m == 0 or m < min_pts:
             out.append(None)
