@@ -7,6 +7,7 @@ from napwidget.activations import Activations, LayerInfo, extract, list_layers
 from napwidget.errors import NapInputError
 from napwidget.midrange import band_naps, curate, evaluate_midrange, logit_bands, retrain_last_layer
 from napwidget.naps import NAPs, find_naps, load_naps, top_activating
+from napwidget.stored_activations import StoredActivations, open_activations
 from napwidget.topology import MapperGraph, NapFlow, mapper_graph, nap_flow, persistence_diagram
 from napwidget.tree_cache import clear_tree_cache
 
@@ -19,6 +20,7 @@ __all__ = [
     "NapFlow",
     "NAPs",
     "NapInputError",
+    "StoredActivations",
     "band_naps",
     "clear_tree_cache",
     "curate",
@@ -30,6 +32,7 @@ __all__ = [
     "load_naps",
     "mapper_graph",
     "nap_flow",
+    "open_activations",
     "persistence_diagram",
     "retrain_last_layer",
     "top_activating",
