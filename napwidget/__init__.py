@@ -44,6 +44,8 @@ _LAZY = {
     "nap_flow": "napwidget.topology",
     "persistence_diagram": "napwidget.topology",
     "clear_tree_cache": "napwidget.tree_cache",
+    "StoredActivations": "napwidget.stored_activations",
+    "open_activations": "napwidget.stored_activations",
     "NapWidget": "napwidget.widget",
 }
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from napwidget.midrange import band_naps, curate, evaluate_midrange, logit_bands, retrain_last_layer
     from napwidget.naps import NAPs, find_naps, load_naps, top_activating
     from napwidget.topology import MapperGraph, NapFlow, mapper_graph, nap_flow, persistence_diagram
+    from napwidget.stored_activations import StoredActivations, open_activations
     from napwidget.tree_cache import clear_tree_cache
     from napwidget.widget import NapWidget
 
@@ -80,6 +83,7 @@ __all__ = [
     "NapFlow",
     "NapInputError",
     "NapWidget",
+    "StoredActivations",
     "band_naps",
     "clear_tree_cache",
     "curate",
@@ -91,6 +95,7 @@ __all__ = [
     "logit_bands",
     "mapper_graph",
     "nap_flow",
+    "open_activations",
     "persistence_diagram",
     "retrain_last_layer",
     "top_activating",

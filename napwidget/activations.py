@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -326,6 +327,9 @@ def extract(
     cache_key: str | None = None,
     channels_last: bool | None = None,
     progress: bool | None = None,
+    store: str | os.PathLike | None = None,
+    engine: str = "local",
+    engine_options: Mapping[str, Any] | None = None,
 ) -> Activations:
     """Run ``model`` over ``inputs`` and collect the activations of ``layers`` with forward hooks.
 
@@ -351,6 +355,12 @@ def extract(
     channels_last : run conv models in channels-last memory format (faster on CPUs); default: on for
         4-D inputs to models with Conv2d. The model's memory format is restored afterwards.
     progress : show a tqdm progress bar; default when there are more than 20 batches.
+    store : a path (e.g. ``"acts.zarr"``): stream each batch into a zarr activation store instead of memory
+        and return it opened lazily (see :func:`~napwidget.open_activations`). The same call after an
+        interruption computes only the missing (or corrupt) chunks. Needs ``napwidget[scale]``.
+    engine : ``"local"`` (this process) or ``"ray"``: the batches run on Ray Data, an actor pool holding the
+        model on the current Ray cluster (a local one is started when none is connected); needs ``store``.
+    engine_options : for ``engine="ray"``: ``concurrency`` (actors), ``num_cpus`` / ``num_gpus`` per actor.
 
     Example
     -------
@@ -375,6 +385,14 @@ def extract(
     if batch_size < 1:
         raise NapInputError(f"batch_size={batch_size} must be >= 1", "pass e.g. batch_size=256")
     names = _resolve_layers(model, layers)
+    if store is not None or engine != "local":  # chunked, resumable path (napwidget/store_extract.py)
+        from napwidget.store_extract import extract_to_store
+
+        return extract_to_store(
+            model, inputs, names, store=store, engine=engine, engine_options=engine_options, reduce=reduce,
+            batch_size=batch_size, device=device, channels_last=channels_last, progress=progress,
+            cache_key=cache_key,
+        )
     store = ActivationCache(cache) if cache else None
     key = None
     if store is not None:

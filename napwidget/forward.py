@@ -1,0 +1,117 @@
+"""One hooked forward pass per call: the batch step shared by the chunked (store) and the Ray extraction engines.
+
+``extract()`` without a store runs its own loop over every batch; the store engines need the same step for
+one batch at a time (a chunk, possibly in another process), with hooks, eval mode, device and memory format
+set up once for many calls and restored afterwards.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from napwidget.activations import (
+    _eval_mode,
+    _first_tensor,
+    _has_conv2d,
+    _model_device,
+    _to_model_input,
+    reduce_activation,
+)
+from napwidget.errors import NapInputError
+
+
+class HookedForward(contextlib.AbstractContextManager):
+    """Context manager; inside it, ``step(x)`` runs ``model`` on one batch and returns the reduced activations.
+
+    Example
+    -------
+    >>> from napwidget.datasets import DigitsCNN
+    >>> with HookedForward(DigitsCNN(), ["fc1"], "mean") as step:
+    ...     layers, outputs = step(torch.zeros(3, 1, 8, 8))
+    >>> layers["fc1"].shape, outputs.shape
+    ((3, 64), (3, 10))
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        names: list[str],
+        reduce: str,
+        device: str | torch.device | None = None,
+        channels_last: bool | None = None,
+    ) -> None:
+        self.model = model
+        self.names = list(names)
+        self.reduce = reduce
+        self.device = torch.device(device) if device is not None else _model_device(model)
+        self.channels_last = channels_last
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        self._collected: dict[str, torch.Tensor] = {}
+        self._stack = contextlib.ExitStack()
+        self._use_cl: bool | None = None
+
+    def __enter__(self) -> HookedForward:
+        modules = dict(self.model.named_modules())
+        stack = self._stack
+        for name in self.names:
+            handle = modules[name].register_forward_hook(self._make_hook(name))
+            stack.callback(handle.remove)
+        original = _model_device(self.model)
+        if self.device != original:
+            self.model.to(self.device)
+            stack.callback(self.model.to, original)
+        stack.enter_context(_eval_mode(self.model))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._use_cl:
+            self.model.to(memory_format=torch.contiguous_format)
+        self._stack.close()
+
+    def _make_hook(self, name: str):
+        def hook(_m, _inp, out):
+            t = _first_tensor(out)
+            if t is None:
+                raise NapInputError(f"layer {name!r} returned no tensor", "choose a module that outputs a tensor")
+            self.shapes.setdefault(name, tuple(t.shape[1:]))
+            self._collected[name] = reduce_activation(t, self.reduce).float().cpu()
+
+        return hook
+
+    def __call__(self, x: Any) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        """Reduced activations ``{layer: (B, F) float32}`` and the flattened outputs (B, K), or None."""
+        x = _to_model_input(x, self.model, self.device)
+        if self._use_cl is None:  # decided on the first batch, as extract() does
+            self._use_cl = bool(
+                _has_conv2d(self.model) and isinstance(x, torch.Tensor) and x.dim() == 4
+                and self.channels_last is not False
+            )
+            if self._use_cl:
+                self.model.to(memory_format=torch.channels_last)
+        if self._use_cl:
+            x = x.contiguous(memory_format=torch.channels_last)
+        self._collected = {}
+        with torch.inference_mode():
+            try:
+                out = self.model(x)
+            except NapInputError:
+                raise
+            except Exception as exc:
+                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                raise RuntimeError(
+                    f"the model raised on a batch of shape {shape}: {exc}. Fix: pass inputs the model accepts "
+                    "(check shape, dtype and channel order, e.g. (N, C, H, W) float for image models)"
+                ) from exc
+        missing = [n for n in self.names if n not in self._collected]
+        if missing:
+            raise NapInputError(
+                f"layers {missing} never ran in the forward pass",
+                "pick modules that the model's forward() calls (see napwidget.list_layers)",
+            )
+        o = _first_tensor(out)
+        outputs = None if o is None else o.detach().float().reshape(o.shape[0], -1).cpu().numpy()
+        return {n: self._collected[n].numpy() for n in self.names}, outputs

@@ -1,0 +1,134 @@
+"""``extract(..., engine="ray")``: the chunks run on Ray Data, in an actor pool that holds the model.
+
+Each actor receives the model and the inputs once (the inputs through Ray's object store, zero-copy for
+arrays), computes whole chunks and sends them back; the driver writes them into the same activation store
+as the local engine, so a killed worker or an interrupted driver loses at most the chunks in flight, and
+rerunning the call resumes. Runs on the cluster ``ray.init(address=...)`` connected to, or on a local one
+started on demand.
+"""
+from __future__ import annotations
+
+import copy
+import pickle
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from napwidget.activations import _model_device
+from napwidget.chunks import ChunkSource
+from napwidget.errors import NapInputError
+from napwidget.forward import HookedForward
+from napwidget.store import ActivationStore
+
+OPTIONS = ("concurrency", "num_cpus", "num_gpus", "threads")
+
+
+def _ray():
+    try:
+        import ray
+        import ray.data
+    except ImportError:  # pragma: no cover - depends on the install
+        raise NapInputError("engine='ray' needs Ray Data", "pip install 'napwidget[scale]'") from None
+    return ray
+
+
+class ChunkWorker:
+    """A Ray Data actor: holds the model with its hooks, computes one chunk per call."""
+
+    def __init__(
+        self, model: nn.Module, names: list[str], reduce: str, channels_last: bool | None, source: list,
+        device: str, threads: int,
+    ) -> None:
+        import ray
+
+        torch.set_num_threads(max(1, threads))
+        self.source: ChunkSource = ray.get(source[0])
+        self.step = HookedForward(model, names, reduce, device, channels_last).__enter__()
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from napwidget.store_extract import targets_array
+
+        chunks, payloads = [], []
+        for i in batch["chunk"]:
+            x, y = self.source.chunk(int(i))
+            layers, outputs = self.step(x)
+            chunks.append(int(i))
+            payloads.append(pickle.dumps((layers, outputs, targets_array(y), dict(self.step.shapes)), protocol=5))
+        out = np.empty(len(payloads), dtype=object)
+        out[:] = payloads
+        return {"chunk": np.asarray(chunks, np.int64), "payload": out}
+
+
+def _plan(ray: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """Actor count and resources: one actor per GPU when the cluster has GPUs, else CPU actors that each use
+    as many threads as local extraction would (this process's torch threads)."""
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise NapInputError(f"unknown engine_options {unknown}", f"use some of {list(OPTIONS)}")
+    resources = ray.cluster_resources()
+    gpus, cpus = float(resources.get("GPU", 0)), float(resources.get("CPU", 1))
+    num_gpus = float(options.get("num_gpus", 1 if gpus >= 1 else 0))
+    threads = int(options.get("threads", torch.get_num_threads()))
+    # An actor asks Ray for one CPU by default, so Ray Data's own tasks still find a free one on small machines;
+    # its torch threads are set separately.
+    num_cpus = float(options.get("num_cpus", 1))
+    if num_gpus > 0:
+        default_actors = max(1, int(gpus // num_gpus))
+    else:
+        default_actors = max(1, int(cpus // max(threads, num_cpus)))
+    return {
+        "concurrency": int(options.get("concurrency", default_actors)),
+        "num_cpus": num_cpus,
+        "num_gpus": num_gpus,
+        "threads": threads,
+    }
+
+
+def run_on_ray(
+    model: nn.Module,
+    source: ChunkSource,
+    st: ActivationStore,
+    todo: list[int],
+    reduce: str,
+    device: str | torch.device | None,
+    channels_last: bool | None,
+    progress: bool | None,
+    options: dict[str, Any],
+) -> None:
+    """Compute chunks ``todo`` on Ray and write each into ``st`` as it arrives."""
+    from napwidget.store_extract import with_progress
+
+    ray = _ray()
+    if not ray.is_initialized():  # RAY_ADDRESS or a local cluster; ray.init(address=...) before uses that one
+        ray.init(include_dashboard=False, log_to_driver=False)
+    plan = _plan(ray, options)
+    ship = model if _model_device(model).type == "cpu" else copy.deepcopy(model).cpu()
+    run_device = str(device) if device is not None else ("cuda" if plan["num_gpus"] > 0 else "cpu")
+    source_ref = ray.put(source.portable())
+    ds = ray.data.from_items([{"chunk": i} for i in todo], override_num_blocks=len(todo))
+    ds = ds.map_batches(
+        ChunkWorker,
+        fn_constructor_kwargs={
+            "model": ship, "names": st.layers, "reduce": reduce, "channels_last": channels_last,
+            "source": [source_ref], "device": run_device, "threads": plan["threads"],
+        },
+        batch_size=1,
+        batch_format="numpy",
+        concurrency=plan["concurrency"],
+        num_cpus=plan["num_cpus"],
+        num_gpus=plan["num_gpus"],
+    )
+    batches = ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2)
+    for batch in with_progress(_rows(batches), len(todo), progress):
+        i, payload = batch
+        layers, outputs, targets, shapes = pickle.loads(payload)
+        st.write_chunk(i, layers, outputs, targets, shapes)
+
+
+def _rows(batches: Any):
+    for batch in batches:
+        for i, payload in zip(batch["chunk"], batch["payload"]):
+            yield int(i), payload
+
