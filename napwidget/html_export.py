@@ -4,7 +4,9 @@ The file inlines the same front-end bundle the notebook uses (base64, loaded as 
 URL, so nothing in it can end the ``<script>`` early) and the widget state as JSON. A static model shim in
 the bundle (``renderStatic``) answers the views' requests from data embedded here: thumbnails and
 activation profiles of as many inputs as fit in ``max_bytes`` (the selected ones first, then NAP members,
-most typical first). Selection, sorting, hovering and paging keep working; parameter controls are disabled.
+most typical first). Selection, sorting, hovering and paging keep working; so do min_cluster_size and the
+selection method, re-selected in the page from the shipped single-linkage tree (napwidget.reselect_export);
+the other parameters are fixed.
 No network: no script is loaded from a URL.
 """
 from __future__ import annotations
@@ -28,6 +30,8 @@ STATE_TRAITS = (
     "layer", "min_cluster_size", "min_samples", "cluster_selection_method", "normalize",
     "selected_naps", "selected_indices", "sort_by", "error", "layers", "options", "view",
     "_samples", "_truth", "_card_thumbs", "_revision",
+    # the tree min_cluster_size / method are re-selected from in the page (napwidget.reselect_export)
+    "_reselect_tree",
     # cross-layer views (napwidget.cross_layer_views)
     "pinned", "pinned_view", "ui_state", "cross_open", "follow_layers", "_follow_labels", "max_activating",
     "layer_strip", "_avg_thumbs",

@@ -130,6 +130,9 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     _samples = traitlets.Bytes(b"").tag(sync=True)
     _truth = traitlets.Bytes(b"").tag(sync=True)
     _card_thumbs = traitlets.Bytes(b"").tag(sync=True)
+    # the shown result's single-linkage tree (napwidget.reselect_export): without a kernel, the front end
+    # re-selects min_cluster_size / method from it (js/src/reselect/); sent again only when the tree changes
+    _reselect_tree = traitlets.Bytes(b"").tag(sync=True)
 
     def __init__(
         self,
@@ -260,7 +263,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     def save_html(self, path: str | Path, *, title: str | None = None, max_bytes: int = 12_000_000) -> Path:
         """Write a standalone HTML file of the current state (no kernel, no network needed to view it).
 
-        Selection and sorting keep working in the file; parameter controls are disabled.
+        Selection and sorting keep working in the file, and so do min_cluster_size and the selection method
+        (re-selected in the page, with the kernel's results); the other parameters are fixed.
 
         Example
         -------
@@ -289,11 +293,22 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 self.view = vm
                 self._samples = ex.sample_table()
                 self._card_thumbs = sprite
+                self._push_tree()
                 # NAP ids mean something else after a recompute; the selected inputs stay (follow them
                 # across layers), the NAP selection is cleared.
                 self.selected_naps = []
             finally:
                 self._syncing = False
+
+    def _push_tree(self) -> None:
+        """Ship the result's tree for kernel-less re-selection, once per tree (the same tree serves every
+        min_cluster_size and method)."""
+        from napwidget.reselect_export import tree_bytes
+
+        tree = getattr(self._explorer.naps, "tree", None)
+        if tree is not getattr(self, "_shipped_tree", None):
+            self._shipped_tree = tree
+            self._reselect_tree = tree_bytes(tree)
 
     def _current_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in PARAM_NAMES}

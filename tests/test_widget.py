@@ -229,3 +229,28 @@ def test_save_html_budget_limits_embedded_items(w, tmp_path):
     path = w.save_html(tmp_path / "small.html", max_bytes=8_000)
     payload = json.loads(re.search(r'id="napw-state">(.*?)</script>', path.read_text(), re.DOTALL).group(1))
     assert 0 < payload["static"]["n_embedded"] < w.view["n"] and payload["static"]["complete"] is False
+
+
+def test_the_tree_for_kernel_less_reselection_ships_once_per_tree(w, data):
+    """The front end re-selects min_cluster_size / method without a kernel from `_reselect_tree`: the shown
+    result's single-linkage tree, packed (napwidget.reselect_export), sent again only when the tree changes."""
+    from napwidget.clustering import select_clusters
+    from napwidget.reselect_export import tree_from_bytes
+
+    n = w.view["n"]
+    blob = w._reselect_tree
+    assert isinstance(blob, bytes) and len(blob) == 16 * (n - 1)
+    tree = tree_from_bytes(blob, w.min_samples)
+    res = select_clusters(tree, w.min_cluster_size, w.cluster_selection_method)
+    assert res.n_clusters == w.naps.n_naps and np.array_equal(res.labels >= 0, w.naps.labels >= 0)
+    w.min_cluster_size = 6  # same tree: nothing new is sent
+    assert w._reselect_tree is blob and w.view["params"]["min_cluster_size"] == 6
+    w.layer = "early"  # another tree
+    assert w._reselect_tree != blob and len(w._reselect_tree) == 16 * (n - 1)
+
+
+@pytest.mark.skipif(not BUNDLE.exists(), reason="front-end bundle not built")
+def test_save_html_embeds_the_tree(w, tmp_path):
+    path = w.save_html(tmp_path / "tree.html")
+    payload = json.loads(re.search(r'id="napw-state">(.*?)</script>', path.read_text(), re.DOTALL).group(1))
+    assert base64.b64decode(payload["state"]["_reselect_tree"]["__b64__"]) == w._reselect_tree

@@ -3,6 +3,7 @@ import "./widget.css";
 import { h } from "./dom.js";
 import { createStore } from "./store.js";
 import { createStaticModel } from "./static-model.js";
+import { withKernelless } from "./reselect/kernelless.js";
 import { markItemKind } from "./text.js";
 import { VIEWS } from "./views/index.js";
 
@@ -45,7 +46,10 @@ export function mount(el, model, { views = VIEWS, storeOptions = {} } = {}) {
 }
 
 function render({ model, el }) {
-  return mount(el, model);
+  // without a kernel's answer, min_cluster_size / method are re-selected in the browser (src/reselect/)
+  const wrapped = withKernelless(model, el);
+  const cleanup = mount(el, wrapped);
+  return Object.assign(() => { cleanup(); wrapped.dispose(); }, { store: cleanup.store, root: cleanup.root });
 }
 
 /** Kernel-less rendering for save_html exports: the embedded state behind a static model shim. */

@@ -1,6 +1,9 @@
 // A kernel-less stand-in for the anywidget model, used by save_html exports: the same get/set/on/off/
 // save_changes/send API, with the state embedded in the HTML file. Requests the views send to the kernel
-// (thumbnails, activation profiles) are answered from data embedded next to the state.
+// (thumbnails, activation profiles) are answered from data embedded next to the state. With the kernel's
+// single-linkage tree embedded (`_reselect_tree`), min_cluster_size and the selection method stay live: a
+// change is answered by ./reselect/local-kernel.js exactly as the kernel would answer it.
+import { createLocalKernel, RESELECT_PARAMS } from "./reselect/local-kernel.js";
 
 function b64ToBytes(b64) {
   const bin = atob(b64 || "");
@@ -30,6 +33,16 @@ function floats(entry) {
 
 function round(x) {
   return Math.round(x * 1e4) / 1e4;
+}
+
+/** The (N, F) activations in index order when the export holds every input's profile, else null. */
+function allFeatures(pr, values, n) {
+  const F = pr.n_features || 0;
+  const idx = pr.indices || [];
+  if (!F || !n || idx.length !== n || values.length < n * F) return null;
+  const out = new Float32Array(n * F);
+  idx.forEach((i, j) => out.set(values.subarray(j * F, (j + 1) * F), i * F));
+  return out;
 }
 
 export function createStaticModel(payload) {
@@ -94,7 +107,9 @@ export function createStaticModel(payload) {
     const samples = state._samples;
     const n = view.n || 0;
     const nap = samples && samples.byteLength >= 4 * n ? samples.getInt32(index * 4, true) : -1;
-    const src = nap >= 0 && stats.mean.length >= (nap + 1) * F ? stats : overall;
+    // the embedded NAP statistics belong to the exported result, not to one re-selected in the browser
+    const own = !view.reselected_in_browser;
+    const src = own && nap >= 0 && stats.mean.length >= (nap + 1) * F ? stats : overall;
     const off = nap >= 0 && src === stats ? nap * F : 0;
     const pick = (arr) => Array.from(arr.subarray(off, off + F), round);
     reply({
@@ -111,7 +126,7 @@ export function createStaticModel(payload) {
     });
   }
 
-  return {
+  const model = {
     isStatic: true,
     embedded: { complete: Boolean(extra.complete), count: extra.n_embedded || 0 },
     get: (key) => state[key],
@@ -129,11 +144,17 @@ export function createStaticModel(payload) {
       else if (!fn) handlers.delete(event);
       else if (handlers.has(event)) handlers.get(event).delete(fn);
     },
-    save_changes() {},
+    save_changes() {
+      const shown = (state.view && state.view.params) || {};
+      if (RESELECT_PARAMS.some((k) => state[k] !== shown[k]) && local.canReselect()) setTimeout(() => local.apply(), 0);
+    },
     send(msg) {
       if (!msg || typeof msg !== "object") return;
       if (msg.type === "thumbs") answerThumbs(msg);
       else if (msg.type === "profile") answerProfile(msg);
     },
   };
+  const local = createLocalKernel(model, { features: allFeatures(pr, profValues, (state.view || {}).n || 0), nFeatures: F });
+  model.reselects = local.canReselect() ? [...RESELECT_PARAMS] : [];
+  return model;
 }

@@ -272,6 +272,17 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     return Boolean(model.get("static"));
   }
 
+  // ------------------------------------------------ kernel-less re-selection (src/reselect/, static-model.js)
+  /** True when `name` can change without a kernel (the page holds the tree: min_cluster_size, method). */
+  function canReselect(name) {
+    return Array.isArray(model.reselects) && model.reselects.includes(name);
+  }
+
+  /** A line about where results come from now (e.g. "kernel not connected: re-selecting in the browser"). */
+  function notice() {
+    return String(model.get("_local_notice") || "");
+  }
+
   function isBusy() {
     return Boolean(model.get("busy")) || local.pending > 0 || Object.keys(local.pendingParams).length > 0;
   }
@@ -359,7 +370,7 @@ export function createStore(model, { commitDelay = 300 } = {}) {
 
   /** Change a clustering parameter: debounced (the latest value wins), committed to the kernel as one request. */
   function setParam(name, value, { immediate = false } = {}) {
-    if (isStatic() || !PARAM_KEYS.includes(name)) return;
+    if ((isStatic() && !canReselect(name)) || !PARAM_KEYS.includes(name)) return;
     local.pendingParams[name] = value;
     emit("status");
     if (immediate) commit();
@@ -427,6 +438,7 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   listen("change:selected_indices", () => emit("selection"));
   listen("change:sort_by", () => emit("sort"));
   listen("change:busy", () => emit("status"));
+  listen("change:_local_notice", () => emit("status"));
   listen("change:error", () => emit("status"));
   listen("change:_revision", () => {
     local.pending = 0;
@@ -468,6 +480,8 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     item,
     selectionCounts,
     isStatic,
+    canReselect,
+    notice,
     isBusy,
     param,
     selectNaps,

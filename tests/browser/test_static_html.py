@@ -75,9 +75,10 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
     expect(r.locator("[data-testid=nap-count]")).to_contain_text(str(n_naps))
     expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(n_naps)
     expect(r.locator("[data-testid=heatmap]")).to_be_visible()
-    # no kernel: the parameter controls are disabled
-    expect(r.locator("[data-testid=mcs-input]")).to_be_disabled()
+    # no kernel: the parameters that need a new tree are disabled; min_cluster_size / method re-select in the page
     expect(r.locator("[data-testid=layer-select]")).to_be_disabled()
+    expect(r.locator("[data-testid=ms-input]")).to_be_disabled()
+    expect(r.locator("[data-testid=mcs-input]")).to_be_enabled()
 
     # selecting a NAP still works offline and fills the gallery with its members, most typical first
     nap = max(members, key=lambda i: len(members[i]))
@@ -115,4 +116,55 @@ def test_static_html_escapes_class_names(offline_page, tmp_path):
     assert page.evaluate("() => window.__xss") is None
     assert page.locator("img[src='x']").count() == 0
     assert XSS in r.inner_text()
+    assert_offline(page)
+
+
+@pytest.fixture(scope="module")
+def digits_reselect(demo_cache_dir, tmp_path_factory):
+    """A saved page and, for other (method, min_cluster_size) values, what the kernel computes."""
+    from napwidget.datasets import DigitsDemo
+    from napwidget.widget import NapWidget
+
+    demo = DigitsDemo.load(seed=0, cache_dir=demo_cache_dir)
+    w = NapWidget(demo.model, demo.images, layers=["conv3", "relu4"], labels=demo.labels,
+                  class_names=demo.class_names, cache=None)
+    path = w.save_html(tmp_path_factory.mktemp("static") / "reselect.html")
+    kernel = {}
+    for method, mcs in (("leaf", 12), ("leaf", 30), ("eom", 30), ("eom", 5)):
+        w.cluster_selection_method, w.min_cluster_size = method, mcs
+        k = int(w.naps.n_naps)
+        kernel[(method, mcs)] = (k, {i: w.explorer.members_of([i]) for i in range(k)})
+    return path, kernel
+
+
+def test_static_html_reselects_min_cluster_size_like_the_kernel(offline_page, digits_reselect, artifacts_dir):
+    """No kernel: changing min_cluster_size / the method in a saved page gives the kernel's NAPs (count, cards,
+    members in the kernel's order), from the tree shipped in the file."""
+    path, kernel = digits_reselect
+    page = offline_page
+    r = open_static(page, path)
+    expect(r.locator("[data-testid=kernel-note]")).to_contain_text("re-select in the browser")
+    mcs = r.locator("[data-testid=mcs-input]")
+    method = r.locator("[data-testid=method-select]")
+    for (meth, value), (k, members) in kernel.items():
+        if method.input_value() != meth:
+            method.select_option(meth)
+        mcs.fill(str(value))
+        mcs.press("Enter")
+        expect(r.locator("[data-testid=nap-count]")).to_contain_text(f"{k} NAP", timeout=15_000)
+        expect(r.locator("[data-testid=busy]")).to_be_hidden()
+        expect(r.locator("[data-testid=nap-card]")).to_have_count(k)
+        expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(k)
+        if not k:
+            continue
+        # selection linking on the re-selected NAPs: a card selects exactly the kernel's members, in its order
+        nap = max(members, key=lambda i: len(members[i]))
+        r.locator(f"[data-testid=nap-card][data-nap='{nap}']").click()
+        items = r.locator("[data-testid=gallery-item]")
+        expect(items.first).to_have_attribute("data-index", str(members[nap][0]))
+        shown = [int(x) for x in items.evaluate_all("els => els.map(e => e.dataset.index)")]
+        assert shown == members[nap][: len(shown)]
+        sizes = r.locator("[data-testid=nap-card]").evaluate_all("els => els.map(e => e.dataset.nap)")
+        assert sorted(map(int, sizes)) == list(range(k))
+    page.screenshot(path=str(artifacts_dir / "static-html-reselect.png"))
     assert_offline(page)

@@ -31,7 +31,7 @@ export default {
     const errText = h("span", { class: "napw-error-text", "data-testid": "error", role: "alert" });
     const errClose = h("button", { class: "napw-icon-btn", type: "button", title: "dismiss", "aria-label": "dismiss error", text: "×" });
     const error = h("div", { class: "napw-error", hidden: true }, errText, errClose);
-    const note = h("div", { class: "napw-static-note", hidden: true });
+    const note = h("div", { class: "napw-static-note", "data-testid": "kernel-note", hidden: true });
 
     const field = (label, control) => h("label", { class: "napw-field" }, h("span", { class: "napw-field-label", text: label }), control);
     el.append(
@@ -71,8 +71,9 @@ export default {
       ms.max = Math.max(1, n - 1);
       if (document.activeElement !== mcs) mcs.value = store.param("min_cluster_size");
       if (document.activeElement !== ms) ms.value = store.param("min_samples");
-      const disabled = store.isStatic();
-      for (const c of [layerSelect, mcs, ms, method, norm]) c.disabled = disabled;
+      const fixed = (name) => store.isStatic() && !store.canReselect(name);
+      for (const [c, name] of [[layerSelect, "layer"], [mcs, "min_cluster_size"], [ms, "min_samples"], [method, "cluster_selection_method"], [norm, "normalize"]]) c.disabled = fixed(name);
+      renderNote();
     }
 
     function renderStatus() {
@@ -91,10 +92,19 @@ export default {
         h("strong", { text: `${k} NAP${k === 1 ? "" : "s"}` }),
         h("span", { class: "napw-muted", text: ` · ${pct(v.noise_fraction)} noise · ${int(v.n || 0)} inputs · ${v.n_features || 0} units` }),
       );
-      if (store.isStatic()) {
-        note.hidden = false;
-        note.textContent = "Static export: no kernel, so the clustering parameters are fixed. Selecting, sorting, paging and hovering still work.";
+      renderNote();
+    }
+
+    function renderNote() {
+      const live = store.canReselect("min_cluster_size");
+      let text = store.notice();
+      if (!text && store.isStatic()) {
+        text = live
+          ? "Static export: no kernel. min cluster size and the selection method re-select in the browser (the kernel's results); the other parameters are fixed. Selecting, sorting, paging and hovering work."
+          : "Static export: no kernel, so the clustering parameters are fixed. Selecting, sorting, paging and hovering still work.";
       }
+      note.hidden = !text;
+      note.textContent = text;
     }
 
     function commitNumber(input, name, immediate = false) {

@@ -1,0 +1,119 @@
+// The notebook widget without its kernel. When a parameter change gets no answer (the comm is closed, the
+// output was reopened after the kernel died, a Colab runtime is gone), min_cluster_size and the selection
+// method are re-selected in the browser from the tree the kernel shipped (./local-kernel.js), and the page
+// says so: "kernel not connected: re-selecting in the browser".
+//
+// The browser's results never go into the real model: ipywidgets would sync every set() back to a kernel
+// that may still be alive but slow. They live in an overlay that get() reads first; anything the kernel
+// sends later replaces them.
+import { createLocalKernel, RESELECT_PARAMS, RESULT_TRAITS } from "./local-kernel.js";
+
+export const KERNELLESS_NOTE = "kernel not connected: re-selecting in the browser";
+const OTHER_PARAMS = ["layer", "min_samples", "normalize"];
+const LOCAL_KEYS = [...RESULT_TRAITS, ...RESELECT_PARAMS, ...OTHER_PARAMS, "selected_naps", "error", "busy", "_revision"];
+
+/**
+ * Wrap an anywidget model so that parameter changes fall back to in-browser re-selection without a kernel.
+ * @param model the anywidget model (get/set/on/off/save_changes/send).
+ * @param {Element} el the view's element (ipywidgets marks a disconnected widget's ancestor).
+ * @param {{timeoutMs?: number}} options how long a parameter change may wait for the kernel's answer.
+ */
+export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
+  const overlay = new Map();
+  const handlers = new Map(); // event -> Set of the views' callbacks (to announce overlay changes)
+  let gone = false;
+  let timer = null;
+
+  const get = (k) => (overlay.has(k) ? overlay.get(k) : model.get(k));
+  function emitLocal(k) {
+    for (const fn of [...(handlers.get(`change:${k}`) || [])]) fn(get(k));
+  }
+  function setLocal(k, v) {
+    overlay.set(k, v);
+    emitLocal(k);
+  }
+  const local = createLocalKernel({ get, set: setLocal });
+
+  // The kernel's own changes replace the overlay (registered before any view's handler, so views read them).
+  const own = LOCAL_KEYS.map((k) => [`change:${k}`, () => {
+    overlay.delete(k);
+    if (k === "_revision" && gone) { gone = false; setLocal("_local_notice", ""); }
+  }]);
+  for (const [event, fn] of own) model.on(event, fn);
+
+  function disconnected() {
+    return gone || Boolean(el && typeof el.closest === "function" && el.closest(".jupyter-widgets-disconnected"));
+  }
+
+  const shown = () => ((get("view") || {}).params || {});
+  const changed = (names) => names.filter((k) => get(k) !== shown()[k]);
+
+  function goLocal() {
+    timer = null;
+    gone = true;
+    setLocal("_local_notice", KERNELLESS_NOTE);
+    const fixed = changed(OTHER_PARAMS);
+    if (fixed.length) {
+      for (const k of fixed) setLocal(k, shown()[k]);
+      setLocal("error", `${fixed.join(", ")} cannot change without a kernel. Fix: rerun the notebook; min cluster size and the selection method still work here.`);
+      setLocal("_revision", (get("_revision") || 0) + 1);
+    }
+    if (changed(RESELECT_PARAMS).length || !fixed.length) local.apply();
+  }
+
+  function saveChanges() {
+    const params = changed([...RESELECT_PARAMS, ...OTHER_PARAMS]);
+    if (!disconnected()) {
+      try {
+        model.save_changes();
+      } catch (err) {
+        gone = true; // no comm to send on
+      }
+    }
+    if (!params.length || !local.canReselect()) return;
+    if (disconnected()) {
+      goLocal();
+      return;
+    }
+    const rev = model.get("_revision");
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (model.get("_revision") === rev && changed([...RESELECT_PARAMS, ...OTHER_PARAMS]).length) goLocal();
+      else timer = null;
+    }, timeoutMs);
+  }
+
+  return {
+    get,
+    set(k, v) {
+      overlay.delete(k); // an intent of the user: it goes to the kernel
+      model.set(k, v);
+    },
+    on(event, fn) {
+      if (!handlers.has(event)) handlers.set(event, new Set());
+      handlers.get(event).add(fn);
+      if (event !== "change:_local_notice") model.on(event, fn);
+    },
+    off(event, fn) {
+      if (handlers.has(event)) handlers.get(event).delete(fn);
+      if (event !== "change:_local_notice") model.off(event, fn);
+    },
+    save_changes: saveChanges,
+    send(...args) {
+      return model.send(...args); // a request to a dead kernel stays unanswered; the views keep their placeholders
+    },
+    get reselects() {
+      return gone && local.canReselect() ? [...RESELECT_PARAMS] : [];
+    },
+    get kernelGone() {
+      return gone;
+    },
+    local,
+    /** Remove the wrapper's own listeners (the views remove theirs). */
+    dispose() {
+      if (timer) clearTimeout(timer);
+      for (const [event, fn] of own) model.off(event, fn);
+      handlers.clear();
+    },
+  };
+}
