@@ -281,6 +281,14 @@ def test_tuples_are_positional_arguments(text_model, tokens):
     np.testing.assert_array_equal(acts.targets, np.arange(30))
 
 
+def test_a_labels_entry_is_a_target_not_a_model_argument(text_model, tokens):
+    batch, _ = tokens
+    y = np.arange(30) % 4
+    with_labels = extract(text_model, dict(batch, labels=y), ["norm2"], batch_size=8)  # the model takes no labels=
+    np.testing.assert_array_equal(with_labels.targets, y)
+    np.testing.assert_allclose(with_labels["norm2"], extract(text_model, batch, ["norm2"])["norm2"], atol=1e-5)
+
+
 def test_list_layers_on_a_dict_example(text_model, tokens):
     batch, _ = tokens
     example = {k: v[:2] for k, v in batch.items()}
