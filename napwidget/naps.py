@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from napwidget.clustering import ClusterResult, SingleLinkageTree, select_clusters
+from napwidget.clustering.engines import algorithm_names
 from napwidget.errors import NapInputError
-from napwidget.normalize import AGGREGATIONS, aggregate, check_finite, normalize_features
+from napwidget.normalize import AGGREGATIONS, aggregate, apply_scale, check_finite, feature_scale
 from napwidget.tree_cache import cached_tree
 
 METHODS = ("leaf", "eom")
@@ -33,6 +34,7 @@ class NAPs:
     features : (N, F) the normalised matrix that was clustered.
     input_labels : (N,) class labels given to :func:`find_naps`, or None.
     params : the parameters used.
+    algorithm : the clustering engine that ran: ``"exact"`` or ``"approximate"`` (see ``find_naps``).
 
     Example
     -------
@@ -53,8 +55,10 @@ class NAPs:
         predictions: np.ndarray | None = None,
         class_names: Sequence[str] | None = None,
         params: Mapping[str, Any] | None = None,
+        algorithm: str = "exact",
     ) -> None:
         self.features = features
+        self.algorithm = algorithm
         self.tree = tree
         self.layer = layer
         self.params = dict(params or {})
@@ -69,12 +73,68 @@ class NAPs:
         order = np.lexsort((np.arange(k), -sizes, -pers)) if k else np.zeros(0, np.int64)
         remap = np.empty(k, dtype=np.int64)
         remap[order] = np.arange(k)
+        self._result, self._remap = result, remap
+        self.feature_scale: np.ndarray | None = None  # per-column divisors (set by find_naps), for predict
         self.labels = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1) if k else np.full_like(raw, -1)
         self.persistence = pers[order]
         self.sizes = sizes[order]
         self.stability = np.asarray(result.stability, dtype=np.float64)[:k][order] if k else np.zeros(0)
         self.probabilities = np.asarray(result.probabilities, dtype=np.float64)
         self.outlier_scores = np.asarray(result.outlier_scores, dtype=np.float64)
+
+    # ------------------------------------------------------------------------------------- predict
+    def predict(self, activations: Any) -> tuple[np.ndarray, np.ndarray]:
+        """NAP and membership probability of inputs that were not clustered (hdbscan's approximate_predict).
+
+        The new activations are aggregated and scaled exactly like the clustered ones (same divisors), then
+        attached to this clustering's condensed tree without changing it: each new input joins its nearest
+        clustered input in mutual-reachability distance and takes the NAP alive at that distance (or noise).
+        So NAPs found on a subsample extend to the rest of the data. Works for either algorithm.
+
+        Parameters
+        ----------
+        activations : (M, F) array, raw (M, C, H, W) conv outputs, or an Activations / mapping holding this
+            NAPs' layer.
+
+        Returns
+        -------
+        (labels, probabilities): (M,) NAP ids as in :attr:`labels` (-1 = noise) and (M,) probabilities in [0, 1].
+
+        Example
+        -------
+        >>> sub = find_naps(X[:20_000], layer="fc1")        # doctest: +SKIP
+        >>> nap, prob = sub.predict(X[20_000:])              # doctest: +SKIP
+        """
+        predictor = self._predictor()
+        matrix, _, _ = _select_matrix(activations, self.layer if self.layer is not None else None)
+        if matrix.ndim > 2:
+            matrix = aggregate(matrix, self.params.get("aggregate_by", "mean"))
+        if matrix.ndim == 1:
+            matrix = matrix[None, :]
+        if matrix.ndim != 2 or matrix.shape[1] != self.features.shape[1]:
+            raise NapInputError(
+                f"new activations have shape {matrix.shape} but this layer was clustered on "
+                f"{self.features.shape[1]} features",
+                "pass activations of the same layer, extracted and reduced the same way",
+            )
+        check_finite(matrix, "new activations")
+        raw, prob = predictor.predict(apply_scale(matrix, self.feature_scale))
+        nap = np.where(raw >= 0, self._remap[np.maximum(raw, 0)] if self.n_naps else -1, -1)
+        return nap.astype(np.int64), prob
+
+    def _predictor(self) -> Any:
+        cached = self.__dict__.get("_predictor_cache")
+        if cached is not None:
+            return cached
+        if self.tree is None or self._result.condensed_tree is None or self.feature_scale is None:
+            raise NapInputError(
+                "these NAPs cannot predict: they were loaded from disk or built without find_naps",
+                "call find_naps(...) on the activations again, then naps.predict(new_activations)",
+            )
+        from napwidget.clustering.predict import Predictor
+
+        self.__dict__["_predictor_cache"] = Predictor.build(self.features, self.tree, self._result)
+        return self.__dict__["_predictor_cache"]
 
     # ----------------------------------------------------------------------------------------- basics
     @property
@@ -253,7 +313,8 @@ class NAPs:
             arrays["input_labels"] = self.input_labels
         if self.predictions is not None:
             arrays["predictions"] = self.predictions
-        meta = {"layer": self.layer, "params": self.params, "class_names": self.class_names, "version": 1}
+        meta = {"layer": self.layer, "params": self.params, "class_names": self.class_names, "version": 1,
+                "algorithm": self.algorithm}
         np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
         return path
 
@@ -280,7 +341,7 @@ def load_naps(path: str | Path) -> NAPs:
             result, data["features"], layer=meta.get("layer"), params=meta.get("params"),
             input_labels=data["input_labels"] if "input_labels" in data else None,
             predictions=data["predictions"] if "predictions" in data else None,
-            class_names=meta.get("class_names"),
+            class_names=meta.get("class_names"), algorithm=meta.get("algorithm", "exact"),
         )
 
 
@@ -339,6 +400,7 @@ def find_naps(
     labels: Any = None,
     predictions: Any = None,
     class_names: Sequence[str] | None = None,
+    algorithm: str = "auto",
 ) -> NAPs:
     """Find the Neural Activation Patterns of one layer.
 
@@ -360,6 +422,10 @@ def find_naps(
     parity : reproduce the reference implementation's quirks (dense layers divided by one scalar; the std
         block of ``mean_std`` divided by the square root of the mean block's maximum).
     labels, predictions, class_names : per-input class labels / model predictions, for label make-up.
+    algorithm : ``"exact"`` (hdbscan's result bit for bit; memory N x N float32, e.g. 10 GiB at 50k inputs),
+        ``"approximate"`` (HDBSCAN on a k-nearest-neighbour graph, memory O(N * (features + k)): for 100k-1M
+        inputs) or ``"auto"`` (default: exact while its memory fits comfortably, else approximate, with a
+        warning). ``naps.algorithm`` tells which ran.
 
     Example
     -------
@@ -385,23 +451,31 @@ def find_naps(
     if n == 0:
         raise NapInputError("the activation matrix is empty", "extract activations of at least min_cluster_size inputs")
     validate_params(n, min_cluster_size, min_samples, cluster_selection_method)
+    if algorithm not in algorithm_names():
+        raise NapInputError(f"unknown algorithm={algorithm!r}", f"use one of {algorithm_names()}")
     dense = matrix.ndim == 2 and not is_mean_std
     norm = "layer" if (parity and dense and normalize == "unit") else normalize
 
-    def make_features() -> np.ndarray:
+    def make_features() -> tuple[np.ndarray, np.ndarray]:
         check_finite(matrix, f"activations of layer {layer!r}" if layer else "activations")
-        return normalize_features(matrix, norm, parity=parity, mean_std=is_mean_std)
+        scale = feature_scale(matrix, norm, parity=parity, mean_std=is_mean_std)
+        return apply_scale(matrix, scale), scale
 
-    features, tree = cached_tree(matrix, (norm, parity, is_mean_std), int(min_samples), make_features)
+    features, tree, used, scale = cached_tree(
+        matrix, (norm, parity, is_mean_std), int(min_samples), make_features, algorithm
+    )
     result = select_clusters(tree, min_cluster_size=int(min_cluster_size), method=cluster_selection_method)
     labels_arr = _per_input(labels, n, "labels")
     preds_arr = _per_input(predictions, n, "predictions")
     params = {
         "min_cluster_size": int(min_cluster_size), "min_samples": int(min_samples),
         "cluster_selection_method": cluster_selection_method, "normalize": normalize, "parity": parity,
+        "algorithm": algorithm, "aggregate_by": aggregate_by,
     }
-    return NAPs(result, features, tree=tree, layer=layer, input_labels=labels_arr, predictions=preds_arr,
-                class_names=class_names, params=params)
+    naps = NAPs(result, features, tree=tree, layer=layer, input_labels=labels_arr, predictions=preds_arr,
+                class_names=class_names, params=params, algorithm=used)
+    naps.feature_scale = scale
+    return naps
 
 
 def _per_input(values: Any, n: int, what: str) -> np.ndarray | None:
