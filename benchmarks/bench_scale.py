@@ -37,6 +37,12 @@ def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def cpu_s() -> float:
+    """CPU seconds of this process (all threads): on a shared machine wall time / cpu time shows the wait."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def mixture(n: int, d: int = 512, n_clusters: int = 60, seed: int = 0) -> np.ndarray:
     """Activation-like data, made in chunks (float32 only): ReLU'd Gaussian clusters, each firing ~30 % of
     the units at its own strengths, sizes varying 10x, plus 5 % diffuse inputs; like post-ReLU layer means."""
@@ -250,6 +256,7 @@ def main() -> None:
     with open("/proc/loadavg") as fh:
         load = fh.read().split()[:3]
     result = CASES[a.case](a)
+    result["process_cpu_s"] = cpu_s()
     result["loadavg_start"] = load
     with open("/proc/loadavg") as fh:
         result["loadavg_end"] = fh.read().split()[:3]
