@@ -1,12 +1,17 @@
 """The clustering engines behind ``find_naps(..., algorithm=...)``, by name.
 
 Every engine gets the raw (N, F) activation matrix, a cache variant for it, a function that returns its
-normalised features, HDBSCAN's parameters and an optional ``progress(fraction, stage)`` callback
-(:mod:`napwidget.progress`); it returns ``(features, single-linkage tree, ClusterResult)``.
-Add an engine by adding one entry to :data:`ALGORITHMS`.
+normalised features and the per-column divisors that made them, HDBSCAN's parameters and an optional
+``progress(fraction, stage)`` callback (:mod:`napwidget.progress`); it returns ``(features, single-linkage
+tree, ClusterResult, name of the engine that ran, divisors)``. Add an engine by adding one entry to
+:data:`ALGORITHMS`.
 
-- ``"exact"`` (default): napwidget's exact engine (:mod:`napwidget.clustering`), equal to hdbscan wherever
+- ``"auto"`` (default): ``"exact"`` while its N x N float32 matrix fits comfortably in the memory available,
+  else ``"approximate"``, saying so once (:mod:`napwidget.clustering.engines`).
+- ``"exact"``: napwidget's exact engine (:mod:`napwidget.clustering`), equal to hdbscan wherever
   hdbscan's own MST is exact (D > 60), with a cached tree so that re-clustering costs milliseconds.
+- ``"approximate"``: HDBSCAN on a k-nearest-neighbour graph, O(N * (features + k)) memory, for 100k-1M
+  inputs; the tree is cached the same way.
 - ``"hdbscan"``: the hdbscan library itself, with the reference implementation's arguments, so that labels and
   persistence are bit for bit the reference tool's (for D <= 60 hdbscan's default Boruvka MST is approximate
   and differs from the exact engine's). Slower, refits on every call; ``parity=True`` uses it.
@@ -15,8 +20,8 @@ Example
 -------
 >>> import numpy as np
 >>> x = np.random.default_rng(0).normal(size=(80, 3)).astype(np.float32)
->>> feats, tree, res = ALGORITHMS["hdbscan"](x, "none", lambda: x, min_cluster_size=5, min_samples=5,
-...                                          method="leaf")
+>>> feats, tree, res, used, scale = ALGORITHMS["hdbscan"](
+...     x, "none", lambda: (x, np.ones(3)), min_cluster_size=5, min_samples=5, method="leaf")
 >>> res.labels.shape, tree.n_samples
 ((80,), 80)
 """
@@ -32,28 +37,40 @@ from napwidget.progress import Report
 
 __all__ = ["ALGORITHMS", "hdbscan_library_fit", "resolve_algorithm"]
 
-Engine = Callable[..., tuple[np.ndarray, SingleLinkageTree | None, ClusterResult]]
+# make_features() -> (normalised features, per-column divisors that made them)
+FeatureMaker = Callable[[], tuple[np.ndarray, np.ndarray]]
+# (features, tree, clusters, name of the engine that ran, per-column divisors)
+EngineOutput = tuple[np.ndarray, SingleLinkageTree, ClusterResult, str, np.ndarray]
+Engine = Callable[..., EngineOutput]
 
 
-def _exact(
-    matrix: np.ndarray, variant: Hashable, make_features: Callable[[], np.ndarray], *,
-    min_cluster_size: int, min_samples: int, method: str, progress: Report | None = None,
-) -> tuple[np.ndarray, SingleLinkageTree, ClusterResult]:
-    from napwidget.tree_cache import cached_tree
+def _tree_engine(name: str) -> Engine:
+    """An engine that builds (or reuses) a cached single-linkage tree with ``name`` and selects on it."""
 
-    features, tree = cached_tree(matrix, variant, min_samples, make_features, progress=progress)
-    return features, tree, select_clusters(tree, min_cluster_size=min_cluster_size, method=method)
+    def run(
+        matrix: np.ndarray, variant: Hashable, make_features: FeatureMaker, *,
+        min_cluster_size: int, min_samples: int, method: str, progress: Report | None = None,
+    ) -> EngineOutput:
+        from napwidget.tree_cache import cached_tree
+
+        features, tree, used, scale = cached_tree(
+            matrix, variant, min_samples, make_features, algorithm=name, progress=progress
+        )
+        result = select_clusters(tree, min_cluster_size=min_cluster_size, method=method)
+        return features, tree, result, used, scale
+
+    return run
 
 
 def _hdbscan(
-    matrix: np.ndarray, variant: Hashable, make_features: Callable[[], np.ndarray], *,
+    matrix: np.ndarray, variant: Hashable, make_features: FeatureMaker, *,
     min_cluster_size: int, min_samples: int, method: str, progress: Report | None = None,
-) -> tuple[np.ndarray, SingleLinkageTree, ClusterResult]:
-    features = make_features()
+) -> EngineOutput:
+    features, scale = make_features()
     if progress is not None:
         progress(0.0, "hdbscan fit")  # one library call: the bar shows the stage, not steps inside it
     tree, result = hdbscan_library_fit(features, min_cluster_size, min_samples, method)
-    return features, tree, result
+    return features, tree, result, "hdbscan", scale
 
 
 def hdbscan_library_fit(
@@ -101,24 +118,26 @@ def hdbscan_library_fit(
 
 # name -> engine; find_naps(..., algorithm=name) dispatches here
 ALGORITHMS: dict[str, Engine] = {
-    "exact": _exact,
+    "auto": _tree_engine("auto"),  # exact while its N x N matrix fits, else approximate (napwidget.clustering.engines)
+    "exact": _tree_engine("exact"),
+    "approximate": _tree_engine("approximate"),
     "hdbscan": _hdbscan,
 }
 
 
 def resolve_algorithm(algorithm: str | None, parity: bool = False) -> str:
-    """The engine to run: ``algorithm``, or by default ``"hdbscan"`` with ``parity=True``, else ``"exact"``.
+    """The engine to run: ``algorithm``, or by default ``"hdbscan"`` with ``parity=True``, else ``"auto"``.
 
     Example
     -------
     >>> resolve_algorithm(None), resolve_algorithm(None, parity=True), resolve_algorithm("exact", parity=True)
-    ('exact', 'hdbscan', 'exact')
+    ('auto', 'hdbscan', 'exact')
     """
     if algorithm is None:
-        return "hdbscan" if parity else "exact"
+        return "hdbscan" if parity else "auto"
     if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise NapInputError(
             f"unknown algorithm={algorithm!r}",
-            f"use one of {', '.join(map(repr, ALGORITHMS))} (default: 'exact'; 'hdbscan' with parity=True)",
+            f"use one of {', '.join(map(repr, ALGORITHMS))} (default: 'auto'; 'hdbscan' with parity=True)",
         )
     return algorithm

@@ -82,6 +82,8 @@ class Explorer:
     layer : the layer to start with (default: the last hidden layer, i.e. the one before the output).
     top_members : members shown on each NAP card.
     heatmap_units : at most this many units (columns) in the unit heatmap.
+    algorithm : clustering engine for every layer, as in :func:`~napwidget.find_naps` (``"auto"``: exact while
+        it fits in memory, else approximate).
     **params : ``min_cluster_size``, ``min_samples``, ``cluster_selection_method``, ``normalize``.
     """
 
@@ -98,6 +100,7 @@ class Explorer:
         top_members: int = 8,
         heatmap_units: int = 64,
         cache_results: int = 12,
+        algorithm: str = "auto",
         **params: Any,
     ) -> None:
         unknown = set(params) - set(DEFAULT_PARAMS)
@@ -126,6 +129,7 @@ class Explorer:
         self.top_members = int(top_members)
         self.heatmap_units = int(heatmap_units)
         self._find_naps, self.methods, self.normalizations = _engine()
+        self.algorithm = algorithm
 
         self.class_names = list(class_names) if class_names is not None else None
         self.labels = None if labels is None else _as_numpy(labels).reshape(-1)
@@ -282,6 +286,7 @@ class Explorer:
                     min_samples=params["min_samples"],
                     cluster_selection_method=params["cluster_selection_method"],
                     normalize=params["normalize"],
+                    algorithm=self.algorithm,
                 )
             except NapInputError:
                 raise

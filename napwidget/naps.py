@@ -11,7 +11,7 @@ import numpy as np
 
 from napwidget.clustering import ClusterResult, SingleLinkageTree
 from napwidget.errors import NapInputError
-from napwidget.normalize import AGGREGATIONS, aggregate, check_finite, normalize_features
+from napwidget.normalize import AGGREGATIONS, aggregate, apply_scale, check_finite, feature_scale
 from napwidget.progress import expected_seconds, progress_bar
 
 METHODS = ("leaf", "eom")
@@ -33,7 +33,8 @@ class NAPs:
     features : (N, F) the normalised matrix that was clustered.
     input_labels : (N,) class labels given to :func:`find_naps`, or None.
     params : the parameters used.
-    algorithm : the clustering engine that ran (``"exact"``, ``"hdbscan"``; see :mod:`napwidget.algorithms`).
+    algorithm : the clustering engine that ran: ``"exact"``, ``"approximate"`` or ``"hdbscan"`` (see
+        :mod:`napwidget.algorithms`).
 
     Example
     -------
@@ -54,12 +55,13 @@ class NAPs:
         predictions: np.ndarray | None = None,
         class_names: Sequence[str] | None = None,
         params: Mapping[str, Any] | None = None,
+        algorithm: str = "exact",
     ) -> None:
         self.features = features
+        self.algorithm = algorithm
         self.tree = tree
         self.layer = layer
         self.params = dict(params or {})
-        self.algorithm = str(self.params.get("algorithm", "exact"))  # the engine that ran (find_naps' algorithm)
         self.input_labels = None if input_labels is None else np.asarray(input_labels)
         self.predictions = None if predictions is None else np.asarray(predictions)
         self.class_names = list(class_names) if class_names is not None else None
@@ -71,12 +73,68 @@ class NAPs:
         order = np.lexsort((np.arange(k), -sizes, -pers)) if k else np.zeros(0, np.int64)
         remap = np.empty(k, dtype=np.int64)
         remap[order] = np.arange(k)
+        self._result, self._remap = result, remap
+        self.feature_scale: np.ndarray | None = None  # per-column divisors (set by find_naps), for predict
         self.labels = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1) if k else np.full_like(raw, -1)
         self.persistence = pers[order]
         self.sizes = sizes[order]
         self.stability = np.asarray(result.stability, dtype=np.float64)[:k][order] if k else np.zeros(0)
         self.probabilities = np.asarray(result.probabilities, dtype=np.float64)
         self.outlier_scores = np.asarray(result.outlier_scores, dtype=np.float64)
+
+    # ------------------------------------------------------------------------------------- predict
+    def predict(self, activations: Any) -> tuple[np.ndarray, np.ndarray]:
+        """NAP and membership probability of inputs that were not clustered (hdbscan's approximate_predict).
+
+        The new activations are aggregated and scaled exactly like the clustered ones (same divisors), then
+        attached to this clustering's condensed tree without changing it: each new input joins its nearest
+        clustered input in mutual-reachability distance and takes the NAP alive at that distance (or noise).
+        So NAPs found on a subsample extend to the rest of the data. Works for either algorithm.
+
+        Parameters
+        ----------
+        activations : (M, F) array, raw (M, C, H, W) conv outputs, or an Activations / mapping holding this
+            NAPs' layer.
+
+        Returns
+        -------
+        (labels, probabilities): (M,) NAP ids as in :attr:`labels` (-1 = noise) and (M,) probabilities in [0, 1].
+
+        Example
+        -------
+        >>> sub = find_naps(X[:20_000], layer="fc1")        # doctest: +SKIP
+        >>> nap, prob = sub.predict(X[20_000:])              # doctest: +SKIP
+        """
+        predictor = self._predictor()
+        matrix, _, _ = _select_matrix(activations, self.layer if self.layer is not None else None)
+        if matrix.ndim > 2:
+            matrix = aggregate(matrix, self.params.get("aggregate_by", "mean"))
+        if matrix.ndim == 1:
+            matrix = matrix[None, :]
+        if matrix.ndim != 2 or matrix.shape[1] != self.features.shape[1]:
+            raise NapInputError(
+                f"new activations have shape {matrix.shape} but this layer was clustered on "
+                f"{self.features.shape[1]} features",
+                "pass activations of the same layer, extracted and reduced the same way",
+            )
+        check_finite(matrix, "new activations")
+        raw, prob = predictor.predict(apply_scale(matrix, self.feature_scale))
+        nap = np.where(raw >= 0, self._remap[np.maximum(raw, 0)] if self.n_naps else -1, -1)
+        return nap.astype(np.int64), prob
+
+    def _predictor(self) -> Any:
+        cached = self.__dict__.get("_predictor_cache")
+        if cached is not None:
+            return cached
+        if self.tree is None or self._result.condensed_tree is None or self.feature_scale is None:
+            raise NapInputError(
+                "these NAPs cannot predict: they were loaded from disk or built without find_naps",
+                "call find_naps(...) on the activations again, then naps.predict(new_activations)",
+            )
+        from napwidget.clustering.predict import Predictor
+
+        self.__dict__["_predictor_cache"] = Predictor.build(self.features, self.tree, self._result)
+        return self.__dict__["_predictor_cache"]
 
     # ----------------------------------------------------------------------------------------- basics
     @property
@@ -280,7 +338,8 @@ class NAPs:
             arrays["input_labels"] = self.input_labels
         if self.predictions is not None:
             arrays["predictions"] = self.predictions
-        meta = {"layer": self.layer, "params": self.params, "class_names": self.class_names, "version": 1}
+        meta = {"layer": self.layer, "params": self.params, "class_names": self.class_names, "version": 1,
+                "algorithm": self.algorithm}
         np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
         return path
 
@@ -310,7 +369,7 @@ def load_naps(path: str | Path) -> NAPs:
     return NAPs(
         result, data["features"], layer=meta.get("layer"), params=meta.get("params"),
         input_labels=data.get("input_labels"), predictions=data.get("predictions"),
-        class_names=meta.get("class_names"),
+        class_names=meta.get("class_names"), algorithm=meta.get("algorithm", "exact"),
     )
 
 
@@ -392,11 +451,14 @@ def find_naps(
     parity : reproduce the reference implementation's quirks (dense layers divided by one scalar; the std
         block of ``mean_std`` divided by the square root of the mean block's maximum).
     labels, predictions, class_names : per-input class labels / model predictions, for label make-up.
-    algorithm : the clustering engine (:mod:`napwidget.algorithms`): ``"exact"`` (napwidget's exact engine,
-        the default) or ``"hdbscan"`` (the hdbscan library itself, as the reference tool runs it: persistence
-        bit for bit the reference's, also for D <= 60 where hdbscan's default MST is approximate; slower, and
-        every call refits). ``parity=True`` selects ``"hdbscan"`` unless ``algorithm`` is given.
-        ``naps.algorithm`` says which one ran.
+    algorithm : the clustering engine (:mod:`napwidget.algorithms`): ``"auto"`` (default: ``"exact"`` while its
+        memory fits comfortably in what is available, else ``"approximate"``, with a warning), ``"exact"``
+        (hdbscan's result bit for bit where hdbscan's MST is exact; memory N x N float32, e.g. 10 GiB at 50k
+        inputs), ``"approximate"`` (HDBSCAN on a k-nearest-neighbour graph, memory O(N * (features + k)): for
+        100k-1M inputs) or ``"hdbscan"`` (the hdbscan library itself, as the reference tool runs it:
+        persistence bit for bit the reference's, also for D <= 60 where hdbscan's default MST is
+        approximate; slower, and every call refits). ``parity=True`` selects ``"hdbscan"`` unless
+        ``algorithm`` is given. ``naps.algorithm`` says which one ran.
     progress : show a tqdm progress bar while the tree is built: ``None`` (default) when that is predicted to
         take more than ~2 s (and the tree is not cached), ``True`` always, ``False`` never.
 
@@ -409,6 +471,7 @@ def find_naps(
     >>> naps.members(0)[:8]                                             # doctest: +SKIP
     """
     from napwidget.algorithms import ALGORITHMS, resolve_algorithm
+    from napwidget.clustering.engines import resolve_algorithm as resolve_tree_engine
 
     engine = resolve_algorithm(algorithm, parity)
     matrix, layer, is_mean_std = _select_matrix(activations, layer)
@@ -430,13 +493,14 @@ def find_naps(
     dense = matrix.ndim == 2 and not is_mean_std
     norm = "layer" if (parity and dense and normalize == "unit") else normalize
 
-    def make_features() -> np.ndarray:
+    def make_features() -> tuple[np.ndarray, np.ndarray]:
         check_finite(matrix, f"activations of layer {layer!r}" if layer else "activations")
-        return normalize_features(matrix, norm, parity=parity, mean_std=is_mean_std)
+        scale = feature_scale(matrix, norm, parity=parity, mean_std=is_mean_std)
+        return apply_scale(matrix, scale), scale
 
-    expected = expected_seconds(engine, n, matrix.shape[1])
+    expected = expected_seconds(resolve_tree_engine(engine, n, matrix.shape[1]), n, matrix.shape[1])
     with progress_bar(progress, f"NAPs {layer}" if layer else "NAPs", expected=expected) as report:
-        features, tree, result = ALGORITHMS[engine](
+        features, tree, result, used, scale = ALGORITHMS[engine](
             matrix, (norm, parity, is_mean_std), make_features, min_cluster_size=int(min_cluster_size),
             min_samples=int(min_samples), method=cluster_selection_method, progress=report,
         )
@@ -445,10 +509,12 @@ def find_naps(
     params = {
         "min_cluster_size": int(min_cluster_size), "min_samples": int(min_samples),
         "cluster_selection_method": cluster_selection_method, "normalize": normalize, "parity": parity,
-        "algorithm": engine,
+        "algorithm": engine, "aggregate_by": aggregate_by,
     }
-    return NAPs(result, features, tree=tree, layer=layer, input_labels=labels_arr, predictions=preds_arr,
-                class_names=class_names, params=params)
+    naps = NAPs(result, features, tree=tree, layer=layer, input_labels=labels_arr, predictions=preds_arr,
+                class_names=class_names, params=params, algorithm=used)
+    naps.feature_scale = scale
+    return naps
 
 
 def _per_input(values: Any, n: int, what: str) -> np.ndarray | None:

@@ -61,22 +61,48 @@ def normalize_features(
     array([[ 0.5, -1. ],
            [ 1. ,  0.5]], dtype=float32)
     """
+    x = np.asarray(x, dtype=np.float32)
+    return apply_scale(x, feature_scale(x, how, parity=parity, mean_std=mean_std))
+
+
+def feature_scale(x: np.ndarray, how: str = "unit", *, parity: bool = False, mean_std: bool = False) -> np.ndarray:
+    """The (F,) divisor per column that :func:`normalize_features` uses (0 marks a column mapped to 0).
+
+    Kept with the NAPs so that new inputs (``NAPs.predict``) are scaled exactly like the clustered ones.
+
+    Example
+    -------
+    >>> feature_scale(np.array([[1.0, -4.0], [2.0, 2.0]])).tolist()
+    [2.0, 4.0]
+    """
     if how not in NORMALIZATIONS:
         raise NapInputError(f"unknown normalize={how!r}", f"use one of {', '.join(map(repr, NORMALIZATIONS))}")
     x = np.asarray(x, dtype=np.float32)
     if how == "none":
-        return x.copy()
+        return np.ones(x.shape[1], dtype=np.float32)
     if how == "layer":
         m = float(np.abs(x).max()) if x.size else 0.0
-        return np.zeros_like(x) if m < _EPS else x / np.float32(m)
+        return np.full(x.shape[1], 0.0 if m < _EPS else m, dtype=np.float32)
     scale = np.abs(x).max(axis=0)
     if parity and mean_std:
         half = x.shape[1] // 2
         scale = scale.copy()
         scale[half:] = np.sqrt(scale[:half].max()) if half else 1.0
-    safe = np.where(scale < _EPS, 1.0, scale).astype(np.float32)
-    out = x / safe
-    out[:, scale < _EPS] = 0.0
+    return np.where(scale < _EPS, 0.0, scale).astype(np.float32)
+
+
+def apply_scale(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Divide each column by its divisor from :func:`feature_scale` (columns with divisor 0 become 0).
+
+    Example
+    -------
+    >>> apply_scale(np.array([[1.0, 3.0]], np.float32), np.array([2.0, 0.0], np.float32)).tolist()
+    [[0.5, 0.0]]
+    """
+    x = np.asarray(x, dtype=np.float32)
+    zero = scale == 0
+    out = x / np.where(zero, 1.0, scale).astype(np.float32)
+    out[:, zero] = 0.0
     return out
 
 

@@ -14,12 +14,13 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-from napwidget.clustering import SingleLinkageTree, build_tree
+from napwidget.clustering import SingleLinkageTree
+from napwidget.clustering.engines import build_with, resolve_algorithm
 
 _MAX_ENTRIES = 8
 _SAMPLE = 65536
 _lock = threading.Lock()
-_cache: OrderedDict[tuple, tuple[np.ndarray, SingleLinkageTree]] = OrderedDict()
+_cache: OrderedDict[tuple, tuple[np.ndarray, SingleLinkageTree, str, np.ndarray]] = OrderedDict()
 
 
 def fingerprint_matrix(x: np.ndarray) -> str:
@@ -36,23 +37,36 @@ def cached_tree(
     matrix: np.ndarray,
     variant: Hashable,
     min_samples: int,
-    make_features: Callable[[], np.ndarray],
+    make_features: Callable[[], tuple[np.ndarray, np.ndarray]],
+    algorithm: str = "exact",
     progress: Callable[[float, str], None] | None = None,
-) -> tuple[np.ndarray, SingleLinkageTree]:
-    """(features, tree) for ``matrix``, built only on a cache miss (``progress``: see ``build_tree``)."""
-    key = (fingerprint_matrix(matrix), variant, int(min_samples))
+) -> tuple[np.ndarray, SingleLinkageTree, str, np.ndarray]:
+    """Return (features, tree, engine that built it, feature scale) for ``matrix``; builds on a cache miss.
+
+    ``make_features()`` returns the normalised features and the per-column divisors that made them;
+    ``progress`` is called as ``progress(fraction_done, stage)`` while a tree is built.
+
+    ``algorithm="auto"`` is resolved first (by the matrix's size and the memory available), so a tree built
+    by the engine "auto" picks is reused by a later call that names that engine, and vice versa.
+    """
+    used = resolve_algorithm(algorithm, *matrix.shape)
+    key = (fingerprint_matrix(matrix), variant, int(min_samples), used)
     with _lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    features = make_features()
-    tree = build_tree(features, min_samples=min_samples, progress=progress)
+    features, scale = make_features()
+    tree, used = build_with(used, features, min_samples, progress=progress)
+    if algorithm == "auto" and used != "exact":
+        from napwidget.clustering.engines import announce_auto
+
+        announce_auto(*features.shape)
     with _lock:
-        _cache[key] = (features, tree)
+        _cache[key] = (features, tree, used, scale)
         while len(_cache) > _MAX_ENTRIES:
             _cache.popitem(last=False)
-    return features, tree
+    return features, tree, used, scale
 
 
 def clear_tree_cache() -> None:

@@ -72,12 +72,12 @@ def test_hdbscan_naps_work_downstream(low_dim, tmp_path):
 
 @pytest.mark.parametrize("bad", ["hdbscan ", "fast", "Exact", 3])
 def test_unknown_algorithm_is_refused_before_any_work(bad):
-    with pytest.raises(NapInputError, match=r"unknown algorithm=.*use one of 'exact', 'hdbscan'"):
+    with pytest.raises(NapInputError, match=r"unknown algorithm=.*use one of 'auto', 'exact', 'approximate', 'hdbscan'"):
         find_naps(np.zeros((3, 2)), algorithm=bad)  # 3 inputs would fail later: the name is checked first
 
 
 def test_dispatch_table_names_every_engine():
-    assert set(ALGORITHMS) >= {"exact", "hdbscan"} and all(callable(f) for f in ALGORITHMS.values())
+    assert set(ALGORITHMS) >= {"auto", "exact", "approximate", "hdbscan"} and all(callable(f) for f in ALGORITHMS.values())
 
 
 def test_metadata_does_not_cap_torch_and_the_cpu_pin_stays_in_the_install_step():

@@ -1,0 +1,232 @@
+"""k-nearest neighbours for the approximate engine: blocked brute force (exact) or an HNSW index (faiss).
+
+Brute force computes ``|q|^2 + |x|^2 - 2 q.x`` one block of query rows at a time (torch GEMM, on CUDA when
+present), so memory stays O(N * k) plus one block; its time grows as N^2 D. Beyond a few tens of thousands of
+points an HNSW graph (faiss ``IndexHNSWFlat``) answers in roughly N log N. Either way the distances of the
+returned pairs are recomputed in float64 from the data, so ties and core distances do not depend on the
+device, the BLAS or the index, and rows are sorted by (distance, index).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+log = logging.getLogger("napwidget")
+
+# Above this many points "auto" uses HNSW: brute force costs N^2 D (measured here: 50k x 512 ~ 20 s on two
+# cores, 200k ~ 6 min) while HNSW costs ~N log N (200k: ~30 s) at recall ~1 on activation data.
+BRUTE_FORCE_MAX = 60_000
+KNN_METHODS = ("auto", "brute", "hnsw")
+# Scratch memory for one block of the query x data distance matrix (float32).
+_BLOCK_BYTES = 256 * 2**20
+_PAIR_CHUNK = 1 << 16
+
+
+def torch_device() -> torch.device:
+    """CUDA when torch sees a GPU (the GEMMs run there), else CPU."""
+    return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+
+
+def faiss_available() -> bool:
+    """Whether faiss (the ``faiss-cpu`` package, in the ``napwidget[scale]`` extra) imports."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def pair_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Euclidean distances of pairs ``(rows[p], cols[p])`` in float64, in chunks (memory O(chunk * D)).
+
+    Example
+    -------
+    >>> pair_distances(np.array([[0.0, 0.0], [3.0, 4.0]], np.float32), np.array([0]), np.array([1])).tolist()
+    [5.0]
+    """
+    out = np.empty(rows.shape[0])
+    for start in range(0, rows.shape[0], _PAIR_CHUNK):
+        stop = start + _PAIR_CHUNK
+        diff = x[rows[start:stop]].astype(np.float64)
+        diff -= x[cols[start:stop]]
+        out[start:stop] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    return out
+
+
+def pair_distances_to(x: np.ndarray, points: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """float64 distances from each new point ``points[i]`` to ``x[idx[i, j]]``: an (M, k) array.
+
+    Example
+    -------
+    >>> pair_distances_to(np.array([[3.0, 4.0]], np.float32), np.zeros((1, 2), np.float32), np.array([[0]]))
+    array([[5.]])
+    """
+    m, k = idx.shape
+    out = np.empty((m, k))
+    step = max(1, _PAIR_CHUNK // max(k, 1))
+    for start in range(0, m, step):
+        part = idx[start : start + step]
+        diff = x[part].astype(np.float64)  # (b, k, D)
+        diff -= points[start : start + step, None, :]
+        out[start : start + step] = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+    return out
+
+
+def _sort_rows(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by (distance, index): deterministic order whatever produced the candidates."""
+    key = np.argsort(idx, axis=1, kind="stable")  # by index first, then a stable sort by distance
+    idx = np.take_along_axis(idx, key, axis=1)
+    dist = np.take_along_axis(dist, key, axis=1)
+    key = np.argsort(dist, axis=1, kind="stable")
+    return np.take_along_axis(idx, key, axis=1), np.take_along_axis(dist, key, axis=1)
+
+
+@dataclass
+class BruteForceIndex:
+    """Exact neighbours by blocked GEMM against all points (torch; CUDA when present).
+
+    Example
+    -------
+    >>> x = np.array([[0.0], [1.0], [3.0]], np.float32)
+    >>> BruteForceIndex(x).search(np.array([2]), 2)[0].tolist()
+    [[2, 1]]
+    """
+
+    x: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.device = torch_device()
+        self.xt = torch.from_numpy(self.x).to(self.device)
+        self.sq = (self.xt * self.xt).sum(dim=1)
+
+    def search(
+        self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None, floor: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and float32 squared distances of the ``k`` nearest points to rows ``queries``.
+
+        ``exclude`` (optional, (N,) int group ids): only points of another group than the query's count.
+        ``floor`` (optional, (N,)): rank by ``max(d_qj, floor_j)`` instead (mutual reachability with core
+        distances as the floor: the query's own core distance does not change the order).
+        """
+        n = self.x.shape[0]
+        k = min(k, n)
+        block = max(1, min(4096, _BLOCK_BYTES // (4 * n)))
+        idx = np.empty((queries.shape[0], k), dtype=np.int64)
+        d2 = np.empty((queries.shape[0], k), dtype=np.float32)
+        groups = None if exclude is None else torch.from_numpy(exclude).to(self.device)
+        floor2 = None if floor is None else torch.from_numpy((floor * floor).astype(np.float32)).to(self.device)
+        for start in range(0, queries.shape[0], block):
+            q = torch.from_numpy(queries[start : start + block]).to(self.device)
+            dist = torch.addmm(self.sq.unsqueeze(0), self.xt[q], self.xt.T, beta=1.0, alpha=-2.0)
+            dist.add_(self.sq[q].unsqueeze(1)).clamp_(min=0.0)
+            if floor2 is not None:
+                torch.maximum(dist, floor2.unsqueeze(0), out=dist)
+            if groups is not None:
+                dist[groups[q].unsqueeze(1) == groups.unsqueeze(0)] = float("inf")
+            val, ind = torch.topk(dist, k, dim=1, largest=False, sorted=True)
+            idx[start : start + block] = ind.cpu().numpy()
+            d2[start : start + block] = val.cpu().numpy()
+        return idx, d2
+
+    def search_vectors(self, points: np.ndarray, k: int) -> np.ndarray:
+        """Indices of the ``k`` nearest points of ``x`` to each row of ``points`` (new vectors), (M, k)."""
+        n = self.x.shape[0]
+        k = min(k, n)
+        block = max(1, min(4096, _BLOCK_BYTES // (4 * n)))
+        out = np.empty((points.shape[0], k), dtype=np.int64)
+        for start in range(0, points.shape[0], block):
+            q = torch.from_numpy(np.ascontiguousarray(points[start : start + block], dtype=np.float32))
+            q = q.to(self.device)
+            dist = torch.addmm(self.sq.unsqueeze(0), q, self.xt.T, beta=1.0, alpha=-2.0)
+            dist.add_((q * q).sum(dim=1, keepdim=True))
+            out[start : start + block] = torch.topk(dist, k, dim=1, largest=False)[1].cpu().numpy()
+        return out
+
+
+@dataclass
+class HNSWIndex:
+    """Approximate neighbours from a faiss HNSW graph (M=32, efConstruction=80, efSearch >= 2k).
+
+    Example
+    -------
+    >>> x = np.random.default_rng(0).normal(size=(200, 8)).astype(np.float32)  # doctest: +SKIP
+    >>> HNSWIndex(x).search(np.arange(3), 1)[0].ravel().tolist()                 # doctest: +SKIP
+    [0, 1, 2]
+    """
+
+    x: np.ndarray
+    m: int = 32
+    ef_construction: int = 80
+
+    def __post_init__(self) -> None:
+        import faiss
+
+        self.index = faiss.IndexHNSWFlat(self.x.shape[1], self.m)
+        self.index.hnsw.efConstruction = self.ef_construction
+        self.index.add(self.x)
+
+    def search(self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and squared distances of (about) the ``k`` nearest points; -1 where fewer were found."""
+        k = min(k, self.x.shape[0])
+        self.index.hnsw.efSearch = max(64, 2 * k)
+        d2, idx = self.index.search(self.x[queries], k)
+        return idx.astype(np.int64), d2
+
+    def search_vectors(self, points: np.ndarray, k: int) -> np.ndarray:
+        """Indices of (about) the ``k`` nearest points to each row of ``points``; -1 where fewer were found."""
+        k = min(k, self.x.shape[0])
+        self.index.hnsw.efSearch = max(64, 2 * k)
+        return self.index.search(np.ascontiguousarray(points, dtype=np.float32), k)[1].astype(np.int64)
+
+
+def make_index(x: np.ndarray, method: str = "auto") -> BruteForceIndex | HNSWIndex:
+    """The neighbour index for ``x`` (float32): brute force up to :data:`BRUTE_FORCE_MAX` points, HNSW beyond.
+
+    Without faiss, "auto" falls back to brute force (exact, slower at large N) and says so in the log.
+
+    Example
+    -------
+    >>> type(make_index(np.zeros((10, 2), np.float32))).__name__
+    'BruteForceIndex'
+    """
+    if method not in KNN_METHODS:
+        raise ValueError(f"unknown knn method {method!r}. Fix: use one of {KNN_METHODS}.")
+    if method == "auto":
+        method = "hnsw" if x.shape[0] > BRUTE_FORCE_MAX else "brute"
+        if method == "hnsw" and not faiss_available():
+            log.warning("napwidget: faiss is not installed, so the k-NN search is brute force (exact, O(N^2 D)); "
+                        "pip install 'napwidget[scale]' for the HNSW index")
+            method = "brute"
+    return HNSWIndex(x) if method == "hnsw" else BruteForceIndex(x)
+
+
+def knn_graph(x: np.ndarray, k: int, index: BruteForceIndex | HNSWIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's ``k`` nearest points, the point itself first: (N, k) indices and float64 distances.
+
+    Rows are sorted by (distance, index) after recomputing distances in float64; a point the index did not
+    return among its own neighbours (HNSW can miss it) is put in front.
+
+    Example
+    -------
+    >>> x = np.array([[0.0], [1.0], [3.0]], np.float32)
+    >>> idx, dist = knn_graph(x, 2, BruteForceIndex(x))
+    >>> idx.tolist(), dist.tolist()
+    ([[0, 1], [1, 0], [2, 1]], [[0.0, 1.0], [0.0, 1.0], [0.0, 2.0]])
+    """
+    n = x.shape[0]
+    k = min(k, n)
+    idx, _ = index.search(np.arange(n), k)
+    rows = np.arange(n)
+    self_missing = ~(idx == rows[:, None]).any(axis=1)
+    if self_missing.any():
+        idx[self_missing] = np.concatenate([rows[self_missing, None], idx[self_missing, :-1]], axis=1)
+    idx = np.where(idx < 0, rows[:, None], idx)  # HNSW pads with -1 when it finds too few: harmless self-pairs
+    dist = pair_distances(x, np.repeat(rows, k), idx.ravel()).reshape(n, k)
+    # Self-pairs beyond column 0 (padding) must not count as neighbours at distance 0.
+    dup_self = (idx == rows[:, None]) & (np.arange(k)[None, :] > 0)
+    dist[dup_self] = np.inf
+    idx, dist = _sort_rows(idx, dist)
+    return idx, dist

@@ -1,0 +1,198 @@
+"""The approximate engine (k-NN graph HDBSCAN), find_naps(algorithm=...), and downstream use of its NAPs."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+import napwidget
+from napwidget.clustering import build_tree, select_clusters
+from napwidget.clustering import engines
+from napwidget.clustering.approximate import build_approximate_tree
+from napwidget.clustering.knn import BruteForceIndex, faiss_available, knn_graph
+from napwidget.clustering.knn_mst import knn_mst
+from napwidget.errors import NapInputError
+
+
+def activation_mixture(n: int, d: int = 64, k: int = 12, seed: int = 0) -> np.ndarray:
+    """ReLU'd Gaussian clusters (each firing its own units) plus 5 % diffuse inputs, abs-max normalised."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1, (k, d)) * (rng.random((k, d)) < 0.3) * 3
+    lab = rng.integers(0, k, n)
+    x = centers[lab] + rng.normal(0, 0.35, (n, d))
+    diffuse = rng.random(n) < 0.05
+    x[diffuse] = rng.normal(0, 1.5, (int(diffuse.sum()), d))
+    x = np.maximum(x, 0)
+    return (x / np.maximum(x.max(axis=0), 1e-12)).astype(np.float32)
+
+
+def test_core_distances_equal_exact_with_brute_force() -> None:
+    x = activation_mixture(800)
+    exact = build_tree(x, min_samples=5)
+    approx = build_approximate_tree(x, min_samples=5, knn="brute")
+    np.testing.assert_allclose(approx.core_distances, exact.core_distances, rtol=1e-9)
+
+
+def test_disconnected_knn_graph_is_joined_by_its_cheapest_edges() -> None:
+    # Three far-apart groups: the 6-NN graph has no edge between them.
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 0.1, (60, 8)), rng.normal(4, 0.1, (40, 8)), rng.normal(-9, 0.1, (30, 8))])
+    x = x.astype(np.float32)
+    idx, dist = knn_graph(x, 6, BruteForceIndex(x))
+    core = dist[:, 5].copy()
+    mst = knn_mst(x, BruteForceIndex(x), idx, dist, core)
+    assert mst.shape == (129, 3)
+    # A spanning tree: connected, and its weight is the exact minimum (the joins are the cheapest edges).
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(129), (mst[:, 0].astype(int), mst[:, 1].astype(int))), shape=(130, 130))
+    assert connected_components(graph, directed=False)[0] == 1
+    # The two edges between groups are the cheapest mutual-reachability edges between them (exact search).
+    from scipy.spatial.distance import cdist
+
+    group = np.repeat([0, 1, 2], [60, 40, 30])
+    mr = np.maximum(cdist(x.astype(np.float64), x.astype(np.float64)), np.maximum.outer(core, core))
+    between = sorted(mr[np.ix_(group == a, group == b)].min() for a, b in ((0, 1), (0, 2), (1, 2)))[:2]
+    joins = mst[group[mst[:, 0].astype(int)] != group[mst[:, 1].astype(int)]]
+    np.testing.assert_allclose(np.sort(joins[:, 2]), between, rtol=1e-9)
+
+
+def test_full_neighbour_lists_give_the_exact_tree_weight() -> None:
+    x = activation_mixture(300, d=32, seed=3)
+    approx = build_approximate_tree(x, min_samples=5, n_neighbors=300, knn="brute")
+    exact = build_tree(x, min_samples=5)
+    assert approx.mst[:, 2].sum() == pytest.approx(exact.mst[:, 2].sum(), rel=1e-9)
+    assert np.array_equal(select_clusters(approx, 5).labels, select_clusters(exact, 5).labels)
+
+
+@pytest.mark.parametrize("mcs,method", [(5, "leaf"), (15, "leaf"), (10, "eom")])
+def test_agrees_with_exact_on_an_activation_mixture(mcs: int, method: str) -> None:
+    x = activation_mixture(3000, d=64)
+    exact = select_clusters(build_tree(x, min_samples=5), mcs, method)
+    approx = select_clusters(build_approximate_tree(x, min_samples=5), mcs, method)
+    assert adjusted_rand_score(exact.labels, approx.labels) >= 0.95
+
+
+@pytest.mark.skipif(not faiss_available(), reason="faiss-cpu (napwidget[scale]) not installed")
+def test_hnsw_index_agrees_with_brute_force() -> None:
+    x = activation_mixture(3000, d=64, seed=5)
+    brute = select_clusters(build_approximate_tree(x, min_samples=5, knn="brute"), 5, "leaf")
+    hnsw = select_clusters(build_approximate_tree(x, min_samples=5, knn="hnsw"), 5, "leaf")
+    assert adjusted_rand_score(brute.labels, hnsw.labels) >= 0.95
+
+
+def test_find_naps_algorithm_choice_and_record() -> None:
+    x = activation_mixture(600)
+    exact = napwidget.find_naps(x, algorithm="exact")
+    approx = napwidget.find_naps(x, algorithm="approximate")
+    assert exact.algorithm == "exact" and approx.algorithm == "approximate"
+    assert approx.params["algorithm"] == "approximate"
+    assert adjusted_rand_score(exact.labels, approx.labels) >= 0.95
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # small data: auto runs exact and says nothing
+        assert napwidget.find_naps(x).algorithm == "exact"
+    with pytest.raises(NapInputError, match="algorithm"):
+        napwidget.find_naps(x, algorithm="fastest")
+
+
+def test_auto_switches_to_approximate_when_exact_does_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    napwidget.clear_tree_cache()
+    x = activation_mixture(700, seed=9)
+    need = engines.required_memory_bytes(*x.shape)
+    monkeypatch.setattr(engines, "available_memory_bytes", lambda: int(need * 1.5))  # fits, not comfortably
+    with pytest.warns(UserWarning, match="approximate"):
+        naps = napwidget.find_naps(x, min_cluster_size=5)
+    assert naps.algorithm == "approximate"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # re-selection from the cached tree: no second warning
+        again = napwidget.find_naps(x, min_cluster_size=12)
+    assert again.tree is naps.tree and again.algorithm == "approximate"
+    monkeypatch.setattr(engines, "available_memory_bytes", lambda: int(need * 3))
+    assert napwidget.find_naps(x).algorithm == "exact"
+
+
+def test_downstream_works_on_approximate_naps(tmp_path) -> None:
+    x = activation_mixture(900, seed=2)
+    labels = np.arange(900) % 7
+    naps = napwidget.find_naps(x, algorithm="approximate", labels=labels)
+    assert naps.n_naps > 3
+    stats = naps.stats
+    assert stats["mean"].shape == (naps.n_naps, x.shape[1])
+    assert naps.label_counts.sum() == (naps.labels >= 0).sum()
+    loaded = napwidget.load_naps(naps.save(tmp_path / "n.npz"))
+    assert loaded.algorithm == "approximate" and np.array_equal(loaded.labels, naps.labels)
+    diagram = napwidget.persistence_diagram(naps)  # reuses the approximate tree
+    assert np.isinf(diagram[:, 1]).sum() == 1 and (diagram[:, 1] >= diagram[:, 0]).all()
+    graph = napwidget.mapper_graph(naps.features, n_intervals=5, labels=labels)
+    assert graph.n_nodes > 0
+
+
+def test_explorer_and_widget_run_the_approximate_engine() -> None:
+    from napwidget.explorer import Explorer
+
+    x = activation_mixture(500, seed=4)
+    ex = Explorer({"fc": x}, algorithm="approximate")
+    assert ex.naps.algorithm == "approximate"
+    from napwidget.widget import NapWidget
+
+    widget = NapWidget.from_activations({"fc": x}, algorithm="approximate")
+    assert widget._explorer.naps.algorithm == "approximate"
+
+
+# ------------------------------------------------------------------------------------------------ predict
+def _mixture_with_truth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(0, 1, (8, 32)) * (rng.random((8, 32)) < 0.4) * 4
+    truth = rng.integers(0, 8, n)
+    x = np.maximum(centers[truth] + rng.normal(0, 0.3, (n, 32)), 0).astype(np.float32)
+    return x, truth
+
+
+@pytest.mark.parametrize("algorithm", ["exact", "approximate"])
+def test_predict_extends_naps_of_a_subsample(algorithm: str) -> None:
+    x, truth = _mixture_with_truth(3000)
+    naps = napwidget.find_naps(x[:1500], min_cluster_size=20, cluster_selection_method="eom", algorithm=algorithm)
+    nap, prob = naps.predict(x[1500:])
+    assert nap.shape == prob.shape == (1500,)
+    assert ((prob >= 0) & (prob <= 1)).all() and (prob[nap < 0] == 0).all()
+    assigned = nap >= 0
+    assert assigned.mean() > 0.8
+    # Each NAP stands for one generating cluster: new inputs land in the NAP of their own cluster.
+    nap_truth = {i: np.bincount(truth[:1500][naps.labels == i]).argmax() for i in range(naps.n_naps)}
+    agree = np.array([nap_truth[int(a)] == t for a, t in zip(nap[assigned], truth[1500:][assigned])])
+    assert agree.mean() > 0.97
+
+
+def test_predict_matches_hdbscan_approximate_predict() -> None:
+    import hdbscan
+
+    x, _ = _mixture_with_truth(1600, seed=3)
+    train, new = x[:1200], x[1200:]
+    naps = napwidget.find_naps(train, min_cluster_size=10, algorithm="exact")
+    ref = hdbscan.HDBSCAN(min_cluster_size=10, min_samples=5, cluster_selection_method="leaf",
+                          prediction_data=True).fit(naps.features.astype(np.float64))
+    # Same clustering (the exact engine equals hdbscan), so NAP ids map one to one onto hdbscan's labels.
+    to_nap = {int(r): int(n) for r, n in zip(ref.labels_, naps.labels)}
+    ref_labels, ref_prob = hdbscan.approximate_predict(ref, napwidget.normalize.apply_scale(new, naps.feature_scale))
+    ref_nap = np.array([to_nap.get(int(r), -1) if r >= 0 else -1 for r in ref_labels])
+    nap, prob = naps.predict(new)
+    # hdbscan recomputes the clustered points' core distances one neighbour shorter for prediction: a few
+    # borderline inputs may differ, the rest agree.
+    same = nap == ref_nap
+    assert same.mean() >= 0.95
+    assert np.abs(prob[same] - ref_prob[same]).mean() < 0.05
+
+
+def test_predict_errors(tmp_path) -> None:
+    x, _ = _mixture_with_truth(400)
+    naps = napwidget.find_naps(x)
+    with pytest.raises(NapInputError, match="features"):
+        naps.predict(np.zeros((3, 7)))
+    with pytest.raises(NapInputError, match="NaN"):
+        naps.predict(np.full((2, 32), np.nan))
+    loaded = napwidget.load_naps(naps.save(tmp_path / "n.npz"))
+    with pytest.raises(NapInputError, match="find_naps"):
+        loaded.predict(x[:3])
