@@ -1,0 +1,110 @@
+"""extract(..., engine="ray") on a small local Ray cluster that these tests start and stop: same store as the
+local engine, and a worker killed mid-run loses nothing once the call is repeated."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+pytest.importorskip("zarr")
+
+from napwidget import extract
+from napwidget.errors import NapInputError
+from napwidget.store import ActivationStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import cloudpickle
+
+    # Ray workers cannot import this test module: ship the classes below by value.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    _start_local_ray()
+    try:
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        yield ray
+    finally:
+        ray.shutdown()
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def _start_local_ray(attempts: int = 3) -> None:
+    """A 2-CPU local Ray. Its raylet gives its Python agents a fixed 15 s to start; on a heavily loaded
+    machine they can need longer and the start aborts, so try again a few times before failing."""
+    for attempt in range(attempts):
+        try:
+            ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            return
+        except Exception:  # "The current node timed out during startup"
+            ray.shutdown()
+            if attempt == attempts - 1:
+                raise
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5),
+    ).eval()
+
+
+class KillOnce(nn.Module):
+    """Kills its own worker process (SIGKILL, like an OOM kill or a lost node) the first time it sees an input
+    whose first pixel is negative; a marker file makes sure it happens once across restarted workers."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__()
+        self.marker = marker
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool((x[:, 0, 0, 0] < 0).any()) and not os.path.exists(self.marker):
+            Path(self.marker).write_text(str(os.getpid()))
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x
+
+
+def test_ray_engine_equals_local_extraction(local_ray, tmp_path):
+    model = _model()
+    x = torch.rand(60, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(60) % 3
+    ds = torch.utils.data.TensorDataset(x, y)
+    local = extract(model, ds, ["1", "3", "6"], batch_size=8, store=tmp_path / "local.zarr")
+    on_ray = extract(model, ds, ["1", "3", "6"], batch_size=8, store=tmp_path / "ray.zarr", engine="ray",
+                     engine_options={"threads": 1})
+    for name in ["1", "3", "6"]:
+        np.testing.assert_allclose(on_ray[name], local[name], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(on_ray.outputs, local.outputs, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(on_ray.targets, y.numpy())
+    with pytest.raises(NapInputError, match="unknown engine_options"):
+        extract(model, x, ["1"], store=tmp_path / "b.zarr", engine="ray", engine_options={"gpus": 1})
+
+
+def test_killed_ray_worker_then_resume_equals_uninterrupted(local_ray, tmp_path):
+    marker = tmp_path / "killed"
+    model = nn.Sequential(KillOnce(str(marker)), _model())
+    x = torch.rand(48, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    x[29, 0, 0, 0] = -1.0  # chunk 3 of 6 kills the worker that computes it
+    layers = ["1.1", "1.3"]
+    path = tmp_path / "ray.zarr"
+    try:
+        extract(model, x, layers, batch_size=8, store=path, engine="ray", engine_options={"threads": 1})
+    except Exception:  # noqa: BLE001, S110 - Ray may give up on the chunk (actor died) or retry it on a new actor: both are fine
+        pass
+    assert marker.exists(), "the worker was not killed: the test did not test anything"
+    resumed = extract(model, x, layers, batch_size=8, store=path, engine="ray", engine_options={"threads": 1})
+    assert ActivationStore.open(path).missing() == []
+    reference = extract(model, x, layers, batch_size=8)  # uninterrupted, in memory, same model
+    for name in layers:
+        np.testing.assert_allclose(resumed[name], reference[name], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(resumed.outputs, reference.outputs, rtol=1e-6, atol=1e-7)
