@@ -49,7 +49,7 @@ def _b64(data: bytes) -> dict[str, str]:
 
 
 def _priority_indices(widget: NapWidget) -> list[int]:
-    """Inputs to embed, most useful first: selected, then each NAP's members (most typical first), then noise."""
+    """Inputs to embed, most useful first: selected, then each NAP's members (most typical first), noise."""
     ex = widget.explorer
     seen: dict[int, None] = dict.fromkeys(int(i) for i in widget.selected_indices)
     per_nap = [ex.members_of([i]) for i in range(ex.naps.n_naps)]
@@ -120,6 +120,29 @@ def static_payload(widget: NapWidget, max_bytes: int = 12_000_000) -> dict[str, 
     return header
 
 
+# Panels never opened before saving are computed for the file when that is cheap: the Mapper graph and the
+# mid-range view of up to this many inputs take about a second or less together (benchmarks/README.md,
+# "Static export"). Larger widgets show the "not part of this export" note in those panels instead.
+STATIC_COMPUTE_MAX_INPUTS = 10_000
+
+
+def unopened_panels(widget: NapWidget, max_inputs: int | None = None) -> dict[str, Any]:
+    """View models of the Mapper and mid-range panels that were never opened, computed now (without opening
+    them in the live widget) when the widget has at most ``max_inputs`` inputs."""
+    limit = STATIC_COMPUTE_MAX_INPUTS if max_inputs is None else max_inputs
+    if widget.explorer.n > limit:
+        return {}
+    out: dict[str, Any] = {}
+    try:
+        if not widget.mapper:
+            out["mapper"] = widget.mapper_graph_view()
+        if not widget.midrange and widget.midrange_outputs is not None:
+            out["midrange"] = widget.midrange_view()
+    except NapInputError:  # a panel that cannot be computed keeps its note in the file
+        pass
+    return out
+
+
 def widget_state(widget: NapWidget) -> dict[str, Any]:
     """The synced state as JSON (bytes traits as ``{"__b64__": ...}``), marked static."""
     state: dict[str, Any] = {}
@@ -182,14 +205,18 @@ def render_html(widget: NapWidget, *, title: str | None = None, max_bytes: int =
     esm = base64.b64encode(js_path.read_bytes()).decode("ascii")
     css = css_path.read_text(encoding="utf-8") if css_path.exists() else ""
     css = css.replace("</", "<\\/")  # cannot end the <style> element early
-    payload = {"state": widget_state(widget), "static": static_payload(widget, max_bytes=max_bytes)}
-    if hasattr(widget, "get_state_dict"):  # the view state, for NapWidget.set_state_dict(state_from_html(path))
+    state = {**widget_state(widget), **unopened_panels(widget)}
+    payload = {"state": state, "static": static_payload(widget, max_bytes=max_bytes)}
+    # the view state, for NapWidget.set_state_dict(state_from_html(path))
+    if hasattr(widget, "get_state_dict"):
         payload["view_state"] = widget.get_state_dict()
     title = title or f"napwidget \u00b7 {widget.layer}"
     return _TEMPLATE.format(title=html.escape(title), css=css, state=_json_for_script(payload), esm=esm)
 
 
-def save_html(widget: NapWidget, path: str | Path, *, title: str | None = None, max_bytes: int = 12_000_000) -> Path:
+def save_html(
+    widget: NapWidget, path: str | Path, *, title: str | None = None, max_bytes: int = 12_000_000
+) -> Path:
     """Write the widget's current state as a standalone HTML file; return its path.
 
     Example

@@ -47,7 +47,7 @@ export default {
       h("header", { class: "napw-panel-head" },
         h("h3", { text: "Members" }), sub,
         h("span", { class: "napw-spacer" }),
-        filter, sortSel, prev, pageInfo, next),
+        filter, sortSel, h("span", { class: "napw-pager" }, prev, pageInfo, next)),
       empty, grid));
 
     let page = 0;

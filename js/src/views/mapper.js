@@ -320,7 +320,7 @@ export default {
       if (!vm) {
         panel.sub.textContent = "";
         empty.hidden = !(panel.isOpen() && store.isStatic());
-        empty.textContent = "The Mapper graph was not computed before this export.";
+        empty.textContent = "Not part of this static export (open the panel in the notebook before saving).";
         svg.dataset.ready = "";
         legend.replaceChildren();
         info.replaceChildren();
@@ -590,6 +590,7 @@ export default {
       if (destroyed) return;
       if (key === "topology_open") {
         panel.sync();
+        if (store.isStatic() && !current()) draw(); // opened in a file without the graph: show the note
         if (panel.isOpen() && !current()) waiting = true;
         showOverlay();
       } else if (key === "mapper") draw();

@@ -173,6 +173,7 @@ export default {
       hint.hidden = open;
       toggle.textContent = open ? "hide" : "show";
       toggle.setAttribute("aria-expanded", String(open));
+      if (store.isStatic() && !current()) draw(); // opened in a file without the view: show the note
       if (open && !current()) waiting = true;
       showOverlay();
     }
@@ -326,7 +327,7 @@ export default {
         svg.dataset.ready = "";
         geo = null;
         note.hidden = !isOpen();
-        note.textContent = store.isStatic() ? "The mid-range view was not computed before this export." : (err || "");
+        note.textContent = store.isStatic() ? "Not part of this static export (open the panel in the notebook before saving)." : (err || "");
         if (!note.textContent) note.hidden = true;
         sub.textContent = "";
         legend.replaceChildren();
