@@ -29,9 +29,9 @@ export function vegaSlot(box, { onClick } = {}) {
   let specKey = null;
   let destroyed = false;
 
-  async function draw(spec, data, size = {}) {
+  async function draw(spec, data, size = {}, { renderer = "svg" } = {}) {
     const gen = ++generation;
-    const key = JSON.stringify([spec, size]);
+    const key = JSON.stringify([spec, size, renderer]);
     if (result && key === specKey) {
       // same chart: only the data changed
       try {
@@ -54,7 +54,7 @@ export function vegaSlot(box, { onClick } = {}) {
     if (full.data && full.data.name in data) full.data = { name: full.data.name, values: data[full.data.name] };
     let r;
     try {
-      r = await embed(box, full, { actions: false, renderer: "svg", mode: "vega-lite", tooltip: { theme: isDark(box) ? "dark" : "light" } });
+      r = await embed(box, full, { actions: false, renderer, mode: "vega-lite", tooltip: { theme: isDark(box) ? "dark" : "light" } });
     } catch (err) {
       box.textContent = `The chart could not be drawn: ${err && err.message ? err.message : err}`;
       return null;
@@ -68,6 +68,7 @@ export function vegaSlot(box, { onClick } = {}) {
     const v = r.view;
     if (onClick) v.addEventListener("click", (event, item) => onClick(item && item.datum, event));
     box.napwView = v;
+    box.dataset.renderer = renderer;
     box.dataset.ready = "1";
     return v;
   }

@@ -7,6 +7,10 @@ import embed, { vegaLite } from "vega-embed";
 import { h, onWidthChange } from "../dom.js";
 import { sameParams } from "./mapper.js";
 
+/** SVG (one clickable node per mark) for a few points; vega's canvas renderer beyond (same events, no DOM). */
+export const SVG_MAX_POINTS = 150;
+export const rendererFor = (nPoints) => (nPoints > SVG_MAX_POINTS ? "canvas" : "svg");
+
 function isDark(el) {
   const root = el.closest(".napw-root") || el;
   const bg = getComputedStyle(root).getPropertyValue("--napw-bg").trim();
@@ -50,13 +54,15 @@ export function prepare(vlSpec, diag = false) {
   delete spec.width;
   if (widthSig) delete widthSig.value;
   spec.signals = [...added, ...sigs];
-  const key = JSON.stringify([diag, spec]);
+  const nPoints = Object.values(data).reduce((m, v) => Math.max(m, v.length), 0);
+  const renderer = rendererFor(nPoints);
+  const key = JSON.stringify([diag, renderer, spec]);
   // the embedded spec carries the initial values
   for (const d of spec.data || []) if (d.name in data) d.values = data[d.name];
   for (const sg of added) sg.value = signals[sg.name];
   if (width !== undefined) spec.width = width;
   if (widthSig) widthSig.value = widthVal;
-  return { spec, key, data, signals };
+  return { spec, key, data, signals, renderer, nPoints };
 }
 
 export default {
@@ -141,6 +147,7 @@ export default {
           if (gen !== generation || destroyed) return;
           box.dataset.mode = diag ? "diagram" : "naps";
           await sync();
+          box.dataset.points = String(diag ? 0 : compiled.nPoints);
           box.dataset.ready = "1";
           return;
         } catch {
@@ -153,7 +160,7 @@ export default {
       try {
         r = await embed(box, compiled.spec, {
           actions: false,
-          renderer: "svg",
+          renderer: compiled.renderer,
           mode: "vega",
           tooltip: { theme: isDark(el) ? "dark" : "light" },
         });
@@ -188,6 +195,8 @@ export default {
         // a spec without a brush
       }
       await sync();
+      box.dataset.renderer = compiled.renderer;
+      box.dataset.points = String(diag ? 0 : compiled.nPoints);
       box.dataset.ready = "1";
     }
 
@@ -199,6 +208,7 @@ export default {
       resultKey = null;
       box.replaceChildren();
       delete box.dataset.ready;
+      delete box.dataset.points;
     }
 
     // the plot fills the panel: axis labels and title take ~70px of its width
