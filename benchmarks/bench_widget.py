@@ -229,31 +229,38 @@ def main() -> None:
                          "as fractions of N (values >= 1 are taken as they are)")
     ap.add_argument("--resnet-updates", type=int, nargs="+", default=[20, 50, 100],
                     help="many-NAP scenario: min_cluster_size values typed into the UI (starts at 5)")
+    ap.add_argument("--shift", action="store_true", help="many-NAP scenario: digits shifted too (~200 NAPs)")
+    ap.add_argument("--kernel-path", type=Path,
+                    help="A/B runs: put this folder first on the kernel's PYTHONPATH (e.g. an older napwidget "
+                         "checked out with its bundle built)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     groups = []
     if "resnet" in args.scenario:
-        from digits_resnet import CACHE, digits_resnet_layer4
+        from digits_resnet import cache_stem, digits_resnet_layer4
 
         for n in args.resnet_n:
-            digits_resnet_layer4(n)  # extracted once, then loaded from the cache by the kernel
+            digits_resnet_layer4(n, shift=args.shift)  # extracted once, then loaded from the cache by the kernel
             groups.append([{"key": f"resnet{n}", "kind": "resnet", "n": n, "dim": 512,
-                            "stem": str(CACHE / f"digits_resnet18_layer4_n{n}_s0"), "updates": args.resnet_updates}])
+                            "stem": str(cache_stem(n, shift=args.shift)), "updates": args.resnet_updates}])
     if "synthetic" in args.scenario:
         for n in args.n:
             updates = [int(u) if u >= 1 else max(2, round(u * n)) for u in args.updates]
             groups.append([{"key": f"syn{n}_{d}", "kind": "synthetic", "n": n, "dim": d, "updates": updates}
                            for d in args.dims])
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, lab_server(Path(tmp)) as server, sync_playwright() as p:
+    env = {"PYTHONPATH": str(args.kernel_path.resolve())} if args.kernel_path else None
+    with tempfile.TemporaryDirectory() as tmp, lab_server(Path(tmp), env=env) as server, sync_playwright() as p:
         browser = launch_chromium(p)
         for cases in groups:
             rows += bench_cases(browser, server, cases)
         browser.close()
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
+    if args.kernel_path:
+        print(f"\nKernel's napwidget: {args.kernel_path}")
     print(f"\nMachine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"{Path(CHROMIUM).name} headless; {time.strftime('%Y-%m-%d %H:%M')}\n")
     med = lambda xs: f"{statistics.median(xs):.3f}" if xs else "n/a"

@@ -143,6 +143,15 @@ def nap_order(naps: Any, nap: int) -> np.ndarray:
     return idx[np.lexsort((idx, -prob))]
 
 
+def nap_orders(naps: Any) -> list[np.ndarray]:
+    """:func:`nap_order` of every NAP ``0..k-1`` from one sort (hundreds of NAPs: one pass, not one each)."""
+    lab = np.asarray(naps.labels)
+    prob = np.asarray(naps.probabilities, dtype=np.float32)
+    order = np.lexsort((np.arange(len(lab)), -prob, lab))
+    bounds = np.searchsorted(lab[order], np.arange(naps.n_naps + 1))
+    return [order[bounds[j] : bounds[j + 1]] for j in range(naps.n_naps)]
+
+
 def nap_extremes(explorer: Any, nap: int, n_typical: int = 8, n_atypical: int = 4, naps: Any = None) -> dict[str, list[int]]:
     """``{"typical": the n most typical members, "atypical": the n least typical (least typical first)}``.
 
@@ -192,11 +201,12 @@ def average_images(explorer: Any, naps: Any = None) -> bytes:
         return b""
     d = r.describe()
     size = int(d["h"] * d["w"] * d["c"])
-    parts = []
-    for nap in [*range(naps.n_naps), -1]:
-        img = r.average(nap_order(naps, nap).tolist()) or b""
-        parts.append(bytes(img) if len(img) == size else bytes(size))
-    return b"".join(parts)
+    groups = [*nap_orders(naps), nap_order(naps, -1)]
+    if hasattr(r, "averages"):  # all NAPs in one vectorised pass (hundreds of NAPs: one loop was ~1 s)
+        images = r.averages(groups)
+    else:
+        images = [r.average(g.tolist()) or b"" for g in groups]
+    return b"".join(bytes(img) if len(img) == size else bytes(size) for img in images)
 
 
 # ------------------------------------------------------------------------------------------- NAPs per layer

@@ -320,33 +320,81 @@ class Explorer:
         dominant = int(order[0])
         return comp, other, dominant, float(counts[dominant] / len(members))
 
-    def nap_rows(self) -> list[dict[str, Any]]:
-        """One JSON-able summary per NAP (the cards', scatter's and heatmap's rows)."""
+    def _members_by_nap(self) -> list[np.ndarray]:
+        """Every NAP's members, most typical first (as :meth:`members_of`), from one sort; cached per result."""
         naps = self.naps
+        cached = getattr(self, "_members_cache", None)
+        if cached is not None and cached[0] is naps:
+            return cached[1]
+        lab = np.asarray(naps.labels)
+        order = np.lexsort((np.arange(self.n), -self.probabilities32, lab))
+        bounds = np.searchsorted(lab[order], np.arange(naps.n_naps + 1))
+        out = [order[bounds[j] : bounds[j + 1]] for j in range(naps.n_naps)]
+        self._members_cache = (naps, out)
+        return out
+
+    def nap_rows(self) -> list[dict[str, Any]]:
+        """One JSON-able summary per NAP (the cards', scatter's and heatmap's rows).
+
+        Vectorised over NAPs (one sort, one bincount each): with hundreds of NAPs a per-NAP loop over the
+        inputs was most of an update's kernel time.
+        """
+        naps = self.naps
+        k = naps.n_naps
+        if k == 0:
+            return []
+        members = self._members_by_nap()
+        lab = np.asarray(naps.labels)
+        inside = lab >= 0
+        sizes = np.maximum(np.bincount(lab[inside], minlength=k), 1)
+        mean_prob = np.bincount(lab[inside], weights=self.probabilities32[inside].astype(np.float64), minlength=k) / sizes
+        comp = self._compositions(lab, inside, k)
+        acc = None
+        if self.label_codes is not None and self.pred_codes is not None:
+            right = (self.label_codes == self.pred_codes)[inside].astype(np.float64)
+            acc = np.bincount(lab[inside], weights=right, minlength=k) / sizes
+        means = naps.means
+        contrast = means.astype(np.float64) - naps.features.mean(axis=0)
+        top = np.argsort(-contrast, axis=1, kind="stable")[:, :5]  # = NAPs.top_units(i, 5) for every i
+        top_vals = np.take_along_axis(means, top, axis=1).tolist()
+        sizes_l, pers, mprob = naps.sizes.tolist(), np.asarray(naps.persistence).tolist(), mean_prob.tolist()
+        acc_l = None if acc is None else acc.tolist()
         rows = []
-        means = naps.means if naps.n_naps else None
-        for i in range(naps.n_naps):
-            members = np.asarray(self.members_of([i]), dtype=np.int64)
-            comp, other, dominant, purity = self._composition(members)
-            acc = None
-            if self.label_codes is not None and self.pred_codes is not None and len(members):
-                acc = float(np.mean(self.label_codes[members] == self.pred_codes[members]))
-            units = [int(u) for u in naps.top_units(i, n=5)]
+        for i, units in enumerate(top.tolist()):
+            c, other, dominant, purity = comp[i]
             rows.append({
                 "id": i,
-                "size": int(naps.sizes[i]),
-                "persistence": _r(naps.persistence[i], 5),
+                "size": int(sizes_l[i]),
+                "persistence": _r(pers[i], 5),
                 "purity": None if purity is None else _r(purity, 4),
                 "dominant": dominant,
-                "composition": comp,
+                "composition": c,
                 "other": other,
-                "accuracy": None if acc is None else _r(acc, 4),
-                "mean_probability": _r(float(np.mean(self.probabilities32[members])) if len(members) else 0.0, 4),
+                "accuracy": None if acc_l is None else _r(acc_l[i], 4),
+                "mean_probability": _r(mprob[i], 4),
                 "top_units": units,
-                "top_unit_values": [_r(means[i, u], 3) for u in units],
-                "members": members[: self.top_members].tolist(),
+                "top_unit_values": [_r(v, 3) for v in top_vals[i]],
+                "members": members[i][: self.top_members].tolist(),
             })
         return rows
+
+    def _compositions(self, lab: np.ndarray, inside: np.ndarray, k: int, top: int = 5) -> list[tuple]:
+        """Per NAP: (top-``top`` [class, count] pairs, count of the rest, dominant class, purity)."""
+        if self.label_codes is None:
+            return [([], 0, None, None)] * k
+        n_cls = len(self.classes)
+        counts = np.bincount(lab[inside] * n_cls + self.label_codes[inside], minlength=k * n_cls).reshape(k, n_cls)
+        order = np.argsort(-counts, axis=1, kind="stable")
+        out = []
+        for i in range(k):
+            o = order[i][counts[i, order[i]] > 0]
+            if len(o) == 0:
+                out.append(([], 0, None, None))
+                continue
+            total = int(counts[i].sum())
+            out.append(([[int(c), int(counts[i, c])] for c in o[:top]], int(counts[i, o[top:]].sum()), int(o[0]),
+                        float(counts[i, o[0]] / total)))
+        return out
 
     def heatmap(self) -> dict[str, Any]:
         """Per-NAP mean activation of the units that characterise the NAPs (columns grouped by NAP).
@@ -396,7 +444,8 @@ class Explorer:
         vmin, vmax = float(min(vals.min(), overall[units].min(), 0.0)), float(max(vals.max(), overall[units].max()))
         return {
             "units": units.astype(int).tolist(),
-            "values": [[_r(v, 3) for v in row] for row in vals],
+            # plain round() over Python floats: _r per value was ~50 ms for hundreds of NAPs (all finite here)
+            "values": [[round(v, 3) for v in row] for row in vals.tolist()],
             "overall": [_r(v, 3) for v in overall[units]],
             "vmin": _r(vmin, 4),
             "vmax": _r(vmax if vmax > vmin else vmin + 1.0, 4),
@@ -476,9 +525,13 @@ class Explorer:
         self._view_cache = {key: vm}
         return vm
 
-    def card_members(self) -> list[int]:
-        """All card members, NAP by NAP (the order of the card thumbnail sprite)."""
-        return [i for r in self.view_model()["naps"] for i in r["members"]]
+    def card_members(self, max_naps: int | None = None) -> list[int]:
+        """Card members NAP by NAP, of the first ``max_naps`` NAPs (all by default): the card sprite's order.
+
+        The widget sends the first cards' thumbnails with each result; cards scrolled to later ask for theirs.
+        """
+        rows = self.view_model()["naps"]
+        return [i for r in rows[: max_naps if max_naps is not None else len(rows)] for i in r["members"]]
 
     def profile(self, index: int) -> dict[str, Any]:
         """One input's activation profile (normalised features) against its NAP's mean and IQR.

@@ -42,6 +42,8 @@ export default { render({ el }) {
 """
 
 SORT_KEYS = ("persistence", "size", "purity")
+# NAP cards whose member thumbnails travel with each result (a screenful or two); the rest on request
+CARD_SPRITE_NAPS = 48
 
 
 def _esm_source() -> Path | str:
@@ -259,7 +261,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     def _push_results(self) -> None:
         ex = self._explorer
         vm = ex.view_model()
-        card_members = ex.card_members()
+        card_members = ex.card_members(CARD_SPRITE_NAPS)
         sprite = b""
         if ex.renderer is not None and ex.renderer.kind == "image" and card_members:
             _, bufs = ex.renderer.render(card_members)

@@ -110,17 +110,21 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   function seedCardThumbs(view) {
     const item = view.item || {};
     const members = (view.naps || []).flatMap((r) => r.members || []);
+    // the sprite holds the first cards' members (NAP by NAP); cards scrolled to later request theirs
     if (item.kind === "image") {
       const sprite = toU8(model.get("_card_thumbs"));
       const size = item.h * item.w * item.c;
-      if (!size || sprite.byteLength < size * members.length) return;
-      members.forEach((idx, j) => {
+      if (!size) return;
+      const count = Math.min(members.length, Math.floor(sprite.byteLength / size));
+      for (let j = 0; j < count; j++) {
+        const idx = members[j];
         if (!thumbCache.has(idx)) {
           putThumb(idx, { kind: "image", h: item.h, w: item.w, c: item.c, pixels: sprite.slice(j * size, (j + 1) * size) });
         }
-      });
+      }
     } else if (item.kind === "text" && Array.isArray(view.card_texts)) {
-      members.forEach((idx, j) => putThumb(idx, { kind: "text", text: String(view.card_texts[j] ?? "") }));
+      const count = Math.min(members.length, view.card_texts.length);
+      for (let j = 0; j < count; j++) putThumb(members[j], { kind: "text", text: String(view.card_texts[j] ?? "") });
     }
   }
 

@@ -52,3 +52,30 @@ export function perFrame(fn) {
   };
   return schedule;
 }
+
+/**
+ * Run an async redraw so that two never overlap: a call while one runs marks it dirty, and one more run follows
+ * with the latest state. (Overlapping vega embeds shared one SVG, so a slow draw of an older result could paint
+ * over a newer one: the page kept showing the previous layer's scatter.)
+ */
+export function latestOnly(fn) {
+  let running = false;
+  let again = false;
+  let lastArgs = [];
+  return async function run(...args) {
+    lastArgs = args;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await fn(...lastArgs);
+      } while (again);
+    } finally {
+      running = false;
+    }
+  };
+}

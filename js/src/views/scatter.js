@@ -6,6 +6,7 @@
 import embed, { vegaLite } from "vega-embed";
 import { h, onWidthChange } from "../dom.js";
 import { sameParams } from "./mapper.js";
+import { latestOnly } from "../virtual.js";
 
 /** SVG (one clickable node per mark) for a few points; vega's canvas renderer beyond (same events, no DOM). */
 export const SVG_MAX_POINTS = 150;
@@ -62,7 +63,8 @@ export function prepare(vlSpec, diag = false) {
   for (const sg of added) sg.value = signals[sg.name];
   if (width !== undefined) spec.width = width;
   if (widthSig) widthSig.value = widthVal;
-  return { spec, key, data, signals, renderer, nPoints };
+  const source = Object.keys(data).find((k) => data[k].length && data[k][0] && "nap" in data[k][0]) || "";
+  return { spec, key, data, signals, renderer, nPoints, source };
 }
 
 export default {
@@ -102,7 +104,7 @@ export default {
     let brushIds = null; // the NAPs the brush selected: another selection clears the brush rectangle
     let destroyed = false;
 
-    async function draw() {
+    async function drawNow() {
       const gen = ++generation;
       const view = store.data.view;
       const diag = diagramMode();
@@ -148,6 +150,7 @@ export default {
           box.dataset.mode = diag ? "diagram" : "naps";
           await sync();
           box.dataset.points = String(diag ? 0 : compiled.nPoints);
+          box.dataset.source = compiled.source;
           box.dataset.ready = "1";
           return;
         } catch {
@@ -158,7 +161,10 @@ export default {
       box.dataset.mode = diag ? "diagram" : "naps";
       let r;
       try {
-        r = await embed(box, compiled.spec, {
+        // a fresh host per embed: a view being finalised never shares (and repaints) the new view's SVG
+        const host = h("div", { class: "napw-scatter-host" });
+        box.replaceChildren(host);
+        r = await embed(host, compiled.spec, {
           actions: false,
           renderer: compiled.renderer,
           mode: "vega",
@@ -197,8 +203,12 @@ export default {
       await sync();
       box.dataset.renderer = compiled.renderer;
       box.dataset.points = String(diag ? 0 : compiled.nPoints);
+      box.dataset.source = compiled.source;
+      box.napwView = v; // tests read the plotted rows: box.napwView.data(box.dataset.source)
       box.dataset.ready = "1";
     }
+
+    const draw = latestOnly(drawNow); // never two draws at once: the newest state is drawn last
 
     function dropView() {
       if (result) {
