@@ -100,7 +100,7 @@ def _class_of(explorer: Any, value: Any, index: Mapping[str, int]) -> str | None
         return None
     if isinstance(value, str) and value in index:
         return value
-    name = explorer._class_name(value)
+    name = explorer.class_name(value)
     if name in index:
         return name
     if isinstance(value, (int, np.integer)) and 0 <= int(value) < len(index):
@@ -309,9 +309,9 @@ def _bars_template() -> dict:
 class DetailViews(traitlets.HasTraits):
     """Filters and the per-NAP detail traits; mixed into NapWidget (call ``_init_details()``)."""
 
-    filters = traitlets.Dict({"labels": [], "predictions": []}).tag(sync=True)
-    nap_stats = traitlets.Dict().tag(sync=True)
-    nap_detail = traitlets.Dict().tag(sync=True)
+    filters = traitlets.Dict({"labels": [], "predictions": []}).tag(sync=True, view="detail", state=True)
+    nap_stats = traitlets.Dict().tag(sync=True, view="detail")
+    nap_detail = traitlets.Dict().tag(sync=True, view="detail")
 
     def _init_details(self) -> None:
         self._detail_busy = False
@@ -395,9 +395,8 @@ class DetailViews(traitlets.HasTraits):
             self._detail_set_filters(good)  # canonical form: names, both kinds
         if good == old:
             return
-        # the front end sends the re-filtered selection with the filters: nothing to recompute
-        if "selected_indices" in (getattr(self, "_property_lock", None) or {}):
-            return
+        # The kernel owns the selection: it re-filters it from its own state. (A front end that also sent its
+        # re-filtered selection computed the same list, so this assignment changes nothing and echoes nothing.)
         ex = self._explorer
         if self.selected_naps:
             self.selected_indices = self._filter_indices(ex.members_of(self.selected_naps))

@@ -146,6 +146,14 @@ class Explorer:
         self.set_params(**start)
 
     # ---------------------------------------------------------------------------------- classes
+    def class_name(self, v: Any) -> str:
+        """The display name of a label or prediction value (``class_names[v]`` for integer codes)."""
+        return self._class_name(v)
+
+    def composition(self, members: np.ndarray, top: int = 5) -> tuple[list[list[int]], int, int | None, float | None]:
+        """Label make-up of ``members``: top ``[class code, count]`` pairs, the rest's count, dominant, purity."""
+        return self._composition(members, top)
+
     def _class_name(self, v: Any) -> str:
         if self.class_names is not None and isinstance(v, (int, np.integer)) and 0 <= int(v) < len(self.class_names):
             return str(self.class_names[int(v)])
@@ -248,26 +256,7 @@ class Explorer:
         key = tuple(params[k] for k in PARAM_NAMES)
         naps = self._results.get(key)
         if naps is None:
-            try:
-                naps = self._find_naps(
-                    self.activations[params["layer"]],
-                    min_cluster_size=params["min_cluster_size"],
-                    min_samples=params["min_samples"],
-                    cluster_selection_method=params["cluster_selection_method"],
-                    normalize=params["normalize"],
-                )
-            except NapInputError:
-                raise
-            except MemoryError:
-                raise NapInputError(
-                    f"not enough memory to cluster layer {params['layer']!r}",
-                    "pick a layer with fewer features or pass fewer inputs",
-                ) from None
-            except Exception as exc:  # any engine failure becomes a readable message, never a dead widget
-                raise NapInputError(
-                    f"clustering layer {params['layer']!r} failed ({type(exc).__name__}: {exc})",
-                    "try other parameters or another layer; report this if it persists",
-                ) from exc
+            naps = self.compute_naps(params)
             self._results[key] = naps
             while len(self._results) > self._cache_results:
                 self._results.popitem(last=False)
@@ -275,6 +264,38 @@ class Explorer:
             self._results.move_to_end(key)
         self.params, self.naps = params, naps
         return naps
+
+    def cached_naps(self, params: Mapping[str, Any]) -> Any:
+        """The NAPs of a full parameter set if this session has them (current or recent), else ``None``."""
+        return self._results.get(tuple(params[k] for k in PARAM_NAMES))
+
+    def compute_naps(self, params: Mapping[str, Any]) -> Any:
+        """Cluster with a full, validated parameter set without changing the session (views of other layers).
+
+        Example
+        -------
+        >>> naps = ex.compute_naps({**ex.params, "layer": "fc1"})  # doctest: +SKIP
+        """
+        try:
+            return self._find_naps(
+                self.activations[params["layer"]],
+                min_cluster_size=params["min_cluster_size"],
+                min_samples=params["min_samples"],
+                cluster_selection_method=params["cluster_selection_method"],
+                normalize=params["normalize"],
+            )
+        except NapInputError:
+            raise
+        except MemoryError:
+            raise NapInputError(
+                f"not enough memory to cluster layer {params['layer']!r}",
+                "pick a layer with fewer features or pass fewer inputs",
+            ) from None
+        except Exception as exc:  # any engine failure becomes a readable message, never a dead widget
+            raise NapInputError(
+                f"clustering layer {params['layer']!r} failed ({type(exc).__name__}: {exc})",
+                "try other parameters or another layer; report this if it persists",
+            ) from exc
 
     # ---------------------------------------------------------------------------- per sample
     @property

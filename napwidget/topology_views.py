@@ -387,12 +387,12 @@ def flow_view(explorer: Any, layers: Sequence[str] | None = None, cache: dict | 
 class TopologyViews(traitlets.HasTraits):
     """The topology traits and their lazy recomputation; mixed into NapWidget (call ``_init_topology()``)."""
 
-    topology_open = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    mapper_params = traitlets.Dict(dict(MAPPER_DEFAULTS)).tag(sync=True)
-    flow_layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    mapper = traitlets.Dict().tag(sync=True)
-    diagram = traitlets.Dict().tag(sync=True)
-    flow = traitlets.Dict().tag(sync=True)
+    topology_open = traitlets.List(traitlets.Unicode()).tag(sync=True, view="topology", state=True)
+    mapper_params = traitlets.Dict(dict(MAPPER_DEFAULTS)).tag(sync=True, view="topology", state=True)
+    flow_layers = traitlets.List(traitlets.Unicode()).tag(sync=True, view="topology", state=True)
+    mapper = traitlets.Dict().tag(sync=True, view="topology")
+    diagram = traitlets.Dict().tag(sync=True, view="topology")
+    flow = traitlets.Dict().tag(sync=True, view="topology")
 
     def _init_topology(self) -> None:
         self._topo_cache: OrderedDict[tuple, dict] = OrderedDict()

@@ -30,6 +30,7 @@ from napwidget.topology_views import TopologyViews
 from napwidget.cross_layer_views import CrossLayerViews
 from napwidget.midrange_views import MidrangeViews
 from napwidget.detail_views import DetailViews
+from napwidget.views import trait_groups
 
 _STATIC = Path(__file__).parent / "static"
 _ESM_FALLBACK = """
@@ -42,6 +43,7 @@ export default { render({ el }) {
 """
 
 SORT_KEYS = ("persistence", "size", "purity")
+_PARAM = {"sync": True, "view": "params", "state": True}
 # NAP cards whose member thumbnails travel with each result (a screenful or two); the rest on request
 CARD_SPRITE_NAPS = 48
 
@@ -98,31 +100,35 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     _esm = _esm_source()
     _css = _css_source()
 
+    # Synced traits are tagged with the view family that shows them and whether they belong to the saved view
+    # state (napwidget.views.trait_groups / state_traits read the tags: store, export and state use them).
     # parameters (plain synced traits)
-    layer = traitlets.Unicode("").tag(sync=True)
-    min_cluster_size = traitlets.Int(DEFAULT_PARAMS["min_cluster_size"]).tag(sync=True)
-    min_samples = traitlets.Int(DEFAULT_PARAMS["min_samples"]).tag(sync=True)
-    cluster_selection_method = traitlets.Unicode(DEFAULT_PARAMS["cluster_selection_method"]).tag(sync=True)
-    normalize = traitlets.Unicode(DEFAULT_PARAMS["normalize"]).tag(sync=True)
+    layer = traitlets.Unicode("").tag(**_PARAM)
+    min_cluster_size = traitlets.Int(DEFAULT_PARAMS["min_cluster_size"]).tag(**_PARAM)
+    min_samples = traitlets.Int(DEFAULT_PARAMS["min_samples"]).tag(**_PARAM)
+    cluster_selection_method = traitlets.Unicode(DEFAULT_PARAMS["cluster_selection_method"]).tag(**_PARAM)
+    normalize = traitlets.Unicode(DEFAULT_PARAMS["normalize"]).tag(**_PARAM)
 
     # selection and view state
-    selected_naps = traitlets.List(traitlets.Int()).tag(sync=True)
-    selected_indices = traitlets.List(traitlets.Int()).tag(sync=True)
-    sort_by = traitlets.Unicode("persistence").tag(sync=True)
+    selected_naps = traitlets.List(traitlets.Int()).tag(sync=True, view="core", state=True)
+    selected_indices = traitlets.List(traitlets.Int()).tag(sync=True, view="core", state=True)
+    sort_by = traitlets.Unicode("persistence").tag(sync=True, view="core", state=True)
 
     # status
     busy = traitlets.Bool(False).tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True, view="core")
     static = traitlets.Bool(False).tag(sync=True)
-    _revision = traitlets.Int(0).tag(sync=True)
+    _revision = traitlets.Int(0).tag(sync=True, view="core")
 
     # what the views show (kernel -> front end)
-    layers = traitlets.List(traitlets.Dict()).tag(sync=True)
-    options = traitlets.Dict().tag(sync=True)
-    view = traitlets.Dict().tag(sync=True)
-    _samples = traitlets.Bytes(b"").tag(sync=True)
-    _truth = traitlets.Bytes(b"").tag(sync=True)
-    _card_thumbs = traitlets.Bytes(b"").tag(sync=True)
+    layers = traitlets.List(traitlets.Dict()).tag(sync=True, view="core")
+    options = traitlets.Dict().tag(sync=True, view="core")
+    view = traitlets.Dict().tag(sync=True, view="core")
+    _samples = traitlets.Bytes(b"").tag(sync=True, view="core")
+    _truth = traitlets.Bytes(b"").tag(sync=True, view="core")
+    _card_thumbs = traitlets.Bytes(b"").tag(sync=True, view="core")
+    # {view family: [trait names]} from the tags above: the front end subscribes by family
+    _groups = traitlets.Dict().tag(sync=True, view="core")
 
     def __init__(
         self,
@@ -174,6 +180,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             layers=ex.layer_list(),
             options={"methods": list(ex.methods), "normalizations": list(ex.normalizations), "sort_keys": list(SORT_KEYS)},
             _truth=ex.truth_table(),
+            _groups=trait_groups(type(self)),
         )
         self._push_results()
         self.observe(self._on_params, names=list(PARAM_NAMES))
