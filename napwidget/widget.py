@@ -26,10 +26,10 @@ from napwidget.errors import NapInputError
 from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
 from napwidget.renderers import ItemRenderer, make_renderer
 from napwidget.thumbnails import is_image_batch
-from napwidget.topology_views import TopologyViews
-from napwidget.cross_layer_views import CrossLayerViews
-from napwidget.midrange_views import MidrangeViews
-from napwidget.detail_views import DetailViews
+from napwidget.views.topology import TopologyViews
+from napwidget.views.crosslayer import CrossLayerViews
+from napwidget.views.midrange import MidrangeViews
+from napwidget.views.detail import DetailViews
 from napwidget.views import trait_groups
 
 _STATIC = Path(__file__).parent / "static"
@@ -74,7 +74,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     cache : directory of the engine's activation cache (``None`` to disable).
     reduce, batch_size : passed to :func:`napwidget.extract`.
     outputs, groups : the model's (N, K) logits (default: the extracted ones) and per-input group labels, for
-        the mid-range view (napwidget.midrange_views); ``from_activations`` takes them too.
+        the mid-range view (napwidget.views.midrange); ``from_activations`` takes them too.
     **nap_params : ``min_cluster_size``, ``min_samples``, ``cluster_selection_method``, ``normalize``.
 
     Traits (synced; set them from Python and every view follows)
@@ -84,7 +84,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     selected_indices : input indices shown in the gallery (the selected NAPs' members, most typical first).
     sort_by : NAP card order, ``"persistence"``, ``"size"`` or ``"purity"``.
     filters : ``{"labels": [...], "predictions": [...]}`` class names every view is restricted to
-        (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data (napwidget.detail_views).
+        (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data (napwidget.views.detail).
     error : the last problem (with its fix), ``""`` when the shown result is current.
     busy : True while the kernel computes.
 
@@ -188,10 +188,10 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         self.observe(self._on_selected_indices, names=["selected_indices"])
         self.observe(self._on_sort, names=["sort_by"])
         self.on_msg(self._on_msg)
-        self._init_topology()  # Mapper / persistence diagram / flow views (napwidget.topology_views)
-        self._init_cross_layer()  # pins, follow, max-activating, layer strip, view state (napwidget.cross_layer_views)
-        self._init_midrange(outputs, groups)  # logit histogram, band, band-NAPs, curation (napwidget.midrange_views)
-        self._init_details()  # filters, unit statistics, per-NAP charts, distribution (napwidget.detail_views)
+        self._init_topology()  # Mapper / persistence diagram / flow views (napwidget.views.topology)
+        self._init_cross_layer()  # pins, follow, max-activating, layer strip, view state (napwidget.views.crosslayer)
+        self._init_midrange(outputs, groups)  # logit histogram, band, band-NAPs, curation (napwidget.views.midrange)
+        self._init_details()  # filters, unit statistics, per-NAP charts, distribution (napwidget.views.detail)
 
     # ------------------------------------------------------------------------------ factories
     @classmethod
@@ -351,7 +351,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         n = self._explorer.n
         new = [int(i) for i in change["new"]]
         valid = [i for i in dict.fromkeys(new) if 0 <= i < n]
-        shown = self._filter_indices(valid, base=True)  # active filters restrict it (napwidget.detail_views)
+        shown = self._filter_indices(valid, base=True)  # active filters restrict it (napwidget.views.detail)
         self._syncing = True
         try:
             with self.hold_sync():

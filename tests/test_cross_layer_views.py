@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from napwidget.cross_layer_views import (
+from napwidget.views.crosslayer import (
     UI_DEFAULTS,
     average_images,
     follow_counts,

@@ -4,7 +4,7 @@
 // each (compare mode). "hide near-zero units" drops units whose members stay below the kernel's threshold in
 // every shown NAP; units can be ordered by index or by the first NAP's mean.
 //
-// Data: the `nap_stats` trait (napwidget/detail_views.py unit_stats_view: the selected NAPs' float32
+// Data: the `nap_stats` trait (napwidget/views/detail.py unit_stats_view: the selected NAPs' float32
 // NAPs.stats, unrounded); the chart is the kernel's Vega-Lite template `nap_detail.specs.stats`.
 // The plotted rows are the vega view's data "stats" (`el.querySelector("[data-testid=stats-chart]").napwView`).
 import "./detail.css";

@@ -8,7 +8,7 @@ them for last-layer retraining (:func:`~napwidget.midrange.retrain_last_layer`).
 
 The builders (:func:`midrange_view`, :func:`curation_records`, :func:`curation_csv`, :func:`curation_json`) are
 pure and testable without a widget; :class:`MidrangeViews` is the widget side, a traitlets mixin of
-:class:`~napwidget.widget.NapWidget` (like :class:`~napwidget.topology_views.TopologyViews`).
+:class:`~napwidget.widget.NapWidget` (like :class:`~napwidget.views.topology.TopologyViews`).
 
 Traits (synced)
 ---------------

@@ -151,7 +151,7 @@ def _dominant(explorer: Any, members: np.ndarray) -> tuple[int | None, float | N
 
 def naps_at(explorer: Any, layer: str, cache: dict | None = None) -> Any:
     """The NAPs of ``layer`` at the explorer's current clustering parameters, without changing its state."""
-    from napwidget.cross_layer_views import naps_with
+    from napwidget.views.crosslayer import naps_with
 
     return naps_with(explorer, {"layer": layer}, cache)
 
