@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  // generous per-test timeout: jsdom + vega mounting is CPU-bound and CI runners are small
+  // a shared 2-core machine can take seconds to mount vega in jsdom: tests assert behaviour, never timing
   test: { environment: "jsdom", include: ["test/**/*.test.js"], testTimeout: 30000 },
 });

@@ -20,28 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from napwidget.errors import NapInputError
+from napwidget.views import exported_traits
 
 if TYPE_CHECKING:  # pragma: no cover
     from napwidget.widget import NapWidget
 
 _STATIC = Path(__file__).parent / "static"
-
-STATE_TRAITS = (
-    "layer", "min_cluster_size", "min_samples", "cluster_selection_method", "normalize",
-    "selected_naps", "selected_indices", "sort_by", "error", "layers", "options", "view",
-    "_samples", "_truth", "_card_thumbs", "_revision",
-    # the tree min_cluster_size / method are re-selected from in the page (napwidget.reselect_export)
-    "_reselect_tree",
-    # cross-layer views (napwidget.cross_layer_views)
-    "pinned", "pinned_view", "ui_state", "cross_open", "follow_layers", "_follow_labels", "max_activating",
-    "layer_strip", "_avg_thumbs",
-    # detail views: filters, unit statistics, per-NAP charts, distribution (napwidget.detail_views)
-    "filters", "nap_stats", "nap_detail",
-    # topology views (napwidget.topology_views)
-    "topology_open", "mapper_params", "flow_layers", "mapper", "diagram", "flow",
-    # mid-range view (napwidget.midrange_views)
-    "midrange_open", "midrange_class", "midrange_band", "midrange_layer", "midrange", "curated_indices",
-)
 
 
 def _b64(data: bytes) -> dict[str, str]:
@@ -146,7 +130,7 @@ def unopened_panels(widget: NapWidget, max_inputs: int | None = None) -> dict[st
 def widget_state(widget: NapWidget) -> dict[str, Any]:
     """The synced state as JSON (bytes traits as ``{"__b64__": ...}``), marked static."""
     state: dict[str, Any] = {}
-    for name in STATE_TRAITS:
+    for name in exported_traits(widget):
         value = getattr(widget, name)
         state[name] = _b64(value) if isinstance(value, (bytes, bytearray, memoryview)) else value
     state["busy"] = False

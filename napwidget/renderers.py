@@ -71,6 +71,10 @@ class ImageRenderer(ItemRenderer):
     def average(self, indices: Sequence[int]) -> bytes | None:
         return self.source.mean_image(indices)
 
+    def averages(self, groups: Sequence[Sequence[int]]) -> list[bytes]:
+        """:meth:`average` of many groups at once (vectorised)."""
+        return self.source.mean_images(groups)
+
 
 class TextRenderer(ItemRenderer):
     """Strings (sentences, file names, SMILES, ...) shown as snippets of at most ``max_chars`` characters.

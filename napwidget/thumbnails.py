@@ -135,22 +135,75 @@ class ThumbnailSource:
         img = np.nan_to_num((img - off) * mul, nan=0.0)
         return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
+    def _many(self, idx: np.ndarray) -> np.ndarray:
+        """Thumbnails of ``idx`` in one vectorised pass (bitwise what :meth:`_one` gives each; no cache).
+
+        Only without down-scaling: the area mean's summation order could differ between one image and a batch.
+        """
+        if self.factor > 1:
+            return np.stack([self._one(int(i)) for i in idx]) if len(idx) else np.empty((0, self.h, self.w, self.channels), np.uint8)
+        img = np.asarray(self.images[idx], dtype=np.float32)
+        if self.layout == "nchw":
+            img = np.moveaxis(img, 1, -1)
+        elif self.layout == "nhw":
+            img = img[..., None]
+        if img.shape[-1] == 4:
+            img = img[..., :3]
+        ch, cw = self._crop
+        img = img[:, :ch, :cw]
+        off, mul = self._scale
+        img = np.nan_to_num((img - off) * mul, nan=0.0)
+        return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
     def get(self, indices: Sequence[int]) -> np.ndarray:
         """(len(indices), h, w, c) uint8 thumbnails."""
-        out = np.empty((len(indices), self.h, self.w, self.channels), dtype=np.uint8)
-        for j, i in enumerate(indices):
-            i = int(i)
-            if not 0 <= i < self.n:
-                raise IndexError(f"image index {i} out of range 0..{self.n - 1}")
+        idx = np.asarray([int(i) for i in indices], dtype=np.int64)
+        bad = idx[(idx < 0) | (idx >= self.n)]
+        if len(bad):
+            raise IndexError(f"image index {int(bad[0])} out of range 0..{self.n - 1}")
+        out = np.empty((len(idx), self.h, self.w, self.channels), dtype=np.uint8)
+        miss = []
+        for j, i in enumerate(idx.tolist()):
             hit = self._cache.get(i)
             if hit is None:
-                hit = self._one(i)
-                self._cache[i] = hit
-                if len(self._cache) > self._cache_items:
-                    self._cache.popitem(last=False)
+                miss.append(j)
             else:
                 self._cache.move_to_end(i)
-            out[j] = hit
+                out[j] = hit
+        if miss:  # one vectorised pass for everything not cached
+            made = self._many(idx[miss])
+            out[miss] = made
+            for j, m in zip(miss, made):
+                self._cache[int(idx[j])] = m
+            while len(self._cache) > self._cache_items:
+                self._cache.popitem(last=False)
+        return out
+
+    def mean_images(self, groups: Sequence[Sequence[int]], limit: int = 512, chunk: int = 8192) -> list[bytes]:
+        """:meth:`mean_image` of every group (``b""`` for an empty one), in vectorised chunks, without the cache.
+
+        Bitwise equal to calling :meth:`mean_image` per group: the float32 sum of at most 512 uint8 pixels is
+        exact, then divided in float32 as ``numpy.mean`` does.
+        """
+        idx_parts = [np.asarray(list(g)[:limit], dtype=np.int64) for g in groups]
+        lens = np.asarray([len(p) for p in idx_parts], dtype=np.int64)
+        if lens.sum() == 0:
+            return [b"" for _ in groups]
+        flat = np.concatenate(idx_parts)
+        gid = np.repeat(np.arange(len(groups)), lens)
+        sums = np.zeros((len(groups), self.h, self.w, self.channels), dtype=np.float64)
+        for s in range(0, len(flat), chunk):
+            th = self._many(flat[s : s + chunk]).astype(np.float32)
+            g = gid[s : s + chunk]
+            starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+            sums[g[starts]] += np.add.reduceat(th, starts, axis=0)
+        out = []
+        for j, n in enumerate(lens.tolist()):
+            if n == 0:
+                out.append(b"")
+                continue
+            mean = sums[j].astype(np.float32) / np.float32(n)
+            out.append(np.clip(np.rint(mean), 0, 255).astype(np.uint8).tobytes())
         return out
 
     def header(self, count: int) -> dict[str, int]:

@@ -27,10 +27,11 @@ from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
 from napwidget.input_checks import check_widget_inputs, input_count
 from napwidget.renderers import ItemRenderer, make_renderer
 from napwidget.thumbnails import is_image_batch
-from napwidget.topology_views import TopologyViews
-from napwidget.cross_layer_views import CrossLayerViews
-from napwidget.midrange_views import MidrangeViews
-from napwidget.detail_views import DetailViews
+from napwidget.views.topology import TopologyViews
+from napwidget.views.crosslayer import CrossLayerViews
+from napwidget.views.midrange import MidrangeViews
+from napwidget.views.detail import DetailViews
+from napwidget.views import trait_groups
 
 _STATIC = Path(__file__).parent / "static"
 _ESM_FALLBACK = """
@@ -43,6 +44,9 @@ export default { render({ el }) {
 """
 
 SORT_KEYS = ("persistence", "size", "purity")
+_PARAM = {"sync": True, "view": "params", "state": True}
+# NAP cards whose member thumbnails travel with each result (a screenful or two); the rest on request
+CARD_SPRITE_NAPS = 48
 
 
 def _esm_source() -> Path | str:
@@ -79,7 +83,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     cache : directory of the engine's activation cache (``None`` to disable).
     reduce, batch_size : passed to :func:`napwidget.extract`.
     outputs, groups : the model's (N, K) logits (default: the extracted ones) and per-input group labels, for
-        the mid-range view (napwidget.midrange_views); ``from_activations`` takes them too.
+        the mid-range view (napwidget.views.midrange); ``from_activations`` takes them too.
     **nap_params : ``min_cluster_size``, ``min_samples``, ``cluster_selection_method``, ``normalize``.
 
     Traits (synced; set them from Python and every view follows)
@@ -89,7 +93,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     selected_indices : input indices shown in the gallery (the selected NAPs' members, most typical first).
     sort_by : NAP card order, ``"persistence"``, ``"size"`` or ``"purity"``.
     filters : ``{"labels": [...], "predictions": [...]}`` class names every view is restricted to
-        (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data (napwidget.detail_views).
+        (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data (napwidget.views.detail).
     error : the last problem (with its fix), ``""`` when the shown result is current.
     busy : True while the kernel computes.
 
@@ -105,34 +109,38 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     _esm = _esm_source()
     _css = _css_source()
 
+    # Synced traits are tagged with the view family that shows them and whether they belong to the saved view
+    # state (napwidget.views.trait_groups / state_traits read the tags: store, export and state use them).
     # parameters (plain synced traits)
-    layer = traitlets.Unicode("").tag(sync=True)
-    min_cluster_size = traitlets.Int(DEFAULT_PARAMS["min_cluster_size"]).tag(sync=True)
-    min_samples = traitlets.Int(DEFAULT_PARAMS["min_samples"]).tag(sync=True)
-    cluster_selection_method = traitlets.Unicode(DEFAULT_PARAMS["cluster_selection_method"]).tag(sync=True)
-    normalize = traitlets.Unicode(DEFAULT_PARAMS["normalize"]).tag(sync=True)
+    layer = traitlets.Unicode("").tag(**_PARAM)
+    min_cluster_size = traitlets.Int(DEFAULT_PARAMS["min_cluster_size"]).tag(**_PARAM)
+    min_samples = traitlets.Int(DEFAULT_PARAMS["min_samples"]).tag(**_PARAM)
+    cluster_selection_method = traitlets.Unicode(DEFAULT_PARAMS["cluster_selection_method"]).tag(**_PARAM)
+    normalize = traitlets.Unicode(DEFAULT_PARAMS["normalize"]).tag(**_PARAM)
 
     # selection and view state
-    selected_naps = traitlets.List(traitlets.Int()).tag(sync=True)
-    selected_indices = traitlets.List(traitlets.Int()).tag(sync=True)
-    sort_by = traitlets.Unicode("persistence").tag(sync=True)
+    selected_naps = traitlets.List(traitlets.Int()).tag(sync=True, view="core", state=True)
+    selected_indices = traitlets.List(traitlets.Int()).tag(sync=True, view="core", state=True)
+    sort_by = traitlets.Unicode("persistence").tag(sync=True, view="core", state=True)
 
     # status
     busy = traitlets.Bool(False).tag(sync=True)
-    error = traitlets.Unicode("").tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True, view="core")
     static = traitlets.Bool(False).tag(sync=True)
-    _revision = traitlets.Int(0).tag(sync=True)
+    _revision = traitlets.Int(0).tag(sync=True, view="core")
 
     # what the views show (kernel -> front end)
-    layers = traitlets.List(traitlets.Dict()).tag(sync=True)
-    options = traitlets.Dict().tag(sync=True)
-    view = traitlets.Dict().tag(sync=True)
-    _samples = traitlets.Bytes(b"").tag(sync=True)
-    _truth = traitlets.Bytes(b"").tag(sync=True)
-    _card_thumbs = traitlets.Bytes(b"").tag(sync=True)
+    layers = traitlets.List(traitlets.Dict()).tag(sync=True, view="core")
+    options = traitlets.Dict().tag(sync=True, view="core")
+    view = traitlets.Dict().tag(sync=True, view="core")
+    _samples = traitlets.Bytes(b"").tag(sync=True, view="core")
+    _truth = traitlets.Bytes(b"").tag(sync=True, view="core")
+    _card_thumbs = traitlets.Bytes(b"").tag(sync=True, view="core")
+    # {view family: [trait names]} from the tags above: the front end subscribes by family
+    _groups = traitlets.Dict().tag(sync=True, view="core")
     # the shown result's single-linkage tree (napwidget.reselect_export): without a kernel, the front end
     # re-selects min_cluster_size / method from it (js/src/reselect/); sent again only when the tree changes
-    _reselect_tree = traitlets.Bytes(b"").tag(sync=True)
+    _reselect_tree = traitlets.Bytes(b"").tag(sync=True, view="core")
 
     def __init__(
         self,
@@ -189,6 +197,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             layers=ex.layer_list(),
             options={"methods": list(ex.methods), "normalizations": list(ex.normalizations), "sort_keys": list(SORT_KEYS)},
             _truth=ex.truth_table(),
+            _groups=trait_groups(type(self)),
         )
         self._push_results()
         self.observe(self._on_params, names=list(PARAM_NAMES))
@@ -196,10 +205,10 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         self.observe(self._on_selected_indices, names=["selected_indices"])
         self.observe(self._on_sort, names=["sort_by"])
         self.on_msg(self._on_msg)
-        self._init_topology()  # Mapper / persistence diagram / flow views (napwidget.topology_views)
-        self._init_cross_layer()  # pins, follow, max-activating, layer strip, view state (napwidget.cross_layer_views)
-        self._init_midrange(outputs, groups)  # logit histogram, band, band-NAPs, curation (napwidget.midrange_views)
-        self._init_details()  # filters, unit statistics, per-NAP charts, distribution (napwidget.detail_views)
+        self._init_topology()  # Mapper / persistence diagram / flow views (napwidget.views.topology)
+        self._init_cross_layer()  # pins, follow, max-activating, layer strip, view state (napwidget.views.crosslayer)
+        self._init_midrange(outputs, groups)  # logit histogram, band, band-NAPs, curation (napwidget.views.midrange)
+        self._init_details()  # filters, unit statistics, per-NAP charts, distribution (napwidget.views.detail)
 
     # ------------------------------------------------------------------------------ factories
     @classmethod
@@ -279,7 +288,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     def _push_results(self) -> None:
         ex = self._explorer
         vm = ex.view_model()
-        card_members = ex.card_members()
+        card_members = ex.card_members(CARD_SPRITE_NAPS)
         sprite = b""
         if ex.renderer is not None and ex.renderer.kind == "image" and card_members:
             _, bufs = ex.renderer.render(card_members)
@@ -373,7 +382,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         n = self._explorer.n
         new = [int(i) for i in change["new"]]
         valid = [i for i in dict.fromkeys(new) if 0 <= i < n]
-        shown = self._filter_indices(valid, base=True)  # active filters restrict it (napwidget.detail_views)
+        shown = self._filter_indices(valid, base=True)  # active filters restrict it (napwidget.views.detail)
         self._syncing = True
         try:
             with self.hold_sync():

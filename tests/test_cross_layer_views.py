@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from napwidget.cross_layer_views import (
+from napwidget.views.crosslayer import (
     UI_DEFAULTS,
     average_images,
     follow_counts,
@@ -24,7 +24,7 @@ from napwidget.cross_layer_views import (
 )
 from napwidget.errors import NapInputError
 from napwidget.explorer import Explorer
-from napwidget.html_export import STATE_TRAITS
+from napwidget.views import exported_traits
 from napwidget.naps import top_activating
 from napwidget.renderers import make_renderer
 from napwidget.widget import NapWidget
@@ -339,7 +339,7 @@ def test_state_round_trips(w, data):
 def test_save_html_embeds_the_view_state(w, tmp_path):
     for name in ("pinned", "pinned_view", "ui_state", "cross_open", "follow_layers", "_follow_labels",
                  "max_activating", "layer_strip", "_avg_thumbs"):
-        assert name in STATE_TRAITS
+        assert name in exported_traits(w)
     w.pin(0)
     w.cross_open = ["follow"]
     w.selected_naps = [1]

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from napwidget.detail_views import (
+from napwidget.views.detail import (
     MAX_COMPARE,
     NEAR_ZERO,
     STAT_KEYS,

@@ -11,7 +11,7 @@ import pytest
 
 from napwidget.errors import NapInputError
 from napwidget.midrange import band_naps, logit_bands
-from napwidget.midrange_views import band_order, curation_csv, default_band, midrange_view
+from napwidget.views.midrange import band_order, curation_csv, default_band, midrange_view
 from napwidget.widget import NapWidget
 
 EVIL = "<img src=x onerror=alert(1)>"

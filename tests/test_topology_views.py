@@ -11,7 +11,7 @@ import pytest
 from napwidget.errors import NapInputError
 from napwidget.explorer import Explorer
 from napwidget.topology import mapper_graph, nap_diagram_points, nap_flow
-from napwidget.topology_views import (
+from napwidget.views.topology import (
     MAPPER_DEFAULTS,
     default_flow_layers,
     diagram_view,
@@ -132,7 +132,7 @@ def test_flow_view_counts_and_members(ex):
 
 # ------------------------------------------------------------------------------------------- the widget
 def test_topology_is_lazy(w, monkeypatch):
-    import napwidget.topology_views as tv
+    import napwidget.views.topology as tv
 
     assert w.topology_open == [] and w.mapper == {} and w.flow == {} and w.diagram == {}
     calls = []

@@ -254,3 +254,20 @@ def test_save_html_embeds_the_tree(w, tmp_path):
     path = w.save_html(tmp_path / "tree.html")
     payload = json.loads(re.search(r'id="napw-state">(.*?)</script>', path.read_text(), re.DOTALL).group(1))
     assert base64.b64decode(payload["state"]["_reselect_tree"]["__b64__"]) == w._reselect_tree
+
+
+def test_trait_groups_come_from_the_tags_and_match_the_js_fixture():
+    """One place says which view family a synced trait belongs to: its tag. The front end gets the groups in
+    ``_groups``; the vitest fake model uses js/test/fixtures/trait-groups.json, which must match."""
+    import json
+    from pathlib import Path
+
+    from napwidget.views import exported_traits, state_traits, trait_groups
+
+    groups = trait_groups(NapWidget)
+    fixture = Path(__file__).resolve().parents[1] / "js" / "test" / "fixtures" / "trait-groups.json"
+    assert json.loads(fixture.read_text()) == groups, "regenerate the fixture from trait_groups(NapWidget)"
+    assert {"layer", "min_cluster_size"} <= set(groups["params"]) and "pinned" in groups["cross"]
+    assert "busy" not in exported_traits(NapWidget) and "view" in exported_traits(NapWidget)
+    order = state_traits(NapWidget)
+    assert order[-2:] == ["selected_naps", "selected_indices"] and "mapper" not in order

@@ -1,7 +1,7 @@
 // Label / prediction filters (the synced `filters` trait: {labels: [class names], predictions: [class names]}).
 // Pure functions used by the store (which owns the state) and by the views that draw or respect filters.
 // An input passes when its label is one of `labels` (or that list is empty) AND its prediction is one of
-// `predictions` (or that list is empty); the kernel applies the same rule (napwidget/detail_views.py).
+// `predictions` (or that list is empty); the kernel applies the same rule (napwidget/views/detail.py).
 
 export const FILTER_KINDS = ["labels", "predictions"];
 

@@ -5,24 +5,22 @@
 //
 // Events: "data" (new clustering result), "selection", "hover", "sort", "status" (busy / error / params),
 // "profile" (the item whose activation profile is shown), "thumbs" (new thumbnails arrived),
-// "topology" (one of TOPOLOGY_KEYS changed; the key is the argument).
+// "topology" (a topology trait changed; the key is the argument; see traitGroups below).
 
 import { debounce, toU8, typed } from "./dom.js";
 import { applyFilters, filteredMembersByNap, hasFilters, normalizeFilters, removeFilter as without, toggleFilter as toggled } from "./filters.js";
 
-export const PARAM_KEYS = ["layer", "min_cluster_size", "min_samples", "cluster_selection_method", "normalize"];
 export const SORT_KEYS = ["persistence", "size", "purity"];
-// Topology views (views/mapper.js, views/flow.js, the scatter's diagram mode): their synced traits.
-export const TOPOLOGY_KEYS = ["topology_open", "mapper_params", "flow_layers", "mapper", "diagram", "flow"];
-// Cross-layer views (views/pinned.js, follow.js, maxact.js, layerstrip.js; napwidget/cross_layer_views.py):
-// their synced traits; a change emits "crosslayer" with the key.
-export const CROSS_KEYS = ["pinned", "pinned_view", "ui_state", "cross_open", "follow_layers", "_follow_labels",
-  "max_activating", "layer_strip", "_avg_thumbs"];
-// Mid-range view (views/midrange.js; napwidget/midrange_views.py): its synced traits; a change emits "midrange".
-// Detail views (views/stats.js, napcharts.js, distribution.js, filterbar.js; napwidget/detail_views.py): `filters`
-// (every view respects it; a change emits "filters") and the kernel's view models (a change emits "detail").
-export const DETAIL_KEYS = ["filters", "nap_stats", "nap_detail"];
-export const MIDRANGE_KEYS = ["midrange_open", "midrange_class", "midrange_band", "midrange_layer", "midrange", "curated_indices"];
+// Which synced traits each family of views listens to comes from the kernel (`_groups`, built from the trait
+// tags in napwidget/views/__init__.py): "params", "core", "cross" (views/pinned.js, follow.js, maxact.js,
+// layerstrip.js), "detail" (stats.js, napcharts.js, distribution.js, filterbar.js: `filters` emits "filters",
+// the rest "detail"), "topology" (mapper.js, flow.js, the scatter's diagram mode), "midrange" (midrange.js).
+// A change of a family's trait emits the family's event with the key ("crosslayer" for "cross").
+export function traitGroups(model) {
+  const g = model.get("_groups") || {};
+  const of = (name) => (Array.isArray(g[name]) ? g[name] : []);
+  return { params: of("params"), cross: of("cross"), detail: of("detail"), topology: of("topology"), midrange: of("midrange") };
+}
 
 /** Decode the per-sample tables: NAP (int32), probability (float32), outlier score (float32); label, prediction. */
 export function decodeSamples(samplesBuf, truthBuf, n) {
@@ -60,27 +58,14 @@ export function sortNaps(rows, key) {
   return [...rows].sort((a, b) => (val(b) - val(a)) || (a.id - b.id));
 }
 
-export function createStore(model, { commitDelay = 300 } = {}) {
+/** Events of the store: on(event, fn) -> off; emit(event, ...args) (a failing listener never breaks the rest). */
+function createEvents() {
   const listeners = new Map();
-  const local = {
-    hoverNap: null,
-    profileIndex: null,
-    pending: 0,
-    pendingParams: {},
-  };
-  let data = null;
-  const thumbCache = new Map(); // input index -> { kind: "image", pixels, h, w, c } | { kind: "text", text }
-  const THUMB_CACHE_MAX = 6000;
-  let reqCounter = 0;
-  const waiting = new Map();
-  const modelHandlers = [];
-
   function on(event, fn) {
     if (!listeners.has(event)) listeners.set(event, new Set());
     listeners.get(event).add(fn);
     return () => listeners.get(event).delete(fn);
   }
-
   function emit(event, ...args) {
     for (const fn of [...(listeners.get(event) || [])]) {
       try {
@@ -90,72 +75,43 @@ export function createStore(model, { commitDelay = 300 } = {}) {
       }
     }
   }
+  return { on, emit, clear: () => listeners.clear() };
+}
 
-  function listen(event, fn) {
-    model.on(event, fn);
-    modelHandlers.push([event, fn]);
-  }
-
-  // ------------------------------------------------------------------------------------ data
-  function decode() {
-    const view = model.get("view") || {};
-    const n = view.n || 0;
-    const samples = decodeSamples(model.get("_samples"), model.get("_truth"), n);
-    const napById = new Map((view.naps || []).map((r) => [r.id, r]));
-    data = { view, n, ...samples, napById };
-    seedCardThumbs(view);
-    return data;
-  }
+/**
+ * Requests to the kernel (custom messages answered with the same `req`), and what they fetch: thumbnails
+ * (cached; the card sprite seeds the cache) and activation profiles.
+ */
+function createRequests(model, emit) {
+  const thumbCache = new Map(); // input index -> { kind: "image", pixels, h, w, c } | { kind: "text", text }
+  const THUMB_CACHE_MAX = 6000;
+  let reqCounter = 0;
+  const waiting = new Map();
 
   function seedCardThumbs(view) {
     const item = view.item || {};
     const members = (view.naps || []).flatMap((r) => r.members || []);
+    // the sprite holds the first cards' members (NAP by NAP); cards scrolled to later request theirs
     if (item.kind === "image") {
       const sprite = toU8(model.get("_card_thumbs"));
       const size = item.h * item.w * item.c;
-      if (!size || sprite.byteLength < size * members.length) return;
-      members.forEach((idx, j) => {
+      if (!size) return;
+      const count = Math.min(members.length, Math.floor(sprite.byteLength / size));
+      for (let j = 0; j < count; j++) {
+        const idx = members[j];
         if (!thumbCache.has(idx)) {
           putThumb(idx, { kind: "image", h: item.h, w: item.w, c: item.c, pixels: sprite.slice(j * size, (j + 1) * size) });
         }
-      });
+      }
     } else if (item.kind === "text" && Array.isArray(view.card_texts)) {
-      members.forEach((idx, j) => putThumb(idx, { kind: "text", text: String(view.card_texts[j] ?? "") }));
+      const count = Math.min(members.length, view.card_texts.length);
+      for (let j = 0; j < count; j++) putThumb(members[j], { kind: "text", text: String(view.card_texts[j] ?? "") });
     }
   }
 
   function putThumb(idx, thumb) {
     thumbCache.set(idx, thumb);
     if (thumbCache.size > THUMB_CACHE_MAX) thumbCache.delete(thumbCache.keys().next().value);
-  }
-
-  let dataScheduled = false;
-  function scheduleData() {
-    // view, _samples and _card_thumbs arrive together: render once, after all of them changed
-    if (dataScheduled) return;
-    dataScheduled = true;
-    queueMicrotask(() => {
-      dataScheduled = false;
-      decode();
-      emit("data", data);
-      emit("selection");
-      const later = deferred.splice(0);
-      for (const [event, arg] of later) emit(event, arg);
-    });
-  }
-
-  // Traits that arrive in the same kernel message as a new result (nap_detail, diagram, _avg_thumbs, ...) fire
-  // their change events before the result is decoded (that waits for a microtask): the views would draw them
-  // against the previous result, find them stale, and draw again. While a new `view` is pending, hold such
-  // events until just after "data".
-  const deferred = [];
-  function emitAfterData(event, arg) {
-    if (dataScheduled || (data && model.get("view") !== data.view && model.get("view"))) {
-      scheduleData();
-      if (!deferred.some(([e, a]) => e === event && a === arg)) deferred.push([event, arg]);
-      return;
-    }
-    emit(event, arg);
   }
 
   // --------------------------------------------------------------------------------- requests
@@ -208,7 +164,7 @@ export function createStore(model, { commitDelay = 300 } = {}) {
 
   const profileCache = new Map();
   async function profile(index) {
-    const key = `${JSON.stringify(get("view").params || {})}:${index}`;
+    const key = `${JSON.stringify((model.get("view") || {}).params || {})}:${index}`;
     if (profileCache.has(key)) return profileCache.get(key);
     const { msg } = await request("profile", { index });
     profileCache.set(key, msg);
@@ -216,7 +172,16 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     return msg;
   }
 
-  // ---------------------------------------------------------------------------------- getters
+  function rejectAll() {
+    for (const w of waiting.values()) w.reject(new Error("widget closed"));
+    waiting.clear();
+  }
+
+  return { thumbCache, seedCardThumbs, request, onCustom, thumbs, profile, rejectAll };
+}
+
+/** Read-only views of the state: what is selected, sorted, pending; one input's row of the per-sample table. */
+function createGetters(model, local, st) {
   function get(key) {
     return model.get(key);
   }
@@ -239,11 +204,12 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   }
 
   function sortedNaps() {
+    const data = st.data;
     return sortNaps((data && data.view.naps) || [], sortBy());
   }
 
   function item(index) {
-    const d = data;
+    const d = st.data;
     const label = d.label[index];
     const pred = d.pred[index];
     return {
@@ -260,6 +226,7 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   /** NAP id -> how many of the selected inputs it holds (for "n selected" badges). */
   function selectionCounts() {
     const counts = new Map();
+    const data = st.data;
     if (!data) return counts;
     for (const i of selectedIndices()) {
       const k = data.nap[i];
@@ -291,7 +258,16 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     return name in local.pendingParams ? local.pendingParams[name] : model.get(name);
   }
 
-  // ---------------------------------------------------------------------------------- actions
+  return { get, selectedNaps, selectedIndices, isSelected, sortBy, sortedNaps, item, selectionCounts, isStatic, canReselect, notice, isBusy, param };
+}
+
+/**
+ * The selection and the filters: selected NAPs (their members follow, most typical first) or inputs picked
+ * directly, both restricted to the inputs that pass the label/prediction filters.
+ */
+function createSelection(model, local, st) {
+  const { selectedNaps, selectedIndices } = st;
+  const dataOf = () => st.data;
   function selectNaps(ids, mode = "replace") {
     const current = selectedNaps();
     let next;
@@ -305,13 +281,15 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     } else {
       next = uniq;
     }
-    next = next.filter((id) => data && data.napById.has(id));
+    next = next.filter((id) => dataOf() && dataOf().napById.has(id));
     model.set("selected_naps", next);
+    const data = dataOf();
     model.set("selected_indices", data ? applyFilters(membersOf(next, data.nap, data.prob), filters(), data) : []);
     model.save_changes();
   }
 
   function selectIndices(indices) {
+    const data = dataOf();
     local.indexBase = [...indices]; // unfiltered: a later filter change re-filters it
     model.set("selected_indices", (local.indexShown = applyFilters(local.indexBase, filters(), data)));
     model.set("selected_naps", []);
@@ -322,6 +300,39 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     selectNaps([]);
   }
 
+  // ------------------------------------------------------------ filters (the `filters` trait; ./filters.js)
+  function filters() {
+    return normalizeFilters(model.get("filters"));
+  }
+
+  /** Set the filters; the selection (selected NAPs' members, or inputs picked directly) is re-filtered. */
+  function setFilters(next) {
+    const f = normalizeFilters(next);
+    const data = dataOf();
+    model.set("filters", f);
+    const naps = selectedNaps();
+    if (data && naps.length) model.set("selected_indices", applyFilters(membersOf(naps, data.nap, data.prob), f, data));
+    else if (data && local.indexBase && selectedIndices() === local.indexShown) model.set("selected_indices", (local.indexShown = applyFilters(local.indexBase, f, data)));
+    else if (data) model.set("selected_indices", applyFilters(selectedIndices(), f, data));
+    model.save_changes();
+  }
+
+  /** A card's members that pass the filters, most typical first (`row.members` when no filter is active). */
+  function cardMembers(row, count = (row.members || []).length) {
+    const f = filters();
+    const data = dataOf();
+    if (!hasFilters(f) || !data) return row.members || [];
+    const key = JSON.stringify(f);
+    if (!local.passing || local.passing.data !== data || local.passing.key !== key) local.passing = { data, key, byNap: filteredMembersByNap(f, data) };
+    const all = local.passing.byNap.get(row.id) || [];
+    return Object.assign(all.slice(0, count), { total: all.length });
+  }
+
+  return { selectNaps, selectIndices, clearSelection, filters, setFilters, cardMembers };
+}
+
+/** Writes to the kernel other than the selection: parameters (one request per commit), sorting, view traits. */
+function createActions(model, local, emit, groups, { commitDelay, isStatic, canReselect, sortBy }) {
   function setSort(key) {
     if (!SORT_KEYS.includes(key) || key === sortBy()) return;
     model.set("sort_by", key);
@@ -370,58 +381,32 @@ export function createStore(model, { commitDelay = 300 } = {}) {
 
   /** Change a clustering parameter: debounced (the latest value wins), committed to the kernel as one request. */
   function setParam(name, value, { immediate = false } = {}) {
-    if ((isStatic() && !canReselect(name)) || !PARAM_KEYS.includes(name)) return;
+    if ((isStatic() && !canReselect(name)) || !groups.params.includes(name)) return;
     local.pendingParams[name] = value;
     emit("status");
     if (immediate) commit();
     else commitLater();
   }
 
-  /** Write a topology trait (open panels, Mapper parameters, flow layers); the kernel recomputes what is open. */
   /** Write a cross-layer trait (pins, view options, open panels); the kernel recomputes what depends on it. */
   function setCross(name, value) {
-    if (!CROSS_KEYS.includes(name)) return;
+    if (!groups.cross.includes(name)) return;
     model.set(name, value);
     model.save_changes();
   }
 
+  /** Write a topology trait (open panels, Mapper parameters, flow layers); the kernel recomputes what is open. */
   function setTopology(name, value) {
-    if (!TOPOLOGY_KEYS.includes(name)) return;
+    if (!groups.topology.includes(name)) return;
     model.set(name, value);
     model.save_changes();
   }
 
   /** Write a mid-range trait (open, class, band, layer, curation); the kernel recomputes the view while open. */
   function setMidrange(name, value) {
-    if (!MIDRANGE_KEYS.includes(name)) return;
+    if (!groups.midrange.includes(name)) return;
     model.set(name, value);
     model.save_changes();
-  }
-
-  // ------------------------------------------------------------ filters (the `filters` trait; ./filters.js)
-  function filters() {
-    return normalizeFilters(model.get("filters"));
-  }
-
-  /** Set the filters; the selection (selected NAPs' members, or inputs picked directly) is re-filtered. */
-  function setFilters(next) {
-    const f = normalizeFilters(next);
-    model.set("filters", f);
-    const naps = selectedNaps();
-    if (data && naps.length) model.set("selected_indices", applyFilters(membersOf(naps, data.nap, data.prob), f, data));
-    else if (data && local.indexBase && selectedIndices() === local.indexShown) model.set("selected_indices", (local.indexShown = applyFilters(local.indexBase, f, data)));
-    else if (data) model.set("selected_indices", applyFilters(selectedIndices(), f, data));
-    model.save_changes();
-  }
-
-  /** A card's members that pass the filters, most typical first (`row.members` when no filter is active). */
-  function cardMembers(row, count = (row.members || []).length) {
-    const f = filters();
-    if (!hasFilters(f) || !data) return row.members || [];
-    const key = JSON.stringify(f);
-    if (!local.passing || local.passing.data !== data || local.passing.key !== key) local.passing = { data, key, byNap: filteredMembersByNap(f, data) };
-    const all = local.passing.byNap.get(row.id) || [];
-    return Object.assign(all.slice(0, count), { total: all.length });
   }
 
   function dismissError() {
@@ -429,11 +414,67 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     model.save_changes();
   }
 
+  return { setSort, setHover, hoverNap, showProfile, profileIndex, commit, commitLater, setParam, setCross, setTopology, setMidrange, dismissError };
+}
+
+export function createStore(model, { commitDelay = 300 } = {}) {
+  const groups = traitGroups(model);
+  const { on, emit, clear } = createEvents();
+  const local = { hoverNap: null, profileIndex: null, pending: 0, pendingParams: {} };
+  const st = { data: null };
+  const modelHandlers = [];
+  const req = createRequests(model, emit);
+  const getters = createGetters(model, local, st);
+  const sel = createSelection(model, local, { ...getters, get data() { return st.data; } });
+  const act = createActions(model, local, emit, groups, { commitDelay, isStatic: getters.isStatic, canReselect: getters.canReselect, sortBy: getters.sortBy });
+
+  function listen(event, fn) {
+    model.on(event, fn);
+    modelHandlers.push([event, fn]);
+  }
+
+  // ------------------------------------------------------------------------------------ data
+  function decode() {
+    const view = model.get("view") || {};
+    const n = view.n || 0;
+    const samples = decodeSamples(model.get("_samples"), model.get("_truth"), n);
+    const napById = new Map((view.naps || []).map((r) => [r.id, r]));
+    st.data = { view, n, ...samples, napById };
+    req.seedCardThumbs(view);
+    return st.data;
+  }
+
+  let dataScheduled = false;
+  function scheduleData() {
+    // view, _samples and _card_thumbs arrive together: render once, after all of them changed
+    if (dataScheduled) return;
+    dataScheduled = true;
+    queueMicrotask(() => {
+      dataScheduled = false;
+      decode();
+      emit("data", st.data);
+      emit("selection");
+      const later = deferred.splice(0);
+      for (const [event, arg] of later) emit(event, arg);
+    });
+  }
+
+  // Traits that arrive in the same kernel message as a new result (nap_detail, diagram, _avg_thumbs, ...) fire
+  // their change events before the result is decoded (that waits for a microtask): the views would draw them
+  // against the previous result, find them stale, and draw again. While a new `view` is pending, hold such
+  // events until just after "data".
+  const deferred = [];
+  function emitAfterData(event, arg) {
+    if (dataScheduled || (st.data && model.get("view") !== st.data.view && model.get("view"))) {
+      scheduleData();
+      if (!deferred.some(([e, a]) => e === event && a === arg)) deferred.push([event, arg]);
+      return;
+    }
+    emit(event, arg);
+  }
+
   // --------------------------------------------------------------------------------- wiring
-  listen("change:view", scheduleData);
-  listen("change:_samples", scheduleData);
-  listen("change:_card_thumbs", scheduleData);
-  listen("change:_truth", scheduleData);
+  for (const k of ["view", "_samples", "_card_thumbs", "_truth"]) listen(`change:${k}`, scheduleData);
   listen("change:selected_naps", () => emit("selection"));
   listen("change:selected_indices", () => emit("selection"));
   listen("change:sort_by", () => emit("sort"));
@@ -444,66 +485,39 @@ export function createStore(model, { commitDelay = 300 } = {}) {
     local.pending = 0;
     emit("status");
   });
-  for (const k of PARAM_KEYS) listen(`change:${k}`, () => emit("status"));
-  listen("msg:custom", onCustom);
-  for (const k of TOPOLOGY_KEYS) listen(`change:${k}`, () => emitAfterData("topology", k));
-  for (const k of CROSS_KEYS) listen(`change:${k}`, () => emitAfterData("crosslayer", k));
-  for (const k of MIDRANGE_KEYS) listen(`change:${k}`, () => emitAfterData("midrange", k));
-  for (const k of DETAIL_KEYS) listen(`change:${k}`, () => emitAfterData(k === "filters" ? "filters" : "detail", k));
+  for (const k of groups.params) listen(`change:${k}`, () => emit("status"));
+  listen("msg:custom", req.onCustom);
+  for (const k of groups.topology) listen(`change:${k}`, () => emitAfterData("topology", k));
+  for (const k of groups.cross) listen(`change:${k}`, () => emitAfterData("crosslayer", k));
+  for (const k of groups.midrange) listen(`change:${k}`, () => emitAfterData("midrange", k));
+  for (const k of groups.detail) listen(`change:${k}`, () => emitAfterData(k === "filters" ? "filters" : "detail", k));
 
   decode();
 
   function destroy() {
-    commitLater.cancel();
+    act.commitLater.cancel();
     for (const [event, fn] of modelHandlers) model.off(event, fn);
-    listeners.clear();
-    for (const w of waiting.values()) w.reject(new Error("widget closed"));
-    waiting.clear();
+    clear();
+    req.rejectAll();
   }
 
+  const { commitLater: _later, ...actions } = act;
   return {
     on,
     emit,
-    get,
     get data() {
-      return data;
+      return st.data;
     },
-    thumbCache,
-    request,
-    thumbs,
-    profile,
-    selectedNaps,
-    selectedIndices,
-    isSelected,
-    sortBy,
-    sortedNaps,
-    item,
-    selectionCounts,
-    isStatic,
-    canReselect,
-    notice,
-    isBusy,
-    param,
-    selectNaps,
-    selectIndices,
-    clearSelection,
-    setSort,
-    setHover,
-    hoverNap,
-    showProfile,
-    profileIndex,
-    setParam,
-    commit,
-    dismissError,
-    setTopology,
-    setCross,
-    setMidrange,
-    filters,
-    setFilters,
-    toggleFilter: (kind, name) => setFilters(toggled(filters(), kind, name)),
-    removeFilter: (kind, name) => setFilters(without(filters(), kind, name)),
-    clearFilters: () => setFilters({}),
-    cardMembers,
+    thumbCache: req.thumbCache,
+    request: req.request,
+    thumbs: req.thumbs,
+    profile: req.profile,
+    ...getters,
+    ...sel,
+    ...actions,
+    toggleFilter: (kind, name) => sel.setFilters(toggled(sel.filters(), kind, name)),
+    removeFilter: (kind, name) => sel.setFilters(without(sel.filters(), kind, name)),
+    clearFilters: () => sel.setFilters({}),
     destroy,
   };
 }

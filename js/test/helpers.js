@@ -1,8 +1,13 @@
 // Test helpers: a fake anywidget model and a synthetic widget state (no kernel, no Python).
+// The trait families (`_groups`) are the kernel's, written from the trait tags: tests/test_widget.py checks
+// fixtures/trait-groups.json against napwidget.views.trait_groups.
+import TRAIT_GROUPS from "./fixtures/trait-groups.json";
+
+export { TRAIT_GROUPS };
 
 /** An anywidget-like model: get/set/on/off/save_changes/send, recording what the views do. */
 export function fakeModel(initial = {}, { respond } = {}) {
-  const state = { ...initial };
+  const state = { _groups: TRAIT_GROUPS, ...initial };
   const handlers = new Map();
   const model = {
     saved: [],
@@ -146,6 +151,7 @@ export function makeState({ sizes = [30, 20, 12], n = 80, classes = ["zero", "on
     _samples: dv(samples),
     _truth: dv(truth),
     _card_thumbs: dv(sprite),
+    _groups: TRAIT_GROUPS,
     ...extra,
   };
 }

@@ -100,16 +100,3 @@ def pytest_runtest_makereport(item, call):
     for k, pg in enumerate(pg for ctx in CONTEXTS for pg in ctx.pages):
         with contextlib.suppress(Exception):  # best effort only
             pg.screenshot(path=str(ARTIFACTS / f"{item.name}-{k}.png"))
-
-
-def pytest_collection_modifyitems(config, items):
-    """One rerun for the JupyterLab end-to-end tests only.
-
-    Known issue (open): about one run in four or five, a layer switched from the UI reaches the kernel (which
-    recomputes and pushes the new result) but the page keeps showing the previous layer's NAPs. A rerun of the
-    same interaction passes; the race is in the front end's handling of the result message and is tracked in
-    the closing note. A test that fails twice still fails.
-    """
-    for item in items:
-        if item.fspath.basename == "test_lab_e2e.py":
-            item.add_marker(pytest.mark.flaky(reruns=1))

@@ -174,18 +174,20 @@ class NotebookPage:
     def cell(self, i: int):
         return self.page.locator(".jp-Notebook .jp-Cell").nth(i)
 
-    def prompt(self, i: int) -> str:
-        return self.cell(i).locator(".jp-InputPrompt").inner_text().strip()
+    def prompt(self, i: int, timeout_ms: float = 30_000) -> str:
+        return self.cell(i).locator(".jp-InputPrompt").inner_text(timeout=timeout_ms).strip()
 
     def run(self, i: int, timeout_s: float = 120.0, check: bool = True):
         """Run cell ``i``; return its locator once it has finished. Raise if it printed a traceback."""
         cell = self.cell(i)
-        before = self.prompt(i)
-        cell.locator(".jp-InputArea-editor").click()
-        self.page.keyboard.press("Control+Enter")
         deadline = time.monotonic() + timeout_s
+        wait_ms = max(30_000, 1000 * timeout_s)  # a page busy rendering answers late
+        before = self.prompt(i, timeout_ms=wait_ms)
+        cell.locator(".jp-InputArea-editor").click(timeout=wait_ms)
+        self.page.keyboard.press("Control+Enter")
         while True:
-            now = self.prompt(i)
+            # a page busy rendering answers late: wait as long as the cell may take
+            now = self.prompt(i, timeout_ms=max(30_000, 1000 * (deadline - time.monotonic())))
             if now != before and PROMPT_DONE.match(now):
                 break
             if time.monotonic() > deadline:

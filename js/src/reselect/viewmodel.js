@@ -1,6 +1,6 @@
 // The kernel's view models for a re-selected result, built in the browser: NAP cards (napwidget/explorer.py
 // nap_rows), counts, the scatter's data, the per-sample table (_samples) and the label/prediction counts of the
-// detail views (napwidget/detail_views.py nap_detail_view). What needs the activations (top units, heatmap,
+// detail views (napwidget/views/detail.py nap_detail_view). What needs the activations (top units, heatmap,
 // unit statistics) is computed from `features` when the page has them, else left out with a note.
 
 const TOP_MEMBERS = 8;

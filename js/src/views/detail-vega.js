@@ -1,6 +1,7 @@
 // Shared by the detail views (stats.js, napcharts.js): embed a kernel-made Vega-Lite template (named data
 // sources filled in here), follow the theme, finalise cleanly.
 import embed from "vega-embed";
+import { latestOnly } from "../virtual.js";
 
 export const FALLBACK_NAP_COLORS = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#9D755D", "#FF9DA6"];
 
@@ -29,9 +30,9 @@ export function vegaSlot(box, { onClick } = {}) {
   let specKey = null;
   let destroyed = false;
 
-  async function draw(spec, data, size = {}) {
+  async function drawNow(spec, data, size = {}, { renderer = "svg" } = {}) {
     const gen = ++generation;
-    const key = JSON.stringify([spec, size]);
+    const key = JSON.stringify([spec, size, renderer]);
     if (result && key === specKey) {
       // same chart: only the data changed
       try {
@@ -54,7 +55,9 @@ export function vegaSlot(box, { onClick } = {}) {
     if (full.data && full.data.name in data) full.data = { name: full.data.name, values: data[full.data.name] };
     let r;
     try {
-      r = await embed(box, full, { actions: false, renderer: "svg", mode: "vega-lite", tooltip: { theme: isDark(box) ? "dark" : "light" } });
+      const host = document.createElement("div"); // a fresh host per embed (see views/scatter.js)
+      box.replaceChildren(host);
+      r = await embed(host, full, { actions: false, renderer, mode: "vega-lite", tooltip: { theme: isDark(box) ? "dark" : "light" } });
     } catch (err) {
       box.textContent = `The chart could not be drawn: ${err && err.message ? err.message : err}`;
       return null;
@@ -68,9 +71,12 @@ export function vegaSlot(box, { onClick } = {}) {
     const v = r.view;
     if (onClick) v.addEventListener("click", (event, item) => onClick(item && item.datum, event));
     box.napwView = v;
+    box.dataset.renderer = renderer;
     box.dataset.ready = "1";
     return v;
   }
+
+  const draw = latestOnly(drawNow); // never two embeds at once: the latest data is drawn last
 
   function clear() {
     generation++;

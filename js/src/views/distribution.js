@@ -4,7 +4,7 @@
 // click a column (its NAP id or background): select that NAP (Shift: toggle). Keyboard: labels and NAP ids are
 // focusable, Enter / Space act like a click.
 //
-// Data: `nap_detail.label_counts` (napwidget/detail_views.py), sparse per NAP [[class code, count]].
+// Data: `nap_detail.label_counts` (napwidget/views/detail.py), sparse per NAP [[class code, count]].
 import "./detail.css";
 import { h, s, int, pct } from "../dom.js";
 import { sameParams } from "./mapper.js";

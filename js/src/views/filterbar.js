@@ -1,6 +1,6 @@
 // Active label / prediction filters as removable pills, with "clear all" and how many inputs pass. Hidden while
 // no filter is active. Filters are set by the bar charts (napcharts.js), the distribution matrix, or Python
-// (`w.filters = {...}`); every view respects them (store.js / filters.js, napwidget/detail_views.py).
+// (`w.filters = {...}`); every view respects them (store.js / filters.js, napwidget/views/detail.py).
 import "./detail.css";
 import { h, int, s } from "../dom.js";
 import { FILTER_KINDS, hasFilters, makePredicate } from "../filters.js";

@@ -1,11 +1,11 @@
 // NAP grid: one card per NAP with its most typical members, size, persistence, label make-up and top units.
 // Sortable; keyboard navigable (arrow keys move, Enter/Space select, Shift/Ctrl/⌘ adds to the selection).
-import { h, fmt, int, pct } from "../dom.js";
+import { h, fmt, int, pct, onWidthChange } from "../dom.js";
+import { columnsFor, perFrame, scrollToRow, visibleRange } from "../virtual.js";
 import { visual } from "../thumbs.js";
 import { CARD_KEYS, cardExtras, cardTypical, memberTile, noiseCards, pinButton } from "./crosslayer-common.js";
 
 const SORT_LABELS = { persistence: "persistence", size: "size", purity: "purity" };
-const PAGE = 60;
 
 /** Number of cards per row, from the layout (falls back to 1 where there is no layout, e.g. in tests). */
 export function columnsOf(cards) {
@@ -100,6 +100,96 @@ function card(row, store, visuals = null) {
   return el;
 }
 
+const MIN_COL = 178; // .napw-grid's grid-template-columns: repeat(auto-fill, minmax(178px, 1fr))
+const GAP = 8;
+const PAD = 3;
+
+/**
+ * The NAP cards on screen. Only the rows in view (plus a little overscan) are in the DOM; the scroll box's
+ * padding stands in for the rest, so the DOM stays small whatever the number of NAPs. Cards are reused while
+ * nothing they show changed; a new card reuses the canvases of members it shares with an old one.
+ */
+function cardWindow(grid, store) {
+  let cardCache = new Map(); // NAP id -> { key, el }
+  let visuals = new Map(); // input index -> { thumb, node }
+  let rowH = 0; // measured row height (card + gap); 0 until the layout has been seen
+  const gen = { data: 0, opt: 0, avg: 0, lastAvg: null, lastData: null };
+
+  function cardKey(row) {
+    const shown = (store.cardMembers ? store.cardMembers(row) : row.members) || [];
+    let bits = "";
+    for (const i of shown) bits += store.thumbCache.has(i) ? "1" : "0";
+    return `${gen.data}|${gen.opt}|${gen.avg}|${JSON.stringify(store.filters())}|${bits}|${JSON.stringify(row)}`;
+  }
+
+  function layout(count, scrollTop) {
+    const cols = columnsFor(grid.clientWidth - 2 * PAD, MIN_COL, GAP);
+    return { cols, ...visibleRange({ count, cols, rowHeight: rowH || 200, scrollTop, viewport: grid.clientHeight }) };
+  }
+
+  /** Build the cards of the rows in view (`scrollTop`: where the box is about to be scrolled, if not where it is). */
+  function build(rows, scrollTop = grid.scrollTop) {
+    if (store.data !== gen.lastData) { gen.lastData = store.data; gen.data++; }
+    if (store.get("_avg_thumbs") !== gen.lastAvg) { gen.lastAvg = store.get("_avg_thumbs"); gen.avg++; } // by identity
+    const win = layout(rows.length, scrollTop);
+    const shown = rows.slice(win.start, win.end);
+    const vis = { prev: visuals, next: new Map() };
+    const nextCache = new Map();
+    const keys = shown.map((r) => cardKey(r));
+    const reused = shown.map((r, j) => {
+      const old = cardCache.get(r.id);
+      return old && old.key === keys[j] ? old.el : null;
+    });
+    // the thumbnails of reused cards stay theirs: register them first, so no new card takes them away
+    for (const c of reused) {
+      if (!c) continue;
+      for (const tile of c.querySelectorAll(".napw-cx-tile[data-index]")) {
+        const idx = Number(tile.dataset.index);
+        const node = tile.firstChild;
+        if (node && !vis.next.has(idx)) vis.next.set(idx, { thumb: store.thumbCache.get(idx), node });
+      }
+    }
+    // cards that scroll out of view stay cached (a few pages' worth) so that scrolling back is cheap
+    for (const [id, v] of cardCache) if (nextCache.size < 4 * Math.max(1, shown.length)) nextCache.set(id, v);
+    const cards = shown.map((r, j) => {
+      let c = reused[j];
+      if (c) c.classList.remove("napw-hover"); // as a new card: hover is re-applied by the next mouse move
+      else c = card(r, store, vis);
+      nextCache.set(r.id, { key: keys[j], el: c });
+      return c;
+    });
+    cardCache = nextCache;
+    visuals = vis.next;
+    const atEnd = win.end >= rows.length;
+    grid.style.paddingTop = `${PAD + win.top}px`;
+    grid.style.paddingBottom = `${PAD + win.bottom}px`;
+    grid.replaceChildren(...cards, ...(atEnd ? noiseCards(store) : []));
+    grid.dataset.count = String(rows.length);
+    grid.dataset.start = String(win.start);
+    const missing = [...new Set(shown.flatMap((r) => (store.cardMembers ? store.cardMembers(r) : r.members || [])))].filter((i) => !store.thumbCache.has(i));
+    return { cards, cols: win.cols, missing };
+  }
+
+  /** Fix the row height from what the layout shows (cards grow the rows they need); true if it changed. */
+  function measure(cards) {
+    let need = 0;
+    for (const c of cards) need = Math.max(need, c.scrollHeight, c.offsetHeight);
+    if (!need) return false; // no layout (jsdom, hidden)
+    if (rowH && need + GAP <= rowH) return false;
+    rowH = need + GAP;
+    grid.style.gridAutoRows = `${need}px`;
+    grid.classList.add("napw-grid-virtual");
+    return true;
+  }
+
+  return {
+    build,
+    measure,
+    rowHeight: () => rowH || 200,
+    bumpOptions: () => { gen.opt++; },
+  };
+}
+
 export default {
   id: "grid",
   area: "main",
@@ -108,7 +198,6 @@ export default {
       Object.entries(SORT_LABELS).map(([v, label]) => h("option", { value: v, text: label })));
     const clearBtn = h("button", { type: "button", class: "napw-btn napw-btn-ghost", "data-testid": "clear-selection", text: "clear selection" });
     const grid = h("div", { class: "napw-grid", role: "listbox", "aria-multiselectable": "true", "aria-label": "NAPs", "data-testid": "nap-grid" });
-    const more = h("button", { type: "button", class: "napw-btn napw-more", hidden: true });
     const hint = h("div", { class: "napw-empty", hidden: true });
     el.append(h("section", { class: "napw-panel napw-grid-panel" },
       h("header", { class: "napw-panel-head" },
@@ -117,78 +206,34 @@ export default {
         h("span", { class: "napw-spacer" }),
         h("label", { class: "napw-inline" }, h("span", { class: "napw-muted", text: "sort by " }), sortSelect),
         clearBtn),
-      hint, grid, more));
+      hint, grid));
 
-    let limit = PAGE;
-    let focusId = null;
+    const win = cardWindow(grid, store);
+    let rows = [];
     let cards = [];
-    // cards and thumbnails kept across renders: a card is reused while nothing it shows changed (same data,
-    // row, view options, filters, thumbnails); a new card reuses the canvases of members it shares
-    let cardCache = new Map(); // NAP id -> { key, el }
-    let visuals = new Map(); // input index -> { thumb, node }
-    let dataGen = 0;
-    let optGen = 0;
-    let avgGen = 0;
-    let lastAvg = null;
-    let lastData = null;
-
-    function cardKey(row) {
-      const shown = (store.cardMembers ? store.cardMembers(row) : row.members) || [];
-      let bits = "";
-      for (const i of shown) bits += store.thumbCache.has(i) ? "1" : "0";
-      return `${dataGen}|${optGen}|${avgGen}|${JSON.stringify(store.filters())}|${bits}|${JSON.stringify(row)}`;
-    }
+    let cols = 1;
+    let focusId = null;
 
     function render() {
-      const rows = store.sortedNaps();
+      rows = store.sortedNaps();
       const view = store.data.view;
       sortSelect.value = store.sortBy();
       sortSelect.querySelector("option[value=purity]").disabled = !view.has_labels;
       hint.hidden = rows.length > 0;
       hint.textContent = view.hint || "No NAPs yet.";
-      const shown = rows.slice(0, limit);
-      if (store.data !== lastData) {
-        lastData = store.data;
-        dataGen++;
-      }
-      if (store.get("_avg_thumbs") !== lastAvg) { // cards' average images: the sprite arrives with each result
-        lastAvg = store.get("_avg_thumbs");
-        avgGen++;
-      }
-      const vis = { prev: visuals, next: new Map() };
-      const nextCache = new Map();
-      const keys = shown.map((r) => cardKey(r));
-      const reused = shown.map((r, j) => {
-        const old = cardCache.get(r.id);
-        return old && old.key === keys[j] ? old.el : null;
-      });
-      // the thumbnails of reused cards stay theirs: register them first, so no new card takes them away
-      for (const c of reused) {
-        if (!c) continue;
-        for (const tile of c.querySelectorAll(".napw-cx-tile[data-index]")) {
-          const idx = Number(tile.dataset.index);
-          const prev = visuals.get(idx);
-          if (prev && prev.node.parentNode === tile && !vis.next.has(idx)) vis.next.set(idx, prev);
-        }
-      }
-      cards = shown.map((r, j) => {
-        let c = reused[j];
-        if (c) c.classList.remove("napw-hover"); // as a new card: hover is re-applied by the next mouse move
-        else c = card(r, store, vis);
-        nextCache.set(r.id, { key: keys[j], el: c });
-        return c;
-      });
-      cardCache = nextCache;
-      visuals = vis.next;
-      grid.replaceChildren(...cards, ...noiseCards(store));
-      const missing = [...new Set(shown.flatMap((r) => (store.cardMembers ? store.cardMembers(r) : [])))].filter((i) => !store.thumbCache.has(i));
-      if (missing.length) store.thumbs(missing).then(render, () => {}); // filtered cards show members beyond the sprite
-      more.hidden = rows.length <= limit;
-      more.textContent = `show all ${rows.length} NAPs`;
-      if (focusId === null || !shown.some((r) => r.id === focusId)) focusId = shown.length ? shown[0].id : null;
+      renderWindow();
+    }
+
+    function renderWindow(scrollTop = grid.scrollTop) {
+      let out = win.build(rows, scrollTop);
+      if (win.measure(out.cards)) out = win.build(rows, scrollTop); // first layout (or a taller card): re-measured
+      ({ cards, cols } = out);
+      if (out.missing.length) store.thumbs(out.missing).then(() => renderWindow(), () => {}); // beyond the sprite
+      if (focusId === null || !rows.some((r) => r.id === focusId)) focusId = rows.length ? rows[0].id : null;
       updateSelection();
       updateFocus(false);
     }
+    const renderSoon = perFrame(() => renderWindow());
 
     function updateSelection() {
       const selected = new Set(store.selectedNaps());
@@ -210,12 +255,17 @@ export default {
 
     function updateFocus(moveFocus) {
       for (const c of cards) c.tabIndex = Number(c.dataset.nap) === focusId ? 0 : -1;
-      if (moveFocus) {
-        const target = cards.find((c) => Number(c.dataset.nap) === focusId);
-        if (target) {
-          target.focus();
-          if (target.scrollIntoView) target.scrollIntoView({ block: "nearest" });
-        }
+      if (!moveFocus) return;
+      const i = rows.findIndex((r) => r.id === focusId);
+      if (i < 0) return;
+      // the focused card may be outside the window: build its row, then scroll it into view
+      const top = scrollToRow(Math.floor(i / cols), { rowHeight: win.rowHeight(), scrollTop: grid.scrollTop, viewport: grid.clientHeight });
+      if (!cards.some((c) => Number(c.dataset.nap) === focusId)) renderWindow(top);
+      if (top !== grid.scrollTop) grid.scrollTop = top;
+      const target = cards.find((c) => Number(c.dataset.nap) === focusId);
+      if (target) {
+        target.focus();
+        if (target.scrollIntoView) target.scrollIntoView({ block: "nearest" });
       }
     }
 
@@ -223,61 +273,67 @@ export default {
       for (const c of cards) c.classList.toggle("napw-hover", Number(c.dataset.nap) === id);
     }
 
-    function cardOf(target) {
-      return target && target.closest ? target.closest("[data-testid=nap-card]") : null;
-    }
-
-    grid.addEventListener("click", (e) => {
-      const c = cardOf(e.target);
-      if (!c) return;
-      const id = Number(c.dataset.nap);
-      focusId = id;
-      updateFocus(false);
-      store.selectNaps([id], e.shiftKey || e.metaKey || e.ctrlKey ? "toggle" : (store.selectedNaps().length === 1 && store.isSelected(id) ? "toggle" : "replace"));
+    wireGrid(grid, store, {
+      rows: () => rows,
+      cols: () => cols,
+      focus: (id, move) => { focusId = id; updateFocus(move); },
+      focused: () => focusId,
     });
-    grid.addEventListener("keydown", (e) => {
-      if (!cards.length) return;
-      const current = Math.max(0, cards.findIndex((c) => Number(c.dataset.nap) === focusId));
-      if (e.key === "Enter" || e.key === " ") {
-        e.preventDefault();
-        const id = Number(cards[current].dataset.nap);
-        store.selectNaps([id], e.shiftKey || e.metaKey || e.ctrlKey ? "toggle" : "replace");
-        return;
-      }
-      if (e.key === "Escape") {
-        store.clearSelection();
-        return;
-      }
-      const next = nextIndex(e.key, current, cards.length, columnsOf(cards));
-      if (next === null) return;
-      e.preventDefault();
-      focusId = Number(cards[next].dataset.nap);
-      updateFocus(true);
-      store.setHover(focusId);
-    });
-    grid.addEventListener("mouseover", (e) => {
-      const c = cardOf(e.target);
-      store.setHover(c ? Number(c.dataset.nap) : null);
-    });
-    grid.addEventListener("mouseleave", () => store.setHover(null));
-    grid.addEventListener("focusout", (e) => { if (!grid.contains(e.relatedTarget)) store.setHover(null); });
+    grid.addEventListener("scroll", renderSoon, { passive: true });
     sortSelect.addEventListener("change", () => store.setSort(sortSelect.value));
     clearBtn.addEventListener("click", () => store.clearSelection());
-    more.addEventListener("click", () => { limit = Infinity; render(); });
 
     const offs = [
-      store.on("data", () => { limit = PAGE; render(); }),
+      store.on("data", () => { grid.scrollTop = 0; render(); }),
       store.on("sort", render),
       store.on("filters", render),
       store.on("crosslayer", (k) => {
         if (!CARD_KEYS.has(k)) return;
-        if (k !== "_avg_thumbs") optGen++; // the sprite is compared by identity in render()
+        if (k !== "_avg_thumbs") win.bumpOptions(); // the sprite is compared by identity
         render();
       }),
       store.on("selection", updateSelection),
       store.on("hover", updateHover),
+      onWidthChange(grid, renderSoon, 40),
     ];
     render();
     return () => offs.forEach((off) => off());
   },
 };
+
+/** Pointer and keyboard on the grid: click selects, arrows move over every NAP (not only the built cards). */
+function wireGrid(grid, store, { rows, cols, focus, focused }) {
+  const cardOf = (target) => (target && target.closest ? target.closest("[data-testid=nap-card]") : null);
+  grid.addEventListener("click", (e) => {
+    const c = cardOf(e.target);
+    if (!c) return;
+    const id = Number(c.dataset.nap);
+    focus(id, false);
+    store.selectNaps([id], e.shiftKey || e.metaKey || e.ctrlKey ? "toggle" : (store.selectedNaps().length === 1 && store.isSelected(id) ? "toggle" : "replace"));
+  });
+  grid.addEventListener("keydown", (e) => {
+    const all = rows();
+    if (!all.length) return;
+    const current = Math.max(0, all.findIndex((r) => r.id === focused()));
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      store.selectNaps([all[current].id], e.shiftKey || e.metaKey || e.ctrlKey ? "toggle" : "replace");
+      return;
+    }
+    if (e.key === "Escape") {
+      store.clearSelection();
+      return;
+    }
+    const next = nextIndex(e.key, current, all.length, cols());
+    if (next === null) return;
+    e.preventDefault();
+    focus(all[next].id, true);
+    store.setHover(all[next].id);
+  });
+  grid.addEventListener("mouseover", (e) => {
+    const c = cardOf(e.target);
+    store.setHover(c ? Number(c.dataset.nap) : null);
+  });
+  grid.addEventListener("mouseleave", () => store.setHover(null));
+  grid.addEventListener("focusout", (e) => { if (!grid.contains(e.relatedTarget)) store.setHover(null); });
+}

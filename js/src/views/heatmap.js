@@ -1,6 +1,9 @@
 // Unit heatmap: each NAP's mean (normalised) activation of the units that characterise the NAPs, with the
 // mean over all inputs as the first row. Rows follow the grid's sort order; click a row to select the NAP.
+// Up to SVG_MAX_ROWS NAPs: one SVG row per NAP (a tooltip per cell). Beyond: one canvas the size of the
+// visible box, redrawn (once per frame) with the rows in view, hit-tested by position (heatRowAt).
 import { h, s, fmt, onWidthChange } from "../dom.js";
+import { perFrame } from "../virtual.js";
 
 // cividis (perceptually uniform, colour-vision-deficiency friendly) and a blue-orange diverging scale
 const CIVIDIS = ["#00204d", "#00336f", "#39486b", "#575c6d", "#707173", "#8a8779", "#a59c74", "#c3b369", "#e1cc55", "#fee838"];
@@ -31,6 +34,117 @@ export function colorScale(vmin, vmax) {
 const CELL_H = 13;
 const LABEL_W = 56;
 const HEAD_H = 26;
+export const SVG_MAX_ROWS = 80;
+const IS_JSDOM = typeof navigator !== "undefined" && /jsdom/i.test(navigator.userAgent || "");
+
+/** The heatmap row under canvas y (px, content coordinates): -1 = the overall row, a row index, or null. */
+export function heatRowAt(y, nRows) {
+  const r = Math.floor((y - HEAD_H) / CELL_H);
+  if (y < HEAD_H || r < 0 || r > nRows) return null;
+  return r - 1;
+}
+
+/** Which unit column is under canvas x (px), or null. */
+export function heatColAt(x, nUnits, cellW) {
+  const j = Math.floor((x - LABEL_W) / cellW);
+  return x < LABEL_W || j < 0 || j >= nUnits ? null : j;
+}
+
+/**
+ * Paint the rows of content y in [top, top + height) into a 2D context (a canvas that shows that slice).
+ * `rows` = [{ label, values, id }] with the overall row first; `marks` = { selected: Set, hover }.
+ */
+export function paintHeat(ctx, { hm, rows, color, cellW, width, top, height, marks, css }) {
+  ctx.clearRect(0, 0, width, height);
+  ctx.save();
+  ctx.translate(0, -top);
+  const first = Math.max(0, Math.floor((top - HEAD_H) / CELL_H));
+  const last = Math.min(rows.length, Math.ceil((top + height - HEAD_H) / CELL_H) + 1);
+  ctx.font = `10px ${css.font}`;
+  ctx.textAlign = "right";
+  for (let r = first; r < last; r++) {
+    const row = rows[r];
+    const yTop = HEAD_H + r * CELL_H;
+    if (marks.selected.has(row.id) || marks.hover === row.id) {
+      ctx.fillStyle = marks.selected.has(row.id) ? css.accent : css.hover;
+      ctx.fillRect(0, yTop, width, CELL_H);
+    }
+    ctx.fillStyle = css.fg;
+    ctx.fillText(row.label, LABEL_W - 6, yTop + CELL_H - 3);
+    const vals = row.values;
+    for (let j = 0; j < hm.units.length; j++) {
+      ctx.fillStyle = color(vals[j] ?? 0);
+      ctx.fillRect(LABEL_W + j * cellW, yTop + 0.5, cellW - 1, CELL_H - 1);
+    }
+  }
+  ctx.restore();
+  if (top < HEAD_H) { // column heads: unit ids (scrolled with the rows)
+    ctx.save();
+    ctx.translate(0, -top);
+    ctx.font = `8.5px ${css.mono}`;
+    ctx.fillStyle = css.muted;
+    ctx.textAlign = "left";
+    hm.units.forEach((u, j) => {
+      if (hm.units.length > 32 && j % 2) return;
+      const x = LABEL_W + j * cellW + cellW / 2;
+      ctx.save();
+      ctx.translate(x, HEAD_H - 4);
+      ctx.rotate(-Math.PI / 3);
+      ctx.fillText(String(u), 0, 0);
+      ctx.restore();
+    });
+    ctx.restore();
+  }
+}
+
+function cssColors(el) {
+  const cs = getComputedStyle(el);
+  const v = (name, dflt) => (cs.getPropertyValue(name) || "").trim() || dflt;
+  return { fg: v("--napw-fg2", "#444"), muted: v("--napw-muted", "#888"), accent: v("--napw-accent-soft", "#dbe8ff"),
+    hover: v("--napw-hover", "rgba(0,0,0,0.06)"), font: v("--napw-font", "sans-serif"), mono: v("--napw-mono", "monospace") };
+}
+
+/** The canvas heatmap in `box` (scrolls; only the visible slice is painted). */
+function canvasHeat(box, store) {
+  const spacer = h("div", { class: "napw-heat-spacer" });
+  const canvas = h("canvas", { class: "napw-heat-canvas", "data-testid": "heatmap-canvas", role: "img", "aria-label": "unit heatmap" });
+  let state = null; // { hm, rows, color, cellW, width, height }
+  const paint = () => {
+    if (!state || !canvas.isConnected) return;
+    const viewH = Math.min(state.height, box.clientHeight || 340);
+    const dpr = window.devicePixelRatio || 1;
+    canvas.style.width = `${state.width}px`;
+    canvas.style.height = `${viewH}px`;
+    spacer.style.height = `${Math.max(0, state.height - viewH)}px`; // the canvas (sticky) + spacer = full height
+    canvas.width = Math.round(state.width * dpr);
+    canvas.height = Math.round(viewH * dpr);
+    if (IS_JSDOM) return;
+    const ctx = canvas.getContext("2d");
+    if (!ctx) return;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const marks = { selected: new Set(store.selectedNaps()), hover: store.hoverNap() };
+    paintHeat(ctx, { ...state, top: box.scrollTop, height: viewH, marks, css: cssColors(box) });
+  };
+  const paintSoon = perFrame(paint);
+  box.addEventListener("scroll", paintSoon, { passive: true });
+  const rowAt = (e) => {
+    if (!state) return null;
+    const rect = canvas.getBoundingClientRect();
+    const r = heatRowAt(e.clientY - rect.top + box.scrollTop, state.rows.length - 1);
+    return r === null || r < 0 ? null : state.rows[r + 1].id;
+  };
+  return {
+    show(next) {
+      state = next;
+      canvas.dataset.rows = String(next.rows.length - 1);
+      if (!canvas.isConnected) box.replaceChildren(canvas, spacer);
+      paint();
+    },
+    paint: paintSoon,
+    rowAt,
+    get rows() { return state ? state.rows : []; },
+  };
+}
 
 export default {
   id: "heatmap",
@@ -43,6 +157,7 @@ export default {
       h("header", { class: "napw-panel-head" }, h("h3", { text: "Unit heatmap" }), note),
       box, legend));
     let rowsEls = new Map();
+    const canvasView = canvasHeat(box, store);
 
     function render() {
       const view = store.data.view;
@@ -63,6 +178,12 @@ export default {
       const rows = store.sortedNaps();
       const W = LABEL_W + U * cellW + 4;
       const Hh = HEAD_H + (rows.length + 1) * CELL_H + 6;
+      drawLegend(hm, color);
+      if (rows.length > SVG_MAX_ROWS) {
+        const all = [{ label: "all", values: hm.overall, id: null }, ...rows.map((row) => ({ label: `NAP ${row.id}`, values: hm.values[row.id] || [], id: row.id }))];
+        canvasView.show({ hm, rows: all, color, cellW, width: W, height: Hh });
+        return;
+      }
       const svg = s("svg", { viewBox: `0 0 ${W} ${Hh}`, width: W, height: Hh, class: "napw-heat-svg", role: "grid", "aria-label": "unit heatmap" });
       // column heads: unit ids
       hm.units.forEach((u, j) => {
@@ -86,34 +207,42 @@ export default {
       addRow("all", hm.overall, 0, null);
       rows.forEach((row, r) => addRow(`NAP ${row.id}`, hm.values[row.id] || [], r + 1, row.id));
       box.replaceChildren(svg);
-      // legend
+      updateSelection();
+    }
+
+    function drawLegend(hm, color) {
       const grad = h("span", { class: "napw-heat-gradient" });
       const stops = [];
       for (let k = 0; k <= 10; k++) stops.push(color(hm.vmin + ((hm.vmax - hm.vmin) * k) / 10));
       grad.style.background = `linear-gradient(to right, ${stops.join(",")})`;
       legend.replaceChildren(h("span", { text: fmt(hm.vmin, 2) }), grad, h("span", { text: fmt(hm.vmax, 2) }),
         h("span", { class: "napw-muted", text: " normalised activation (NAP mean)" }));
-      updateSelection();
     }
 
     function updateSelection() {
+      canvasView.paint();
       const sel = new Set(store.selectedNaps());
       for (const [id, g] of rowsEls) g.classList.toggle("selected", sel.has(id));
     }
 
     function updateHover(id) {
+      canvasView.paint();
       for (const [k, g] of rowsEls) g.classList.toggle("napw-hover", k === id);
     }
 
-    box.addEventListener("click", (e) => {
+    const napAt = (e) => {
+      if (e.target && e.target.tagName === "CANVAS") return canvasView.rowAt(e);
       const g = e.target.closest ? e.target.closest(".napw-heat-row") : null;
-      if (!g || g.dataset.nap === "all") return;
-      const id = Number(g.dataset.nap);
+      return g && g.dataset.nap !== "all" ? Number(g.dataset.nap) : null;
+    };
+    box.addEventListener("click", (e) => {
+      const id = napAt(e);
+      if (id === null || id === undefined) return;
       store.selectNaps([id], e.shiftKey || e.metaKey || e.ctrlKey ? "toggle" : "replace");
     });
-    box.addEventListener("mouseover", (e) => {
-      const g = e.target.closest ? e.target.closest(".napw-heat-row") : null;
-      store.setHover(g && g.dataset.nap !== "all" ? Number(g.dataset.nap) : null);
+    box.addEventListener("mousemove", (e) => {
+      const id = napAt(e);
+      store.setHover(id === undefined ? null : id);
     });
     box.addEventListener("mouseleave", () => store.setHover(null));
 

@@ -3,7 +3,7 @@
 // label / prediction bar toggles that filter (the store's `filters`, which every view respects); filtered
 // classes are outlined, the others dimmed.
 //
-// Data: the `nap_detail` trait (napwidget/detail_views.py nap_detail_view); charts: its Vega-Lite templates.
+// Data: the `nap_detail` trait (napwidget/views/detail.py nap_detail_view); charts: its Vega-Lite templates.
 import "./detail.css";
 import { coalesce, h } from "../dom.js";
 import { sameParams } from "./mapper.js";

@@ -6,6 +6,11 @@
 import embed, { vegaLite } from "vega-embed";
 import { h, onWidthChange } from "../dom.js";
 import { sameParams } from "./mapper.js";
+import { latestOnly } from "../virtual.js";
+
+/** SVG (one clickable node per mark) for a few points; vega's canvas renderer beyond (same events, no DOM). */
+export const SVG_MAX_POINTS = 150;
+export const rendererFor = (nPoints) => (nPoints > SVG_MAX_POINTS ? "canvas" : "svg");
 
 function isDark(el) {
   const root = el.closest(".napw-root") || el;
@@ -50,13 +55,16 @@ export function prepare(vlSpec, diag = false) {
   delete spec.width;
   if (widthSig) delete widthSig.value;
   spec.signals = [...added, ...sigs];
-  const key = JSON.stringify([diag, spec]);
+  const nPoints = Object.values(data).reduce((m, v) => Math.max(m, v.length), 0);
+  const renderer = rendererFor(nPoints);
+  const key = JSON.stringify([diag, renderer, spec]);
   // the embedded spec carries the initial values
   for (const d of spec.data || []) if (d.name in data) d.values = data[d.name];
   for (const sg of added) sg.value = signals[sg.name];
   if (width !== undefined) spec.width = width;
   if (widthSig) widthSig.value = widthVal;
-  return { spec, key, data, signals };
+  const source = Object.keys(data).find((k) => data[k].length && data[k][0] && "nap" in data[k][0]) || "";
+  return { spec, key, data, signals, renderer, nPoints, source };
 }
 
 export default {
@@ -96,7 +104,7 @@ export default {
     let brushIds = null; // the NAPs the brush selected: another selection clears the brush rectangle
     let destroyed = false;
 
-    async function draw() {
+    async function drawNow() {
       const gen = ++generation;
       const view = store.data.view;
       const diag = diagramMode();
@@ -141,6 +149,8 @@ export default {
           if (gen !== generation || destroyed) return;
           box.dataset.mode = diag ? "diagram" : "naps";
           await sync();
+          box.dataset.points = String(diag ? 0 : compiled.nPoints);
+          box.dataset.source = compiled.source;
           box.dataset.ready = "1";
           return;
         } catch {
@@ -151,9 +161,12 @@ export default {
       box.dataset.mode = diag ? "diagram" : "naps";
       let r;
       try {
-        r = await embed(box, compiled.spec, {
+        // a fresh host per embed: a view being finalised never shares (and repaints) the new view's SVG
+        const host = h("div", { class: "napw-scatter-host" });
+        box.replaceChildren(host);
+        r = await embed(host, compiled.spec, {
           actions: false,
-          renderer: "svg",
+          renderer: compiled.renderer,
           mode: "vega",
           tooltip: { theme: isDark(el) ? "dark" : "light" },
         });
@@ -188,8 +201,14 @@ export default {
         // a spec without a brush
       }
       await sync();
+      box.dataset.renderer = compiled.renderer;
+      box.dataset.points = String(diag ? 0 : compiled.nPoints);
+      box.dataset.source = compiled.source;
+      box.napwView = v; // tests read the plotted rows: box.napwView.data(box.dataset.source)
       box.dataset.ready = "1";
     }
+
+    const draw = latestOnly(drawNow); // never two draws at once: the newest state is drawn last
 
     function dropView() {
       if (result) {
@@ -199,6 +218,7 @@ export default {
       resultKey = null;
       box.replaceChildren();
       delete box.dataset.ready;
+      delete box.dataset.points;
     }
 
     // the plot fills the panel: axis labels and title take ~70px of its width

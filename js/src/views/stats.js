@@ -4,7 +4,7 @@
 // each (compare mode). "hide near-zero units" drops units whose members stay below the kernel's threshold in
 // every shown NAP; units can be ordered by index or by the first NAP's mean.
 //
-// Data: the `nap_stats` trait (napwidget/detail_views.py unit_stats_view: the selected NAPs' float32
+// Data: the `nap_stats` trait (napwidget/views/detail.py unit_stats_view: the selected NAPs' float32
 // NAPs.stats, unrounded); the chart is the kernel's Vega-Lite template `nap_detail.specs.stats`.
 // The plotted rows are the vega view's data "stats" (`el.querySelector("[data-testid=stats-chart]").napwView`).
 import "./detail.css";
@@ -12,6 +12,7 @@ import { coalesce, h } from "../dom.js";
 import { sameParams } from "./mapper.js";
 import { vegaSlot } from "./detail-vega.js";
 
+export const STATS_SVG_MAX_ROWS = 160;
 export const STAT_KEYS = ["min", "q1", "median", "mean", "q3", "max", "iqr", "lower_whisker", "upper_whisker"];
 
 /** The units to draw, in display order: all, or without those near zero in every shown NAP; by index or mean. */
@@ -103,7 +104,9 @@ h("span", { class: "napw-key-whisk" }), "whiskers (1.5 IQR, clipped to min / max
       const avail = Math.max(240, (scroller.clientWidth || el.clientWidth || 700) - 80);
       const step = Math.max(vm.naps.length > 1 ? 4 * vm.naps.length : 3, Math.min(26, avail / Math.max(units.length, 1)));
       const width = Math.max(avail, Math.round(step * units.length));
-      await slot.draw(detail.specs.stats, { stats: statsRows(vm, units) }, { width, height: 200 });
+      const rows = statsRows(vm, units);
+      // hundreds of units x 3 marks: one canvas instead of thousands of SVG nodes (tooltips and data unchanged)
+      await slot.draw(detail.specs.stats, { stats: rows }, { width, height: 200 }, { renderer: rows.length > STATS_SVG_MAX_ROWS ? "canvas" : "svg" });
     }
 
     hideZero.addEventListener("change", draw);

@@ -8,7 +8,7 @@ them for last-layer retraining (:func:`~napwidget.midrange.retrain_last_layer`).
 
 The builders (:func:`midrange_view`, :func:`curation_records`, :func:`curation_csv`, :func:`curation_json`) are
 pure and testable without a widget; :class:`MidrangeViews` is the widget side, a traitlets mixin of
-:class:`~napwidget.widget.NapWidget` (like :class:`~napwidget.topology_views.TopologyViews`).
+:class:`~napwidget.widget.NapWidget` (like :class:`~napwidget.views.topology.TopologyViews`).
 
 Traits (synced)
 ---------------
@@ -123,7 +123,7 @@ def validate_band(band: Sequence[float]) -> tuple[float, float]:
 
 
 def class_name(explorer: Any, k: int) -> str:
-    return explorer._class_name(int(k))
+    return explorer.class_name(int(k))
 
 
 # ------------------------------------------------------------------------------------------- view model
@@ -207,7 +207,7 @@ def midrange_view(
         if not bn.n_naps:
             hint = "No NAPs in this band at these settings: every band input is noise. Try a smaller min_cluster_size."
     for i, members in enumerate(members_per_nap):
-        comp, _other, dom, purity = explorer._composition(members)
+        comp, _other, dom, purity = explorer.composition(members)
         gcomp: list[list[int]] = []
         if codes is not None:
             cnt = np.bincount(codes[members], minlength=len(groups[1]))
@@ -296,12 +296,12 @@ def curation_json(records: Sequence[Mapping[str, Any]], n_inputs: int) -> str:
 class MidrangeViews(traitlets.HasTraits):
     """The mid-range traits and their lazy recomputation; mixed into NapWidget (call ``_init_midrange()``)."""
 
-    midrange_open = traitlets.Bool(False).tag(sync=True)
-    midrange_class = traitlets.Int(0).tag(sync=True)
-    midrange_band = traitlets.List(traitlets.Float()).tag(sync=True)
-    midrange_layer = traitlets.Unicode("").tag(sync=True)
-    midrange = traitlets.Dict().tag(sync=True)
-    curated_indices = traitlets.List(traitlets.Int()).tag(sync=True)
+    midrange_open = traitlets.Bool(False).tag(sync=True, view="midrange", state=True)
+    midrange_class = traitlets.Int(0).tag(sync=True, view="midrange", state=True)
+    midrange_band = traitlets.List(traitlets.Float()).tag(sync=True, view="midrange", state=True)
+    midrange_layer = traitlets.Unicode("").tag(sync=True, view="midrange", state=True)
+    midrange = traitlets.Dict().tag(sync=True, view="midrange")
+    curated_indices = traitlets.List(traitlets.Int()).tag(sync=True, view="midrange", state=True)
 
     def _init_midrange(self, outputs: Any = None, groups: Any = None) -> None:
         ex = self._explorer

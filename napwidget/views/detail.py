@@ -100,7 +100,7 @@ def _class_of(explorer: Any, value: Any, index: Mapping[str, int]) -> str | None
         return None
     if isinstance(value, str) and value in index:
         return value
-    name = explorer._class_name(value)
+    name = explorer.class_name(value)
     if name in index:
         return name
     if isinstance(value, (int, np.integer)) and 0 <= int(value) < len(index):
@@ -197,11 +197,11 @@ def nap_detail_view(explorer: Any, bins: int = PROB_BINS) -> dict[str, Any]:
     pred, pred_noise = _sparse_counts(explorer.pred_codes, nap, k, c)
     edges = np.linspace(0.0, 1.0, bins + 1)
     prob = np.asarray(res.probabilities, dtype=np.float64)
-    hist = []
-    for i in range(k):
-        p = prob[nap == i]
-        # bins are [a, b) except the last, [a, 1] (numpy's histogram convention)
-        hist.append(np.histogram(np.clip(p, 0.0, 1.0), bins=edges)[0].astype(int).tolist())
+    # every NAP's histogram in one pass; bins are [a, b) except the last, [a, 1] (numpy.histogram's convention
+    # and counts: tests/test_detail_views.py compares with it)
+    inside = nap >= 0
+    b = np.clip(np.searchsorted(edges, np.clip(prob[inside], 0.0, 1.0), side="right") - 1, 0, bins - 1)
+    hist = np.bincount(nap[inside] * bins + b, minlength=k * bins).reshape(k, bins).tolist()
     return {
         "layer": explorer.params["layer"],
         "params": dict(explorer.params),
@@ -309,9 +309,9 @@ def _bars_template() -> dict:
 class DetailViews(traitlets.HasTraits):
     """Filters and the per-NAP detail traits; mixed into NapWidget (call ``_init_details()``)."""
 
-    filters = traitlets.Dict({"labels": [], "predictions": []}).tag(sync=True)
-    nap_stats = traitlets.Dict().tag(sync=True)
-    nap_detail = traitlets.Dict().tag(sync=True)
+    filters = traitlets.Dict({"labels": [], "predictions": []}).tag(sync=True, view="detail", state=True)
+    nap_stats = traitlets.Dict().tag(sync=True, view="detail")
+    nap_detail = traitlets.Dict().tag(sync=True, view="detail")
 
     def _init_details(self) -> None:
         self._detail_busy = False
@@ -395,9 +395,8 @@ class DetailViews(traitlets.HasTraits):
             self._detail_set_filters(good)  # canonical form: names, both kinds
         if good == old:
             return
-        # the front end sends the re-filtered selection with the filters: nothing to recompute
-        if "selected_indices" in (getattr(self, "_property_lock", None) or {}):
-            return
+        # The kernel owns the selection: it re-filters it from its own state. (A front end that also sent its
+        # re-filtered selection computed the same list, so this assignment changes nothing and echoes nothing.)
         ex = self._explorer
         if self.selected_naps:
             self.selected_indices = self._filter_indices(ex.members_of(self.selected_naps))

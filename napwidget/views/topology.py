@@ -151,7 +151,7 @@ def _dominant(explorer: Any, members: np.ndarray) -> tuple[int | None, float | N
 
 def naps_at(explorer: Any, layer: str, cache: dict | None = None) -> Any:
     """The NAPs of ``layer`` at the explorer's current clustering parameters, without changing its state."""
-    from napwidget.cross_layer_views import naps_with
+    from napwidget.views.crosslayer import naps_with
 
     return naps_with(explorer, {"layer": layer}, cache)
 
@@ -387,12 +387,12 @@ def flow_view(explorer: Any, layers: Sequence[str] | None = None, cache: dict | 
 class TopologyViews(traitlets.HasTraits):
     """The topology traits and their lazy recomputation; mixed into NapWidget (call ``_init_topology()``)."""
 
-    topology_open = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    mapper_params = traitlets.Dict(dict(MAPPER_DEFAULTS)).tag(sync=True)
-    flow_layers = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    mapper = traitlets.Dict().tag(sync=True)
-    diagram = traitlets.Dict().tag(sync=True)
-    flow = traitlets.Dict().tag(sync=True)
+    topology_open = traitlets.List(traitlets.Unicode()).tag(sync=True, view="topology", state=True)
+    mapper_params = traitlets.Dict(dict(MAPPER_DEFAULTS)).tag(sync=True, view="topology", state=True)
+    flow_layers = traitlets.List(traitlets.Unicode()).tag(sync=True, view="topology", state=True)
+    mapper = traitlets.Dict().tag(sync=True, view="topology")
+    diagram = traitlets.Dict().tag(sync=True, view="topology")
+    flow = traitlets.Dict().tag(sync=True, view="topology")
 
     def _init_topology(self) -> None:
         self._topo_cache: OrderedDict[tuple, dict] = OrderedDict()
