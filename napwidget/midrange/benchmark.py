@@ -11,6 +11,7 @@ Group labels are used by the oracle row, for scoring and for reporting minority 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,8 +141,6 @@ def seed_features(
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files if k != "meta_json"}
-            import json
-
             return SeedFeatures(**arrays, meta=json.loads(str(z["meta_json"])))
     train, test = _data(setting, seed, data_kwargs)
     sources = np.unique(train.source)
@@ -162,8 +161,6 @@ def seed_features(
     sf = SeedFeatures(f_pool, z_pool, pool.labels, pool.groups, pool.aligned, f_test, z_test, test.labels, test.groups,
                       model.fc2.weight.detach().numpy().copy(), model.fc2.bias.detach().numpy().copy(), meta)
     if path is not None:
-        import json
-
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {k: v for k, v in asdict(sf).items() if k != "meta"}
         tmp = path.with_suffix(".tmp.npz")
