@@ -138,7 +138,7 @@ def test_curate_and_export(w, parts, tmp_path):
     assert [r["index"] for r in recs] == cur
     i = cur[0]
     assert recs[0] == {"index": i, "label": [EVIL, "one", "two", "three"][y[i]], "prediction": [EVIL, "one", "two", "three"][Z[i].argmax()],
-                       "group": str(groups[i]), "curated_for": EVIL, "logit": round(float(Z[i, 0]), 4)}
+                       "group": str(groups[i]), "curated_for": EVIL, "logit": round(float(Z[i, 0]), 4), "weight": 1.0}
     w.curated_indices = [*cur, 10_000]
     assert w.curated_indices == cur and "dropped" in w.error
 
@@ -153,6 +153,38 @@ def test_curate_and_export(w, parts, tmp_path):
     assert doc["records"] == recs
     with pytest.raises(NapInputError, match="format"):
         w.export_curation(tmp_path / "cur.txt")
+
+
+def test_export_carries_the_weights_of_a_weighted_curation(w, parts, tmp_path):
+    from napwidget.midrange import curate, retrain_last_layer
+
+    _, y, Z, _ = parts
+    w.midrange_open = True
+    cur = curate(Z, y, strategy="midrange_weighted", bands=(0, 0.1), upweight=4)
+    w.set_curation(cur)
+    assert w.curated_indices == cur.indices.tolist()
+    doc = json.loads(w.export_curation(tmp_path / "w.json").read_text())
+    assert doc["indices"] == cur.indices.tolist()
+    assert np.allclose(doc["weights"], cur.weights, atol=1e-6) and len(set(np.round(doc["weights"], 4))) > 1
+    up = cur.source_class >= 0  # up-weighted inputs keep the class whose band picked them, the rest have none
+    recs = {r["index"]: r for r in doc["records"]}
+    assert all((recs[int(i)]["curated_for"] != "") == bool(u) for i, u in zip(cur.indices, up))
+    rows = list(csv.DictReader(io.StringIO(w.export_curation(tmp_path / "w.csv").read_text())))
+    assert np.allclose([float(r["weight"]) for r in rows], cur.weights, atol=1e-6)
+    # The exported file is enough to retrain with the same weights.
+    feats = np.random.default_rng(0).random((len(y), 64), dtype=np.float32)
+    from napwidget.datasets.digits import DigitsCNN
+    from napwidget.midrange import Curation, head_predict
+
+    again = Curation(np.array(doc["indices"]), np.array(doc["weights"], np.float32), "file", np.full(len(cur), -1))
+    a = head_predict(retrain_last_layer(DigitsCNN(), feats, y, cur, l2=0.1), feats)  # well-conditioned
+    b = head_predict(retrain_last_layer(DigitsCNN(), feats, y, again, l2=0.1), feats)
+    assert np.allclose(a, b, atol=1e-3)
+    # Inputs curated by hand afterwards weigh 1; inputs dropped lose their weight.
+    w.curated_indices = w.curated_indices[:3]
+    assert [r["weight"] for r in w.curation_records()] == [round(float(v), 6) for v in cur.weights[:3]]
+    with pytest.raises(NapInputError, match="Curation"):
+        w.set_curation([1, 2])
 
 
 def test_view_builder_and_model_path():

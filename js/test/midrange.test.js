@@ -53,13 +53,13 @@ describe("mid-range helpers", () => {
 
   it("writes the same CSV as the kernel (quoting, 4-decimal logits)", () => {
     const records = [
-      { index: 3, label: "a,b", prediction: 'say "x"', group: "", curated_for: "one", logit: 0.5 },
-      { index: 7, label: "two", prediction: "two", group: "odd", curated_for: "", logit: null },
+      { index: 3, label: "a,b", prediction: 'say "x"', group: "", curated_for: "one", logit: 0.5, weight: 2.5 },
+      { index: 7, label: "two", prediction: "two", group: "odd", curated_for: "", logit: null, weight: 1 },
     ];
     // the text napwidget.midrange_views.curation_csv gives for the same records
-    expect(curationCSV(records)).toBe('index,label,prediction,group,curated_for,logit\n3,"a,b","say ""x""",,one,0.5000\n7,two,two,odd,,\n');
+    expect(curationCSV(records)).toBe('index,label,prediction,group,curated_for,logit,weight\n3,"a,b","say ""x""",,one,0.5000,2.500000\n7,two,two,odd,,,1.000000\n');
     const doc = JSON.parse(curationJSON(records, 80));
-    expect(doc).toMatchObject({ format: "napwidget-curation", version: 1, n_inputs: 80, count: 2, indices: [3, 7] });
+    expect(doc).toMatchObject({ format: "napwidget-curation", version: 1, n_inputs: 80, count: 2, indices: [3, 7], weights: [2.5, 1] });
   });
 });
 

@@ -7,9 +7,11 @@ the head on such inputs weakens spurious correlations.
 
 - :func:`logit_bands`: low / mid / high bands of one logit.
 - :func:`band_naps`: NAPs of a layer among one band's inputs, mapped back to the original indices.
-- :func:`curate`: a curation set (indices, weights) by the "midrange", "top" or "random" strategy.
+- :func:`curate`: a curation set (indices, weights): "midrange", "top", "random", their weighted forms, "jtt".
 - :func:`retrain_last_layer`: refit the classifier head on a curation set.
-- :func:`evaluate_midrange`: the spurious-digits benchmark (average and worst-group accuracy).
+- :func:`evaluate_midrange`: the first, small spurious-digits benchmark (average and worst-group accuracy).
+- :mod:`napwidget.midrange.benchmark`: the curation benchmark with the power to decide (cached features per
+  seed, every row a head refit, paired bootstrap CIs); run by ``benchmarks/bench_midrange.py``.
 """
 from napwidget.midrange.bands import BandNAPs, LogitBands, band_naps, logit_bands
 from napwidget.midrange.curate import Curation, curate

@@ -17,9 +17,11 @@ import numpy as np
 from napwidget.errors import NapInputError
 from napwidget.midrange.bands import BandMode, _as_outputs, _check_edges, logit_bands
 
-Strategy = Literal["midrange", "top", "random", "midrange_weighted", "random_weighted"]
+Strategy = Literal["midrange", "top", "random", "midrange_weighted", "random_weighted", "jtt"]
+STRATEGIES = ("midrange", "top", "random", "midrange_weighted", "random_weighted", "jtt")
 WEIGHTED_BANDS = (0.0, 0.05)  # default mid band of "midrange_weighted" (chosen on development seeds)
 WEIGHTED_UPWEIGHT = 9.0  # default up-weight of "midrange_weighted" (chosen on development seeds)
+JTT_UPWEIGHT = 9.0  # JTT error set weight 1 + 9 = lambda_up 10; the benchmark tunes it per setting on dev seeds
 Weighting = Literal["class_balanced", "uniform"]
 
 
@@ -89,6 +91,19 @@ def _midrange(
     return idx, np.array([picked[i] for i in idx], dtype=np.int64)
 
 
+def _jtt(logits: np.ndarray, y: np.ndarray, pool: np.ndarray, weighting: str, alpha: float) -> Curation:
+    """Just Train Twice on a held-out pool: the inputs the trained model gets wrong are up-weighted.
+
+    Liu et al. (ICML 2021) train an identification model, collect its error set and retrain with it
+    up-weighted by ``lambda_up``; on a held-out pool with last-layer retraining (as in Labonte et al. 2023,
+    "misclassification" selection) the trained model is the identification model and its errors on the pool
+    are the error set. ``1 + alpha`` is ``lambda_up``.
+    """
+    errors = logits[pool].argmax(axis=1) != y[pool]
+    src = np.where(errors, y[pool], -1).astype(np.int64)
+    return Curation(pool.astype(np.int64), _weights(y[pool], weighting, 1.0 + alpha * errors), "jtt", src)
+
+
 def curate(
     outputs: Any,
     labels: Sequence[int] | np.ndarray,
@@ -122,6 +137,9 @@ def curate(
         subset). Its default band is the class's lowest 5 % (``bands=(0, 0.05)``), ``upweight=9``.
         ``"random_weighted"``: its control: the whole pool with a seeded random set of the same size as the
         mid-range set up-weighted alike. ``Curation.source_class`` is -1 for inputs not up-weighted.
+        ``"jtt"``: Just Train Twice (Liu et al. 2021), the standard baseline that needs no group labels: the
+        whole pool with the inputs the model misclassifies (``argmax(outputs) != labels``, its *error set*)
+        up-weighted by ``1 + upweight`` (default 9, i.e. JTT's lambda_up = 10); ignores ``bands``.
     bands, mode : the mid band's edges and how they are read (see :func:`logit_bands`). Default
         (``bands=None``): (0, 0.05) for the weighted strategies, else (0, 0.5). The subset default: quantiles
         (0, 0.5) of the class's own inputs (``among="class"``), i.e. every input of the class except its
@@ -143,8 +161,8 @@ def curate(
     exclude : held-out pool indices that are never curated (and do not shape the bands).
     weighting : ``"class_balanced"`` (each label gets equal total weight; default) or ``"uniform"``.
     seed : seeds the random draws.
-    upweight : extra weight of the up-weighted inputs in the weighted strategies (default 9, i.e. 10x the
-        other pool inputs before class balancing); must be left ``None`` for the subset strategies.
+    upweight : extra weight of the up-weighted inputs in the weighted strategies and ``"jtt"`` (default 9,
+        i.e. 10x the other pool inputs before class balancing); must be left ``None`` for the subset strategies.
         ``bands=(0, 0.05)`` with ``upweight=9`` was the best of (0, 0.05|0.1|0.25|0.5) x (1|3|9|19) on the
         benchmark's development seeds (never on test data); see benchmarks/README.md, "Mid-range".
 
@@ -167,14 +185,12 @@ def curate(
     y = np.asarray(labels)
     if y.shape != (n,) or (y.size and not np.issubdtype(y.dtype, np.integer)):
         raise NapInputError(f"labels must be (N,) = ({n},) integers; got shape {y.shape}", "pass one class label per row of outputs")
-    if strategy not in ("midrange", "top", "random", "midrange_weighted", "random_weighted"):
-        raise NapInputError(
-            f"strategy={strategy!r} is unknown", "use 'midrange', 'top', 'random', 'midrange_weighted' or 'random_weighted'"
-        )
-    weighted = strategy.endswith("_weighted")
+    if strategy not in STRATEGIES:
+        raise NapInputError(f"strategy={strategy!r} is unknown", f"use one of {', '.join(map(repr, STRATEGIES))}")
+    weighted = strategy.endswith("_weighted") or strategy == "jtt"
     if upweight is not None and not weighted:
         raise NapInputError(f"upweight={upweight!r} only applies to the weighted strategies", "pass strategy='midrange_weighted'")
-    alpha = WEIGHTED_UPWEIGHT if upweight is None else upweight
+    alpha = (JTT_UPWEIGHT if strategy == "jtt" else WEIGHTED_UPWEIGHT) if upweight is None else upweight
     if weighted and (isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating))
                      or not np.isfinite(alpha) or alpha < 0):
         raise NapInputError(f"upweight={upweight!r} must be a finite number >= 0", "pass e.g. upweight=9")
@@ -193,6 +209,8 @@ def curate(
     if size is not None and (not isinstance(size, (int, np.integer)) or size < 1):
         raise NapInputError(f"size={size!r} must be a positive int", "pass e.g. size=200, or None for the mid-range size")
     rng = np.random.default_rng(seed)
+    if strategy == "jtt":
+        return _jtt(logits, y, pool, weighting, float(alpha))
 
     if selection is not None:
         mid_idx = np.setdiff1d(_as_index_array(selection, n, "selection"), held)  # held-out inputs never enter

@@ -20,6 +20,8 @@ midrange_band : ``[lo, hi]`` logit values of the band (``lo <= logit < hi``); ``
 midrange_layer : layer whose band-NAPs are found; ``""`` = the layer before the output.
 midrange : the view model (kernel -> front end).
 curated_indices : the curation set, ascending input indices (the "curate" button adds the selection).
+    :meth:`MidrangeViews.set_curation` sets it from a :class:`~napwidget.midrange.Curation` together with its
+    sample weights, which the CSV / JSON export then carries (``weight``; 1 for inputs curated by hand).
 
 Changing the class, the band or the layer selects the band's inputs (``selected_indices``), ordered round-robin
 over the band-NAPs (the most typical input of each band-NAP first, then the second, ...), then the band's noise
@@ -45,7 +47,7 @@ from napwidget.class_scores import check_class_scores, n_classes
 from napwidget.errors import NapInputError
 
 DEFAULT_EDGES = (1 / 3, 2 / 3)  # fractions of the logit's observed range: the paper's literal "mid-range"
-CSV_COLUMNS = ("index", "label", "prediction", "group", "curated_for", "logit")
+CSV_COLUMNS = ("index", "label", "prediction", "group", "curated_for", "logit", "weight")
 CURATION_FORMAT = "napwidget-curation"
 NO_OUTPUTS = NapInputError(
     "the mid-range view needs the model's outputs (logits), and this widget has none",
@@ -214,7 +216,7 @@ def midrange_view(
             order = np.argsort(-cnt, kind="stable")
             gcomp = [[int(g), int(cnt[g])] for g in order if cnt[g] > 0]
         rows.append({
-            "id": i, "size": int(len(members)), "members": members[:top_members].astype(int).tolist(),
+            "id": i, "size": len(members), "members": members[:top_members].astype(int).tolist(),
             "all_members": members.astype(int).tolist(), "dominant": dom,
             "purity": None if purity is None else _r(purity, 4), "composition": comp,
             "group_composition": gcomp, "mean_logit": _r(logits[members].mean(), 4),
@@ -233,12 +235,12 @@ def midrange_view(
         "band": [_r(lo, 6), _r(hi, 6)],
         "default_band": [_r(dflt[0], 6), _r(dflt[1], 6)],
         "band_indices": order,
-        "count": int(len(inside)),
+        "count": len(inside),
         "groups": None if codes is None else codes.astype(int).tolist(),
         "group_names": [] if groups is None else list(groups[1]),
         "group_colors": [] if groups is None else [PALETTE[g % len(PALETTE)] for g in range(len(groups[1]))],
         "naps": rows,
-        "noise": int(len(noise)),
+        "noise": len(noise),
         "params": {**(params or {}), "layer": layer, "clustering": dict(explorer.params)},
         "hint": hint,
     }
@@ -251,13 +253,21 @@ def curation_records(
     indices: Iterable[int],
     curated_for: Mapping[int, int] | None = None,
     groups: tuple[np.ndarray, list[str]] | None = None,
+    weights: Mapping[int, float] | None = None,
 ) -> list[dict[str, Any]]:
     """One record per curated input: ``index, label, prediction, group, curated_for`` (class name; "" when
-    unknown) and ``logit`` (that class's logit, 4 decimals; None when unknown)."""
+    unknown or negative), ``logit`` (that class's logit, 4 decimals; None when unknown) and ``weight`` (the
+    sample weight to retrain with, 6 decimals: from ``weights``, else 1).
+
+    Example
+    -------
+    >>> # curation_records(w.explorer, None, [3, 14], {3: 0}, weights={3: 2.5})[0]["weight"]  -> 2.5
+    """
     z = as_outputs(explorer, outputs)
     out = []
     for i in sorted({int(i) for i in indices}):
         k = (curated_for or {}).get(i)
+        k = None if k is not None and k < 0 else k  # -1: in the set without a class's band having picked it
         lab = explorer.label_codes[i] if explorer.label_codes is not None else -1
         pred = explorer.pred_codes[i] if explorer.pred_codes is not None else -1
         out.append({
@@ -267,27 +277,34 @@ def curation_records(
             "group": groups[1][groups[0][i]] if groups is not None else "",
             "curated_for": class_name(explorer, k) if k is not None else "",
             "logit": _r(z[i, k], 4) if (k is not None and z is not None) else None,
+            "weight": _r((weights or {}).get(i, 1.0), 6),
         })
     return out
 
 
 def curation_csv(records: Sequence[Mapping[str, Any]]) -> str:
-    """The curation as CSV (header ``index,label,prediction,group,curated_for,logit``; ``\\n`` line ends;
-    logits with 4 decimals). The front end's export writes the same text."""
+    """The curation as CSV (header ``index,label,prediction,group,curated_for,logit,weight``; ``\\n`` line
+    ends; logits with 4 decimals, weights with 6). The front end's export writes the same text."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in records:
         logit = "" if r.get("logit") is None else f"{float(r['logit']):.4f}"
-        writer.writerow([int(r["index"]), r["label"], r["prediction"], r["group"], r["curated_for"], logit])
+        weight = "" if r.get("weight") is None else f"{float(r['weight']):.6f}"
+        writer.writerow([int(r["index"]), r["label"], r["prediction"], r["group"], r["curated_for"], logit, weight])
     return buf.getvalue()
 
 
 def curation_json(records: Sequence[Mapping[str, Any]], n_inputs: int) -> str:
-    """The curation as JSON: ``{"format", "version", "n_inputs", "count", "indices", "records"}``."""
+    """The curation as JSON: ``{"format", "version", "n_inputs", "count", "indices", "weights", "records"}``.
+
+    ``weights`` (one per index, 1 for inputs curated by hand) is what ``retrain_last_layer`` takes as sample
+    weights (``Curation(np.array(doc["indices"]), np.array(doc["weights"]), ...)``)."""
     doc = {
         "format": CURATION_FORMAT, "version": 1, "n_inputs": int(n_inputs), "count": len(records),
-        "indices": [int(r["index"]) for r in records], "records": [dict(r) for r in records],
+        "indices": [int(r["index"]) for r in records],
+        "weights": [1.0 if r.get("weight") is None else float(r["weight"]) for r in records],
+        "records": [dict(r) for r in records],
     }
     return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 
@@ -310,6 +327,7 @@ class MidrangeViews(traitlets.HasTraits):
         self._mr_cache: OrderedDict[tuple, dict] = OrderedDict()
         self._mr_busy = False
         self._mr_curated_for: dict[int, int] = {}
+        self._mr_weights: dict[int, float] = {}  # sample weights of a set_curation(); absent = 1
         self._mr_good = {"midrange_class": self.midrange_class, "midrange_band": list(self.midrange_band),
                          "midrange_layer": self.midrange_layer}
         self.observe(self._mr_on_input, names=["midrange_open", "midrange_class", "midrange_band", "midrange_layer"])
@@ -330,7 +348,33 @@ class MidrangeViews(traitlets.HasTraits):
 
     def curation_records(self) -> list[dict[str, Any]]:
         """One record per curated input (see :func:`curation_records`)."""
-        return curation_records(self._explorer, self.midrange_outputs, self.curated_indices, self._mr_curated_for, self._mr_groups)
+        return curation_records(self._explorer, self.midrange_outputs, self.curated_indices, self._mr_curated_for,
+                                self._mr_groups, self._mr_weights)
+
+    def set_curation(self, curation: Any) -> None:
+        """Make a :class:`~napwidget.midrange.Curation` (from :func:`~napwidget.midrange.curate`) the curation set,
+        with its sample weights: ``curated_indices`` becomes its indices and the export carries its weights
+        (weighted strategies such as ``"midrange_weighted"`` or ``"jtt"`` cover the whole pool and differ only
+        by weight). Inputs added by hand later get weight 1.
+
+        Example
+        -------
+        >>> w.set_curation(curate(z_pool, y_pool, strategy="jtt")); w.export_curation("jtt.csv")  # doctest: +SKIP
+        """
+        idx = np.asarray(getattr(curation, "indices", None) if curation is not None else None)
+        wts = np.asarray(getattr(curation, "weights", None) if curation is not None else None, dtype=object)
+        if idx.ndim != 1 or wts.shape != idx.shape:
+            raise NapInputError("set_curation takes a Curation (indices and one weight per index)",
+                                "pass the result of napwidget.midrange.curate(...)")
+        n = self._explorer.n
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise NapInputError(f"the curation's indices must lie in 0..{n - 1}", "curate the inputs this widget shows")
+        src = np.asarray(getattr(curation, "source_class", np.full(len(idx), -1)))
+        self._mr_curated_for = {int(i): int(k) for i, k in zip(idx, src)}
+        self._mr_weights = {int(i): float(v) for i, v in zip(idx, wts)}
+        self.curated_indices = sorted(self._mr_curated_for)
+        if self.midrange:  # the same indices as before do not fire the observer: refresh the records anyway
+            self.midrange = {**self.midrange, "curation": self.curation_records()}
 
     def export_curation(self, path: str | Path, format: str | None = None) -> Path:
         """Write ``curated_indices`` with their labels, groups and logits as CSV or JSON (from the suffix, or
@@ -456,6 +500,8 @@ class MidrangeViews(traitlets.HasTraits):
             self._mr_curated_for.setdefault(i, int(self.midrange_class))
         for i in set(self._mr_curated_for) - set(clean):
             del self._mr_curated_for[i]
+        for i in set(self._mr_weights) - set(clean):
+            del self._mr_weights[i]
         if clean != new:
             self._mr_set(curated_indices=clean)
         if self.midrange:
