@@ -1,8 +1,9 @@
 """What ``save_html`` costs for panels that were never opened (computed for the file: Mapper + mid-range).
 
 Run: ``.venv/bin/python benchmarks/bench_static_export.py [--sizes 2000 9000] [--dim 512]``. Data:
-activation-like blobs (ReLU'd, 10 clusters, 5 % diffuse) with logits that favour each blob's class. Prints one markdown
-row per size: the Mapper view (auto eps), the mid-range view, and the whole ``save_html``, each once (cold).
+activation-like blobs (ReLU'd, 10 clusters, 5 % diffuse) with logits that favour each blob's class. Prints
+one markdown row per size: the Mapper view (auto eps), the mid-range view, and the whole ``save_html``, each
+once (cold).
 """
 from __future__ import annotations
 
