@@ -1,6 +1,6 @@
 """What ``save_html`` costs for panels that were never opened (computed for the file: Mapper + mid-range).
 
-Run: ``.venv/bin/python benchmarks/bench_static_export.py [--sizes 2000 9000] [--dim 512]``. Data:
+Run: ``.venv/bin/python benchmarks/bench_static_export.py [--sizes 2000 4500] [--dim 512]``. Data:
 activation-like blobs (ReLU'd, 10 clusters, 5 % diffuse) with logits that favour each blob's class. Prints
 one markdown row per size: the Mapper view (auto eps), the mid-range view, and the whole ``save_html``, each
 once (cold).
@@ -24,7 +24,7 @@ from synthetic import make_blobs  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 9000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 4500])
     ap.add_argument("--dim", type=int, default=512)
     args = ap.parse_args()
     print("| N x D | NAPs | Mapper view (s) | mid-range view (s) | save_html total (s) |")
