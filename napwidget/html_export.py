@@ -117,8 +117,9 @@ def static_payload(widget: NapWidget, max_bytes: int = 12_000_000) -> dict[str, 
 
 
 # Panels never opened before saving are computed for the file when that is cheap: the Mapper graph (auto eps)
-# and the mid-range view grow ~N^2; up to this many inputs they add about a second on a quiet 2-core machine
-# (benchmarks/README.md, "Static export"). Larger widgets show the "not part of this export" note instead.
+# and the mid-range view grow ~N^2; at this many inputs (x 512 features) they took 18 s on a 2-core machine
+# loaded ~10x (a few seconds quiet; benchmarks/README.md, "Static export"), at 2,100 inputs 8 s. Larger
+# widgets show the "not part of this export" note in those panels instead.
 STATIC_COMPUTE_MAX_INPUTS = 5_000
 
 
