@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.napwidget-installed
 BUNDLE := napwidget/static/widget.js
 PYTEST_ARGS ?=
 
-.PHONY: setup js demo demo-html test test-py test-js browser bench clean
+.PHONY: setup js demo demo-html test test-py test-js browser bench lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,14 @@ test-py: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests selected"; rc=0; fi; exit $$rc
 
 test: test-js test-py
+
+# Lint, no rewrite: ruff (rules and line length 110 in pyproject.toml) and biome (js/biome.json, linter only,
+# formatter off) on js/src. Both always run; the target fails if either finds something. Not part of `make test`.
+RUFF_VERSION ?= 0.17.5
+lint: $(PY) js/node_modules/.package-lock.json
+	@$(BIN)/ruff --version 2>/dev/null | grep -q "$(RUFF_VERSION)" || $(PY) -m pip install -q "ruff==$(RUFF_VERSION)"
+	@rc=0; $(BIN)/ruff check napwidget tests benchmarks || rc=1; \
+	  (cd js && npx biome lint src) || rc=1; exit $$rc
 
 bench: setup
 	$(PY) benchmarks/bench_extract.py

@@ -104,10 +104,11 @@ def static_payload(widget: NapWidget, max_bytes: int = 12_000_000) -> dict[str, 
     return header
 
 
-# Panels never opened before saving are computed for the file when that is cheap: the Mapper graph and the
-# mid-range view of up to this many inputs take about a second or less together (benchmarks/README.md,
-# "Static export"). Larger widgets show the "not part of this export" note in those panels instead.
-STATIC_COMPUTE_MAX_INPUTS = 10_000
+# Panels never opened before saving are computed for the file when that is cheap: the Mapper graph (auto eps)
+# and the mid-range view grow ~N^2; at this many inputs (x 512 features) they took 18 s on a 2-core machine
+# loaded ~10x (a few seconds quiet; benchmarks/README.md, "Static export"), at 2,100 inputs 8 s. Larger
+# widgets show the "not part of this export" note in those panels instead.
+STATIC_COMPUTE_MAX_INPUTS = 5_000
 
 
 def unopened_panels(widget: NapWidget, max_inputs: int | None = None) -> dict[str, Any]:

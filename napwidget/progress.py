@@ -23,7 +23,7 @@ def expected_seconds(kind: str, n: int, d: int) -> float:
 
     Example
     -------
-    >>> expected_seconds("exact", 20_000, 512) > AUTO_SECONDS > expected_seconds("exact", 2_000, 512)
+    >>> expected_seconds("exact", 20_000, 512) > AUTO_SECONDS > expected_seconds("exact", 5_000, 512)
     True
     """
     n2 = float(n) * float(n)

@@ -478,7 +478,7 @@ class MapperGraph:
         >>> g = mapper_graph(np.arange(20.0)[:, None], n_intervals=2, overlap=0.5, eps=1.5, min_samples=2)
         >>> g.to_kmapper()["links"]
         {'cube0_cluster0': ['cube1_cluster0']}
-        >>> # kmapper.KeplerMapper().visualize(g.to_kmapper(), path_html="mapper.html")  # doctest: +SKIP
+        >>> kmapper.KeplerMapper().visualize(g.to_kmapper(), path_html="mapper.html")  # doctest: +SKIP
         """
         from napwidget.topology.kmapper_format import to_kmapper_dict
 

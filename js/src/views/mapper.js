@@ -172,7 +172,7 @@ export function matchNodes(nodes, query, classes) {
 /** Node id -> share of its members in `selected` (a Set), for nodes holding at least one selected input. */
 export function nodeShares(nodes, selected) {
   const out = new Map();
-  if (!selected || !selected.size) return out;
+  if (!selected?.size) return out;
   for (const nd of nodes) {
     let hit = 0;
     for (const m of nd.members) if (selected.has(m)) hit++;
@@ -301,7 +301,7 @@ export default {
 
     function showOverlay() {
       const open = panel.isOpen();
-      const layer = store.data && store.data.view ? store.data.view.layer : null;
+      const layer = store.data?.view ? store.data.view.layer : null;
       const stale = !vm || (layer && vm.layer !== layer);
       overlay.hidden = !(open && !store.isStatic() && (waiting || stale) && !store.get("error"));
     }
@@ -354,8 +354,8 @@ export default {
     }
 
     function className(code) {
-      const v = store.data && store.data.view;
-      return v && v.classes && code !== null && code !== undefined ? v.classes[code] : String(code);
+      const v = store.data?.view;
+      return v?.classes && code !== null && code !== undefined ? v.classes[code] : String(code);
     }
 
     function nodeTitle(nd) {
@@ -522,7 +522,7 @@ export default {
       }
     });
     const endDrag = () => {
-      if (drag && drag.moved) suppressClick = true;
+      if (drag?.moved) suppressClick = true;
       drag = null;
       svg.classList.remove("napw-dragging");
     };

@@ -314,7 +314,7 @@ export default {
         h("span", { class: "napw-swatch", style: { background: row.dominant !== null && row.dominant !== undefined ? view.class_colors[row.dominant] : "#9e9e9e" } }),
         h("b", { text: `N${row.id}` }), h("span", { text: ` ${int(row.size)}` }),
         dom ? h("span", { class: "napw-muted", text: ` · ${dom} ${pct(row.purity)}` }) : null,
-        row.group_composition && row.group_composition.length ? bar : null));
+        row.group_composition?.length ? bar : null));
       }
       napList.replaceChildren(...items);
     }
