@@ -41,10 +41,13 @@ class ChunkWorker:
         self, model: nn.Module, names: list[str], reduce: str, channels_last: bool | None, source: list,
         device: str, threads: int,
     ) -> None:
-        import ray
-
         torch.set_num_threads(max(1, threads))
-        self.source: ChunkSource = ray.get(source[0])
+        if isinstance(source[0], ChunkSource):  # already here (in-process use)
+            self.source = source[0]
+        else:
+            import ray
+
+            self.source = ray.get(source[0])
         self.step = HookedForward(model, names, reduce, device, channels_last).__enter__()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -121,14 +124,13 @@ def run_on_ray(
         num_gpus=plan["num_gpus"],
     )
     batches = ds.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=2)
-    for batch in with_progress(_rows(batches), len(todo), progress):
-        i, payload = batch
-        layers, outputs, targets, shapes = pickle.loads(payload)
-        st.write_chunk(i, layers, outputs, targets, shapes)
+    write_results(st, with_progress(batches, len(todo), progress))
 
 
-def _rows(batches: Any):
+def write_results(st: ActivationStore, batches: Any) -> None:
+    """Write the chunks in ``ChunkWorker`` output batches into ``st`` (on the driver, as they arrive)."""
     for batch in batches:
         for i, payload in zip(batch["chunk"], batch["payload"]):
-            yield int(i), payload
+            layers, outputs, targets, shapes = pickle.loads(payload)
+            st.write_chunk(int(i), layers, outputs, targets, shapes)
 

@@ -233,3 +233,19 @@ def test_stored_activations_feed_the_analyses(tmp_path):
     assert len(g1.nodes) == len(g2.nodes) and all(np.array_equal(p, q) for p, q in zip(g1.nodes, g2.nodes))
     w = NapWidget.from_activations(acts, min_cluster_size=10)
     np.testing.assert_array_equal(w.naps.labels, a.labels)
+
+
+def test_ray_chunk_worker_results_written_by_the_driver_equal_local(model, x, tmp_path):
+    """The Ray engine's two halves without a cluster: ChunkWorker (what each actor runs) computes chunks from
+    a portable source, the driver writes its pickled results; the store equals the local engine's."""
+    from napwidget.chunks import ChunkSource
+    from napwidget.ray_engine import ChunkWorker, write_results
+
+    local = extract(model, x, LAYERS, batch_size=8, store=tmp_path / "local.zarr")
+    st = ActivationStore.create_or_open(tmp_path / "ray.zarr", ActivationStore.open(tmp_path / "local.zarr").manifest)
+    source = ChunkSource(x, 8).portable()
+    assert isinstance(source.inputs, np.ndarray)
+    worker = ChunkWorker(model, LAYERS, "mean", None, [source], "cpu", threads=2)
+    batches = [worker({"chunk": np.array([i])}) for i in reversed(range(st.n_chunks))]  # any arrival order
+    write_results(st, batches)
+    _assert_same(local, open_activations(tmp_path / "ray.zarr"))
