@@ -48,23 +48,33 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--source", choices=("resnet", "mixture"), default="resnet")
     ap.add_argument("--mcs", default="5,20,50,100")
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--tree", type=Path, help="reuse (or write) the packed tree at this path instead of rebuilding")
     args = ap.parse_args()
     from napwidget.clustering import build_tree, select_clusters
     from napwidget.naps import NAPs
     from napwidget.normalize import normalize_features
-    from napwidget.reselect_export import tree_bytes
+    from napwidget.reselect_export import tree_bytes, tree_from_bytes
 
-    if args.source == "resnet":
-        x = normalize_features(resnet_layer4(args.n), "unit")
+    build_s = float("nan")
+    if args.tree is not None and args.tree.exists():
+        blob = args.tree.read_bytes()
+        tree = tree_from_bytes(blob, 5)
+        dims = "?"
     else:
-        from bench_clustering import make_data
+        if args.source == "resnet":
+            x = normalize_features(resnet_layer4(args.n), "unit")
+        else:
+            from bench_clustering import make_data
 
-        x = make_data(args.n, 512)
-    t = time.perf_counter()
-    tree = build_tree(x, min_samples=5)
-    build_s = time.perf_counter() - t
-    blob = tree_bytes(tree)
+            x = make_data(args.n, 512)
+        t = time.perf_counter()
+        tree = build_tree(x, min_samples=5)
+        build_s = time.perf_counter() - t
+        blob = tree_bytes(tree)
+        dims = x.shape[1]
+        if args.tree is not None:
+            args.tree.write_bytes(blob)
     with tempfile.NamedTemporaryFile(suffix=".bin", delete=False) as f:
         f.write(blob)
     try:
@@ -73,11 +83,11 @@ def main() -> None:
     finally:
         os.unlink(f.name)
     js = [json.loads(line) for line in out.splitlines() if line.strip()]
-    print(f"source={args.source} N={tree.n_samples} x {x.shape[1]}; tree built in {build_s:.1f} s; "
+    print(f"source={args.source} N={tree.n_samples} x {dims}; tree built in {build_s:.1f} s; "
           f"shipped tree {len(blob) / 1e3:.0f} kB ({len(blob) * 4 / 3 / 1e3:.0f} kB base64); "
           f"JS decode {js[0]['decode_ms']:.1f} ms; load {os.getloadavg()[0]:.1f}")
-    print("| method | min_cluster_size | NAPs | kernel re-select (ms) | JS re-select (ms) | same labels |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| method | min_cluster_size | NAPs | kernel re-select (ms) | JS re-select (ms) | JS whole answer (ms) | same labels |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     feats = np.zeros((tree.n_samples, 1), dtype=np.float32)
     for row in js:
         times = []
@@ -87,7 +97,7 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         digest = hashlib.sha1(np.ascontiguousarray(naps.labels, dtype="<i4").tobytes()).hexdigest()
         same = "yes" if digest == row["labels_sha1"] and naps.n_naps == row["n_naps"] else "NO"
-        print(f"| {row['method']} | {row['mcs']} | {naps.n_naps} | {1e3 * float(np.median(times)):.1f} | {row['ms']:.1f} | {same} |")
+        print(f"| {row['method']} | {row['mcs']} | {naps.n_naps} | {1e3 * float(np.median(times)):.1f} | {row['ms']:.1f} | {row['apply_ms']:.1f} | {same} |")
 
 
 if __name__ == "__main__":

@@ -170,6 +170,26 @@ describe("a notebook widget whose kernel does not answer", () => {
     cleanup();
   });
 
+  it("waits for a slow kernel that is working (busy), and never times out a layer change", async () => {
+    const model = fakeModel(stateWithTree());
+    const el = document.createElement("div");
+    document.body.appendChild(el);
+    const wrapped = withKernelless(model, el, { timeoutMs: 30 });
+    const { root } = await import("../src/index.js").then((m) => m.mount(el, wrapped));
+    await typeMcs(root, 8);
+    model.set("busy", true); // the kernel's handler started: alive
+    await new Promise((r) => setTimeout(r, 120));
+    expect(wrapped.kernelGone).toBe(false);
+    expect(countText(root)).toBe("3 NAPs");
+    const layer = root.querySelector("[data-testid=layer-select]");
+    layer.value = "conv";
+    layer.dispatchEvent(new Event("change"));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(wrapped.kernelGone).toBe(false);
+    expect(model.get("layer")).toBe("conv"); // still waiting for the kernel's new tree, not reverted
+    expect(root.querySelector("[data-testid=kernel-note]").hidden).toBe(true);
+  });
+
   it("re-selects at once when ipywidgets marks the output disconnected", async () => {
     const model = fakeModel(stateWithTree());
     const outer = document.createElement("div");

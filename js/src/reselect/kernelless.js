@@ -23,6 +23,8 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
   const handlers = new Map(); // event -> Set of the views' callbacks (to announce overlay changes)
   let gone = false;
   let timer = null;
+  let heard = false; // the kernel changed something since the last parameter change (it is alive, maybe slow)
+  let selfSetting = false;
 
   const get = (k) => (overlay.has(k) ? overlay.get(k) : model.get(k));
   function emitLocal(k) {
@@ -36,6 +38,8 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
 
   // The kernel's own changes replace the overlay (registered before any view's handler, so views read them).
   const own = LOCAL_KEYS.map((k) => [`change:${k}`, () => {
+    if (selfSetting) return;
+    heard = true;
     overlay.delete(k);
     if (k === "_revision" && gone) { gone = false; setLocal("_local_notice", ""); }
   }]);
@@ -75,11 +79,14 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
       goLocal();
       return;
     }
-    const rev = model.get("_revision");
+    // a new layer / min_samples / normalisation means a new tree: only the kernel can answer, however long it takes
+    if (changed(OTHER_PARAMS).length) return;
+    heard = false;
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
-      if (model.get("_revision") === rev && changed([...RESELECT_PARAMS, ...OTHER_PARAMS]).length) goLocal();
-      else timer = null;
+      timer = null;
+      // silence (not even `busy`) and the change still unanswered: no kernel is listening
+      if (!heard && changed(RESELECT_PARAMS).length) goLocal();
     }, timeoutMs);
   }
 
@@ -87,7 +94,12 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     get,
     set(k, v) {
       overlay.delete(k); // an intent of the user: it goes to the kernel
-      model.set(k, v);
+      selfSetting = true;
+      try {
+        model.set(k, v);
+      } finally {
+        selfSetting = false;
+      }
     },
     on(event, fn) {
       if (!handlers.has(event)) handlers.set(event, new Set());

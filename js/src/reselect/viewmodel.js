@@ -122,9 +122,7 @@ export function scatterSpec(base, rows, classes, classColors) {
 }
 
 /** numpy.histogram(values, bins=np.linspace(0, 1, bins + 1)): edges i * (1 / bins), bins [a, b), the last [a, 1]. */
-export function probHist(values, bins) {
-  const step = 1 / bins;
-  const edges = Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * step));
+export function probHist(values, bins, edges = histEdges(bins)) {
   const counts = new Array(bins).fill(0);
   for (const raw of values) {
     const x = Math.min(1, Math.max(0, raw));
@@ -136,13 +134,23 @@ export function probHist(values, bins) {
   return counts;
 }
 
+function histEdges(bins) {
+  const step = 1 / bins;
+  return Float64Array.from({ length: bins + 1 }, (_, i) => (i === bins ? 1 : i * step));
+}
+
 function sparseCounts(codes, naps, nClasses) {
   const k = naps.nNaps;
   if (!codes) return { rows: Array.from({ length: k }, () => []), noise: [] };
   const c = Math.max(nClasses, 1);
-  const table = Array.from({ length: k + 1 }, () => new Array(c).fill(0));
-  naps.labels.forEach((l, i) => { if (codes[i] >= 0) table[l + 1][codes[i]] += 1; });
-  const rows = table.map((r) => r.flatMap((v, a) => (v > 0 ? [[a, v]] : [])));
+  const table = new Int32Array((k + 1) * c); // row 0: noise
+  naps.labels.forEach((l, i) => { if (codes[i] >= 0) table[(l + 1) * c + codes[i]] += 1; });
+  const rows = [];
+  for (let j = 0; j <= k; j++) {
+    const row = [];
+    for (let a = 0; a < c; a++) if (table[j * c + a] > 0) row.push([a, table[j * c + a]]);
+    rows.push(row);
+  }
   return { rows: rows.slice(1), noise: rows[0] };
 }
 
@@ -154,10 +162,11 @@ export function napDetail(base, naps, params, { labelCodes, predCodes, nClasses 
   const pred = sparseCounts(predCodes, naps, nClasses);
   const perNap = Array.from({ length: naps.nNaps }, () => []);
   naps.labels.forEach((l, i) => { if (l >= 0) perNap[l].push(naps.probabilities[i]); });
+  const edges = histEdges(bins);
   return {
     ...base, params, n_naps: naps.nNaps,
     label_counts: lab.rows, pred_counts: pred.rows, noise_label_counts: lab.noise, noise_pred_counts: pred.noise,
-    prob_hist: perNap.map((p) => probHist(p, bins)),
+    prob_hist: perNap.map((p) => probHist(p, bins, edges)),
   };
 }
 
