@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from napwidget.clustering import _validation as v
-from napwidget.clustering.distances import check_memory, core_distances, lower_bound_matrix
+from napwidget.clustering.distances import (
+    available_memory_bytes,
+    check_lean_memory,
+    check_memory,
+    core_distances,
+    lower_bound_matrix,
+    required_memory_bytes,
+)
+from napwidget.clustering.lean import LazyKey, lean_core_distances
 from napwidget.clustering.mst import prim_mst, single_linkage
 
 # Extra nearest-neighbour candidates per row beyond min_samples + 1; rows that need more are redone exactly.
@@ -112,7 +120,7 @@ class SingleLinkageTree:
         return cls(merges, mst, core, n, int(min_samples), parent, size, depth, bfs_rank, is_right, lambdas)
 
 
-def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
+def build_tree(x: np.ndarray, min_samples: int = 5, *, lean: bool | None = None) -> SingleLinkageTree:
     """Build HDBSCAN's single-linkage tree of ``x`` (euclidean), exactly as ``hdbscan`` does.
 
     Steps: float32 lower-bound distance matrix by blocked GEMM (torch), exact float64 core distances, Prim's
@@ -123,6 +131,8 @@ def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
     ----------
     x : (N, D) array of finite numbers, N >= 2.
     min_samples : neighbours defining a point's core distance (hdbscan's ``min_samples``; clamped to N - 1).
+    lean : compute the bound matrix one row at a time (memory O(N * D), same tree, several times slower; see
+        :mod:`~napwidget.clustering.lean`). Default None: only when the N x N matrix does not fit in memory.
 
     Returns
     -------
@@ -130,7 +140,7 @@ def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
 
     Raises
     ------
-    ValueError for bad input, MemoryError (with the fix) when the N x N matrix will not fit.
+    ValueError for bad input, MemoryError (with the fix) when not even the lean path fits.
 
     Example
     -------
@@ -143,11 +153,20 @@ def build_tree(x: np.ndarray, min_samples: int = 5) -> SingleLinkageTree:
     min_samples = v.check_int(min_samples, "min_samples", 1)
     n, d = x64.shape
     min_samples = min(n - 1, min_samples)  # hdbscan's clamp (N >= 2 so this stays >= 1)
-    check_memory(n, d)
     n_candidates = min(n, min_samples + 1 + _CANDIDATE_MARGIN)
-    key, candidates, width = lower_bound_matrix(x64, n_candidates)
-    core = core_distances(x64, key, candidates, width, min_samples)
-    del candidates
+    if lean is None:
+        have = available_memory_bytes()
+        lean = have is not None and required_memory_bytes(n, d) > have
+    if lean:
+        check_lean_memory(n, d)
+        key = LazyKey(x64, n_candidates)
+        width = key.width
+        core = lean_core_distances(x64, key, min_samples)
+    else:
+        check_memory(n, d)
+        key, candidates, width = lower_bound_matrix(x64, n_candidates)
+        core = core_distances(x64, key, candidates, width, min_samples)
+        del candidates
     mst = prim_mst(key, x64, core, width)
     del key
     merges, sorted_mst = single_linkage(mst)
