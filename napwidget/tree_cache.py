@@ -20,7 +20,7 @@ from napwidget.clustering.engines import build_with, resolve_algorithm
 _MAX_ENTRIES = 8
 _SAMPLE = 65536
 _lock = threading.Lock()
-_cache: "OrderedDict[tuple, tuple[np.ndarray, SingleLinkageTree, str, np.ndarray]]" = OrderedDict()
+_cache: OrderedDict[tuple, tuple[np.ndarray, SingleLinkageTree, str, np.ndarray]] = OrderedDict()
 
 
 def fingerprint_matrix(x: np.ndarray) -> str:

@@ -8,8 +8,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 import napwidget
-from napwidget.clustering import build_tree, select_clusters
-from napwidget.clustering import engines
+from napwidget.clustering import build_tree, engines, select_clusters
 from napwidget.clustering.approximate import build_approximate_tree
 from napwidget.clustering.knn import BruteForceIndex, faiss_available, knn_graph
 from napwidget.clustering.knn_mst import knn_mst
