@@ -8,11 +8,11 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 import napwidget
-from napwidget.clustering import build_tree, select_clusters
-from napwidget.clustering import engines
+from napwidget.clustering import build_tree, engines, select_clusters
 from napwidget.clustering.approximate import build_approximate_tree
 from napwidget.clustering.knn import BruteForceIndex, faiss_available, knn_graph
 from napwidget.clustering.knn_mst import knn_mst
+from napwidget.clustering.lean import LazyKey
 from napwidget.errors import NapInputError
 
 
@@ -196,3 +196,31 @@ def test_predict_errors(tmp_path) -> None:
     loaded = napwidget.load_naps(naps.save(tmp_path / "n.npz"))
     with pytest.raises(NapInputError, match="find_naps"):
         loaded.predict(x[:3])
+
+
+# ------------------------------------------------------------------------------------ lean exact path
+@pytest.mark.parametrize("d,min_samples", [(64, 5), (512, 3)])
+def test_lean_exact_path_builds_the_same_tree(d: int, min_samples: int) -> None:
+    x = activation_mixture(1500, d=d, seed=d)
+    x[10] = x[3]  # duplicates: ties must resolve the same way
+    dense = build_tree(x, min_samples=min_samples, lean=False)
+    lean = build_tree(x, min_samples=min_samples, lean=True)
+    assert np.array_equal(dense.merges, lean.merges)
+    assert np.array_equal(dense.core_distances, lean.core_distances)
+
+
+def test_exact_goes_lean_when_the_matrix_does_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from napwidget.clustering import distances, linkage
+
+    x = activation_mixture(400, seed=11)
+    dense = build_tree(x, min_samples=5)
+    have = distances.required_memory_bytes(*x.shape) - 1  # the N x N path no longer fits, the lean one does
+    monkeypatch.setattr(linkage, "available_memory_bytes", lambda: have)
+    monkeypatch.setattr(distances, "available_memory_bytes", lambda: have)
+    built = []
+    monkeypatch.setattr(linkage, "LazyKey", lambda *a: built.append(1) or LazyKey(*a))
+    tree = build_tree(x, min_samples=5)
+    assert built == [1] and np.array_equal(tree.merges, dense.merges)
+    monkeypatch.setattr(distances, "available_memory_bytes", lambda: 1024)
+    with pytest.raises(MemoryError, match="approximate"):
+        build_tree(x, min_samples=5)

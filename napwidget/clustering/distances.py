@@ -75,6 +75,20 @@ def check_memory(n_samples: int, n_features: int) -> None:
         )
 
 
+def check_lean_memory(n_samples: int, n_features: int) -> None:
+    """Raise MemoryError (naming the fix) when not even the row-at-a-time exact path fits."""
+    from napwidget.clustering.lean import lean_memory_bytes
+
+    need = lean_memory_bytes(n_samples, n_features)
+    have = available_memory_bytes()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"exact HDBSCAN on {n_samples} x {n_features} needs ~{need / 2**30:.1f} GiB even row by row, but only "
+            f"{have / 2**30:.1f} GiB are available. Fix: cluster a subsample, free memory, or use "
+            f"find_naps(..., algorithm='approximate')"
+        )
+
+
 def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float32 lower bounds of all squared distances, and each row's ``n_candidates`` smallest.
 

@@ -102,7 +102,7 @@ class _Union:
 
 def _best_listed(idx, dist, core, comp):
     """Per point: cheapest listed edge to another component (weight, target) and the bound for unlisted ones."""
-    n, k = idx.shape
+    n = idx.shape[0]
     rows = np.arange(n)
     w = mutual_reachability(dist, core, rows[:, None], idx)
     w[comp[idx] == comp[:, None]] = np.inf

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from napwidget.clustering import _validation as v
-from napwidget.clustering.distances import check_memory, core_distances, lower_bound_matrix
+from napwidget.clustering.distances import (
+    available_memory_bytes,
+    check_lean_memory,
+    check_memory,
+    core_distances,
+    lower_bound_matrix,
+    required_memory_bytes,
+)
+from napwidget.clustering.lean import LazyKey, lean_core_distances
 from napwidget.clustering.mst import prim_mst, single_linkage
 
 # Extra nearest-neighbour candidates per row beyond min_samples + 1; rows that need more are redone exactly.
@@ -115,7 +123,11 @@ class SingleLinkageTree:
 
 
 def build_tree(
-    x: np.ndarray, min_samples: int = 5, progress: Callable[[float, str], None] | None = None
+    x: np.ndarray,
+    min_samples: int = 5,
+    progress: Callable[[float, str], None] | None = None,
+    *,
+    lean: bool | None = None,
 ) -> SingleLinkageTree:
     """Build HDBSCAN's single-linkage tree of ``x`` (euclidean), exactly as ``hdbscan`` does.
 
@@ -128,6 +140,8 @@ def build_tree(
     x : (N, D) array of finite numbers, N >= 2.
     min_samples : neighbours defining a point's core distance (hdbscan's ``min_samples``; clamped to N - 1).
     progress : called as ``progress(fraction_done, stage)`` while the tree is built (for progress bars).
+    lean : compute the bound matrix one row at a time (memory O(N * D), same tree, several times slower; see
+        :mod:`~napwidget.clustering.lean`). Default None: only when the N x N matrix does not fit in memory.
 
     Returns
     -------
@@ -135,7 +149,7 @@ def build_tree(
 
     Raises
     ------
-    ValueError for bad input, MemoryError (with the fix) when the N x N matrix will not fit.
+    ValueError for bad input, MemoryError (with the fix) when not even the lean path fits.
 
     Example
     -------
@@ -148,16 +162,26 @@ def build_tree(
     min_samples = v.check_int(min_samples, "min_samples", 1)
     n, d = x64.shape
     min_samples = min(n - 1, min_samples)  # hdbscan's clamp (N >= 2 so this stays >= 1)
-    check_memory(n, d)
     n_candidates = min(n, min_samples + 1 + _CANDIDATE_MARGIN)
     report = progress or (lambda fraction, stage: None)
     # share of the time in the distance GEMM vs Prim's (measured: ~45 % at D = 512, ~15 % at D = 64)
     w_dist = 0.95 * (1.5e-11 * d) / (1.5e-11 * d + 1.0e-8)
+    if lean is None:
+        have = available_memory_bytes()
+        lean = have is not None and required_memory_bytes(n, d) > have
     report(0.0, "distances")
-    key, candidates, width = lower_bound_matrix(x64, n_candidates)
-    report(w_dist, "core distances")
-    core = core_distances(x64, key, candidates, width, min_samples)
-    del candidates
+    if lean:
+        check_lean_memory(n, d)
+        key = LazyKey(x64, n_candidates)
+        width = key.width
+        report(w_dist, "core distances")
+        core = lean_core_distances(x64, key, min_samples)
+    else:
+        check_memory(n, d)
+        key, candidates, width = lower_bound_matrix(x64, n_candidates)
+        report(w_dist, "core distances")
+        core = core_distances(x64, key, candidates, width, min_samples)
+        del candidates
     report(w_dist, "spanning tree")
     mst = prim_mst(key, x64, core, width, lambda f: report(w_dist + f * (0.95 - w_dist), "spanning tree"))
     del key

@@ -48,7 +48,7 @@ class Predictor:
     max_lambda: np.ndarray  # (C,) max lambda of that selected cluster
 
     @classmethod
-    def build(cls, features: np.ndarray, tree: SingleLinkageTree, result: ClusterResult) -> "Predictor":
+    def build(cls, features: np.ndarray, tree: SingleLinkageTree, result: ClusterResult) -> Predictor:
         """Collect the arrays from a tree and one selection of it (needs ``result.condensed_tree``)."""
         rows = result.condensed_tree
         if rows is None:
