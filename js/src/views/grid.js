@@ -110,6 +110,9 @@ const PAD = 3;
  * nothing they show changed; a new card reuses the canvases of members it shares with an old one.
  */
 function cardWindow(grid, store) {
+  const cardsBox = h("div", { class: "napw-grid-cards" });
+  const sizer = h("div", { class: "napw-grid-sizer" }, cardsBox);
+  grid.replaceChildren(sizer);
   let cardCache = new Map(); // NAP id -> { key, el }
   let visuals = new Map(); // input index -> { thumb, node }
   let rowH = 0; // measured row height (card + gap); 0 until the layout has been seen
@@ -161,9 +164,10 @@ function cardWindow(grid, store) {
     cardCache = nextCache;
     visuals = vis.next;
     const atEnd = win.end >= rows.length;
-    grid.style.paddingTop = `${PAD + win.top}px`;
-    grid.style.paddingBottom = `${PAD + win.bottom}px`;
-    grid.replaceChildren(...cards, ...(atEnd ? noiseCards(store) : []));
+    cardsBox.style.top = `${win.top}px`;
+    cardsBox.replaceChildren(...cards, ...(atEnd ? noiseCards(store) : []));
+    // the full height: every row at the measured height (the built rows' own height where they are taller)
+    sizer.style.height = `${Math.max(win.top + win.bottom + (win.rowEnd - win.rowStart) * (rowH || 200), 0)}px`;
     grid.dataset.count = String(rows.length);
     grid.dataset.start = String(win.start);
     const missing = [...new Set(shown.flatMap((r) => (store.cardMembers ? store.cardMembers(r) : r.members || [])))].filter((i) => !store.thumbCache.has(i));
@@ -177,7 +181,7 @@ function cardWindow(grid, store) {
     if (!need) return false; // no layout (jsdom, hidden)
     if (rowH && need + GAP <= rowH) return false;
     rowH = need + GAP;
-    grid.style.gridAutoRows = `${need}px`;
+    cardsBox.style.gridAutoRows = `${need}px`;
     grid.classList.add("napw-grid-virtual");
     return true;
   }
