@@ -103,6 +103,7 @@ function card(row, store, visuals = null) {
 const MIN_COL = 178; // .napw-grid's grid-template-columns: repeat(auto-fill, minmax(178px, 1fr))
 const GAP = 8;
 const PAD = 3;
+export const BUILD_ALL = 60; // up to this many NAPs every card is built; beyond, only the rows in view
 
 /**
  * The NAP cards on screen. Only the rows in view (plus a little overscan) are in the DOM; the scroll box's
@@ -127,7 +128,12 @@ function cardWindow(grid, store) {
 
   function layout(count, scrollTop) {
     const cols = columnsFor(grid.clientWidth - 2 * PAD, MIN_COL, GAP);
-    return { cols, ...visibleRange({ count, cols, rowHeight: rowH || 200, scrollTop, viewport: grid.clientHeight }) };
+    const rowHeight = rowH || 200;
+    if (count <= BUILD_ALL) { // a few dozen cards: all of them (every card addressable, still a small DOM)
+      const rows = Math.ceil(count / cols);
+      return { cols, start: 0, end: count, rowStart: 0, rowEnd: rows, rows, top: 0, bottom: 0 };
+    }
+    return { cols, ...visibleRange({ count, cols, rowHeight, scrollTop, viewport: grid.clientHeight }) };
   }
 
   /** Build the cards of the rows in view (`scrollTop`: where the box is about to be scrolled, if not where it is). */
