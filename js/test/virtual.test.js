@@ -80,6 +80,16 @@ describe("grid with hundreds of NAPs", () => {
     expect(cards().length).toBeLessThan(20);
   });
 
+  it("builds the card of a NAP selected elsewhere (scatter, Python) when it is outside the window", () => {
+    const { el, model } = mount(grid, makeState({ sizes: manySizes(300), n: 3000 }));
+    expect(el.querySelector("[data-testid=nap-card][data-nap='250']")).toBeNull();
+    model.set("selected_naps", [250]);
+    const card = el.querySelector("[data-testid=nap-card][data-nap='250']");
+    expect(card).not.toBeNull();
+    expect(card.classList.contains("selected")).toBe(true);
+    expect(el.querySelectorAll("[data-testid=nap-card]").length).toBeLessThan(20);
+  });
+
   it("follows a new result with fewer NAPs", () => {
     const { el, model } = mount(grid, makeState({ sizes: manySizes(200), n: 2000 }));
     const small = makeState({ sizes: [10, 20, 30], n: 2000 });

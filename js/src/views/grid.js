@@ -279,6 +279,17 @@ export default {
       }
     }
 
+    /** A NAP selected elsewhere (scatter, heatmap, Python) whose card is outside the window: scroll to it. */
+    function revealSelected() {
+      const sel = store.selectedNaps();
+      if (sel.length !== 1 || cards.some((c) => Number(c.dataset.nap) === sel[0])) return;
+      const i = rows.findIndex((r) => r.id === sel[0]);
+      if (i < 0) return;
+      const top = scrollToRow(Math.floor(i / cols), { rowHeight: win.rowHeight(), scrollTop: grid.scrollTop, viewport: grid.clientHeight });
+      renderWindow(top);
+      if (top !== grid.scrollTop) grid.scrollTop = top;
+    }
+
     function updateHover(id) {
       for (const c of cards) c.classList.toggle("napw-hover", Number(c.dataset.nap) === id);
     }
@@ -302,7 +313,7 @@ export default {
         if (k !== "_avg_thumbs") win.bumpOptions(); // the sprite is compared by identity
         render();
       }),
-      store.on("selection", updateSelection),
+      store.on("selection", () => { revealSelected(); updateSelection(); }),
       store.on("hover", updateHover),
       onWidthChange(grid, renderSoon, 40),
     ];
