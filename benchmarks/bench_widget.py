@@ -12,9 +12,9 @@ Two scenarios:
 
 - ``synthetic``: activation-like blobs (non-negative, each cluster firing its own units, 5 % uniform noise;
   cluster sizes spread over a decade so that min_cluster_size matters) with 8x8 synthetic images: ~25 NAPs.
-- ``resnet`` (many NAPs): real model activations, a random-init ResNet-18's layer4 spatial means of N upsampled
-  digits (``benchmarks/digits_resnet.py``, cached under ``benchmarks/.cache/``) with the digits as images
-  and labels: the NAP defaults give hundreds of NAPs, as real models do. Updates 5 -> 20 -> 50 -> 100.
+- ``resnet`` (many NAPs): real model activations, a random-init ResNet-18's layer4 spatial means of N
+  upsampled digits (``benchmarks/digits_resnet.py``, cached under ``benchmarks/.cache/``) with the digits as
+  images and labels: the NAP defaults give hundreds of NAPs, as real models do. Updates 5 -> 20 -> 50 -> 100.
 
 Every row also gives the widget's DOM node count (elements under the widget's root) after the first render
 and after the last update, and the whole page's.
@@ -113,10 +113,10 @@ VIEWS_JS = r"""
     const box = r.querySelector('[data-testid=scatter]');
     const cards = r.querySelectorAll('[data-testid=nap-card]').length;
     const svgPts = box.querySelectorAll('.mark-symbol.role-mark path').length;
-    const gridOk = grid.dataset.count !== undefined ? Number(grid.dataset.count) === count && (count === 0 || cards > 0)
-                                                   : cards === Math.min(count, 60);
-    const ptsOk = box.dataset.points !== undefined ? Number(box.dataset.points) === count && box.dataset.ready === '1'
-                                                  : svgPts === count;
+    const gridOk = grid.dataset.count !== undefined
+      ? Number(grid.dataset.count) === count && (count === 0 || cards > 0) : cards === Math.min(count, 60);
+    const ptsOk = box.dataset.points !== undefined
+      ? Number(box.dataset.points) === count && box.dataset.ready === '1' : svgPts === count;
     return {count, cards, gridOk, ptsOk, busy: !r.querySelector('[data-testid=busy]').hidden,
             dom: r.querySelectorAll('*').length, page: document.querySelectorAll('*').length};
   };
@@ -209,7 +209,8 @@ def bench_cases(browser, server, cases: list[dict]) -> list[dict]:
                "kernel_handler_s": handler, "dom_first": dom_first, "dom_updates": dom_upd,
                "load": f"{load0} -> {load_average()}"}
         rows.append(row)
-        print(f"{c['kind']} N={c['n']} dim={c['dim']}: first render {first:.2f} s (kernel {st['build_s']:.2f} s), "
+        print(f"{c['kind']} N={c['n']} dim={c['dim']}: first render {first:.2f} s "
+              f"(kernel {st['build_s']:.2f} s), "
               f"updates {[round(t, 3) for t in times]} s, NAPs {counts}, "
               f"kernel re-clustering {[round(t, 3) for t in kernel]} s, "
               f"kernel handler {[round(t, 3) for t in handler]} s, DOM (widget, page) first {dom_first} "
@@ -225,14 +226,14 @@ def main() -> None:
     ap.add_argument("--dims", type=int, nargs="+", default=[64, 512], help="synthetic scenario: features")
     ap.add_argument("--resnet-n", type=int, nargs="+", default=[10000], help="many-NAP scenario: sizes")
     ap.add_argument("--updates", type=float, nargs="+", default=[0.01, 0.025, 0.06],
-                    help="synthetic scenario: min_cluster_size values typed into the UI, in order (starts at 5), "
-                         "as fractions of N (values >= 1 are taken as they are)")
+                    help="synthetic scenario: min_cluster_size values typed into the UI, in order (starts at "
+                         "5), as fractions of N (values >= 1 are taken as they are)")
     ap.add_argument("--resnet-updates", type=int, nargs="+", default=[20, 50, 100],
                     help="many-NAP scenario: min_cluster_size values typed into the UI (starts at 5)")
     ap.add_argument("--shift", action="store_true", help="many-NAP scenario: digits shifted too (~200 NAPs)")
     ap.add_argument("--kernel-path", type=Path,
-                    help="A/B runs: put this folder first on the kernel's PYTHONPATH (e.g. an older napwidget "
-                         "checked out with its bundle built)")
+                    help="A/B runs: put this folder first on the kernel's PYTHONPATH (e.g. an older "
+                         "napwidget checked out with its bundle built)")
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -242,7 +243,7 @@ def main() -> None:
         from digits_resnet import cache_stem, digits_resnet_layer4
 
         for n in args.resnet_n:
-            digits_resnet_layer4(n, shift=args.shift)  # extracted once, then loaded from the cache by the kernel
+            digits_resnet_layer4(n, shift=args.shift)  # extracted once; the kernel loads the cache
             groups.append([{"key": f"resnet{n}", "kind": "resnet", "n": n, "dim": 512,
                             "stem": str(cache_stem(n, shift=args.shift)), "updates": args.resnet_updates}])
     if "synthetic" in args.scenario:
@@ -252,7 +253,8 @@ def main() -> None:
                            for d in args.dims])
     rows = []
     env = {"PYTHONPATH": str(args.kernel_path.resolve())} if args.kernel_path else None
-    with tempfile.TemporaryDirectory() as tmp, lab_server(Path(tmp), env=env) as server, sync_playwright() as p:
+    with (tempfile.TemporaryDirectory() as tmp, lab_server(Path(tmp), env=env) as server,
+          sync_playwright() as p):
         browser = launch_chromium(p)
         for cases in groups:
             rows += bench_cases(browser, server, cases)
@@ -265,15 +267,18 @@ def main() -> None:
           f"{Path(CHROMIUM).name} headless; {time.strftime('%Y-%m-%d %H:%M')}\n")
     med = lambda xs: f"{statistics.median(xs):.3f}" if xs else "n/a"
     print("| scenario | N | features | first render (s) | of which kernel build (s) | browser share (s) "
-          "| min_cluster_size update (s), median / max | kernel handler (s), median | of which re-clustering + "
-          "view model (s), median | NAPs | widget DOM nodes, first / after updates (page) | load average |")
+          "| min_cluster_size update (s), median / max | kernel handler (s), median "
+          "| of which re-clustering + view model (s), median | NAPs "
+          "| widget DOM nodes, first / after updates (page) | load average |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         du = "/".join(str(d[0]) for d in r["dom_updates"]) or "-"
-        print(f"| {r['scenario']} | {r['n']:,} | {r['dim']} | {r['first_render_s']:.2f} | {r['kernel_build_s']:.2f} | "
+        print(f"| {r['scenario']} | {r['n']:,} | {r['dim']} | {r['first_render_s']:.2f} | "
+              f"{r['kernel_build_s']:.2f} | "
               f"{r['first_render_s'] - r['kernel_build_s']:.2f} | "
               f"{med(r['updates_s'])} / {max(r['updates_s'], default=float('nan')):.3f} | "
-              f"{med(r['kernel_handler_s'])} | {med(r['kernel_update_s'])} | {' → '.join(map(str, r['naps']))} | "
+              f"{med(r['kernel_handler_s'])} | {med(r['kernel_update_s'])} | "
+              f"{' → '.join(map(str, r['naps']))} | "
               f"{r['dom_first'][0]} / {du} ({r['dom_first'][1]}) | {r['load']} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

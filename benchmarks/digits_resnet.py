@@ -62,7 +62,8 @@ def digits_resnet_layer4(n: int = 10_000, seed: int = 0, shift: bool = False,
     images, labels = _inputs(n, seed, shift)
     torch.manual_seed(seed)
     model = ResNet18().eval()
-    x = F.interpolate(torch.from_numpy(images), size=(32, 32), mode="bilinear", align_corners=False).repeat(1, 3, 1, 1)
+    x = F.interpolate(torch.from_numpy(images), size=(32, 32), mode="bilinear", align_corners=False)
+    x = x.repeat(1, 3, 1, 1)
     acts = extract(model, x, ["layer4"], batch_size=256, progress=False, cache=None)
     a = np.ascontiguousarray(np.asarray(acts["layer4"], dtype=np.float32))
     for f, arr in zip(files, (a, images, labels)):

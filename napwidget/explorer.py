@@ -181,8 +181,11 @@ class Explorer:
         """The display name of a label or prediction value (``class_names[v]`` for integer codes)."""
         return self._class_name(v)
 
-    def composition(self, members: np.ndarray, top: int = 5) -> tuple[list[list[int]], int, int | None, float | None]:
-        """Label make-up of ``members``: top ``[class code, count]`` pairs, the rest's count, dominant, purity."""
+    def composition(
+        self, members: np.ndarray, top: int = 5
+    ) -> tuple[list[list[int]], int, int | None, float | None]:
+        """Label make-up of ``members``: top ``[class code, count]`` pairs, the rest's count, dominant,
+        purity."""
         return self._composition(members, top)
 
     def _class_name(self, v: Any) -> str:
@@ -374,7 +377,8 @@ class Explorer:
         return comp, other, dominant, float(counts[dominant] / len(members))
 
     def _members_by_nap(self) -> list[np.ndarray]:
-        """Every NAP's members, most typical first (as :meth:`members_of`), from one sort; cached per result."""
+        """Every NAP's members, most typical first (as :meth:`members_of`), from one sort; cached per
+        result."""
         naps = self.naps
         cached = getattr(self, "_members_cache", None)
         if cached is not None and cached[0] is naps:
@@ -400,7 +404,8 @@ class Explorer:
         lab = np.asarray(naps.labels)
         inside = lab >= 0
         sizes = np.maximum(np.bincount(lab[inside], minlength=k), 1)
-        mean_prob = np.bincount(lab[inside], weights=self.probabilities32[inside].astype(np.float64), minlength=k) / sizes
+        prob = self.probabilities32[inside].astype(np.float64)
+        mean_prob = np.bincount(lab[inside], weights=prob, minlength=k) / sizes
         comp = self._compositions(lab, inside, k)
         acc = None
         if self.label_codes is not None and self.pred_codes is not None:
@@ -436,7 +441,8 @@ class Explorer:
         if self.label_codes is None:
             return [([], 0, None, None)] * k
         n_cls = len(self.classes)
-        counts = np.bincount(lab[inside] * n_cls + self.label_codes[inside], minlength=k * n_cls).reshape(k, n_cls)
+        flat = lab[inside] * n_cls + self.label_codes[inside]
+        counts = np.bincount(flat, minlength=k * n_cls).reshape(k, n_cls)
         order = np.argsort(-counts, axis=1, kind="stable")
         out = []
         for i in range(k):
@@ -445,8 +451,8 @@ class Explorer:
                 out.append(([], 0, None, None))
                 continue
             total = int(counts[i].sum())
-            out.append(([[int(c), int(counts[i, c])] for c in o[:top]], int(counts[i, o[top:]].sum()), int(o[0]),
-                        float(counts[i, o[0]] / total)))
+            pairs = [[int(c), int(counts[i, c])] for c in o[:top]]
+            out.append((pairs, int(counts[i, o[top:]].sum()), int(o[0]), float(counts[i, o[0]] / total)))
         return out
 
     def heatmap(self) -> dict[str, Any]:

@@ -141,7 +141,9 @@ class ThumbnailSource:
         Only without down-scaling: the area mean's summation order could differ between one image and a batch.
         """
         if self.factor > 1:
-            return np.stack([self._one(int(i)) for i in idx]) if len(idx) else np.empty((0, self.h, self.w, self.channels), np.uint8)
+            if not len(idx):
+                return np.empty((0, self.h, self.w, self.channels), np.uint8)
+            return np.stack([self._one(int(i)) for i in idx])
         img = np.asarray(self.images[idx], dtype=np.float32)
         if self.layout == "nchw":
             img = np.moveaxis(img, 1, -1)
@@ -179,8 +181,10 @@ class ThumbnailSource:
                 self._cache.popitem(last=False)
         return out
 
-    def mean_images(self, groups: Sequence[Sequence[int]], limit: int = 512, chunk: int = 8192) -> list[bytes]:
-        """:meth:`mean_image` of every group (``b""`` for an empty one), in vectorised chunks, without the cache.
+    def mean_images(
+        self, groups: Sequence[Sequence[int]], limit: int = 512, chunk: int = 8192
+    ) -> list[bytes]:
+        """:meth:`mean_image` of every group (``b""`` for an empty one), in vectorised chunks, no cache.
 
         Bitwise equal to calling :meth:`mean_image` per group: the float32 sum of at most 512 uint8 pixels is
         exact, then divided in float32 as ``numpy.mean`` does.

@@ -93,7 +93,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     selected_indices : input indices shown in the gallery (the selected NAPs' members, most typical first).
     sort_by : NAP card order, ``"persistence"``, ``"size"`` or ``"purity"``.
     filters : ``{"labels": [...], "predictions": [...]}`` class names every view is restricted to
-        (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data (napwidget.views.detail).
+        (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data
+        (napwidget.views.detail).
     error : the last problem (with its fix), ``""`` when the shown result is current.
     busy : True while the kernel computes.
 
@@ -205,10 +206,11 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         self.observe(self._on_selected_indices, names=["selected_indices"])
         self.observe(self._on_sort, names=["sort_by"])
         self.on_msg(self._on_msg)
-        self._init_topology()  # Mapper / persistence diagram / flow views (napwidget.views.topology)
-        self._init_cross_layer()  # pins, follow, max-activating, layer strip, view state (napwidget.views.crosslayer)
-        self._init_midrange(outputs, groups)  # logit histogram, band, band-NAPs, curation (napwidget.views.midrange)
-        self._init_details()  # filters, unit statistics, per-NAP charts, distribution (napwidget.views.detail)
+        # the view families' kernel sides (napwidget.views.topology / crosslayer / midrange / detail)
+        self._init_topology()  # Mapper / persistence diagram / flow views
+        self._init_cross_layer()  # pins, follow, max-activating, layer strip, view state
+        self._init_midrange(outputs, groups)  # logit histogram, band, band-NAPs, curation
+        self._init_details()  # filters, unit statistics, per-NAP charts, distribution
 
     # ------------------------------------------------------------------------------ factories
     @classmethod

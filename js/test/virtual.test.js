@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createStore } from "../src/store.js";
 import grid from "../src/views/grid.js";
-import heatmap, { SVG_MAX_ROWS, heatColAt, heatRowAt, paintHeat } from "../src/views/heatmap.js";
+import heatmap, { SVG_MAX_CELLS, heatColAt, heatRowAt, paintHeat } from "../src/views/heatmap.js";
+import { distributionCols } from "../src/views/distribution.js";
 import { rendererFor, SVG_MAX_POINTS } from "../src/views/scatter.js";
 import { columnsFor, perFrame, scrollToRow, visibleRange } from "../src/virtual.js";
 import { fakeModel, makeState } from "./helpers.js";
@@ -70,13 +71,23 @@ describe("grid with hundreds of NAPs", () => {
     expect(g.dataset.count).toBe(String(k));
     expect(cards().length).toBeGreaterThan(0);
     expect(cards().length).toBeLessThan(20);
-    expect(Number(g.style.paddingBottom.replace("px", ""))).toBeGreaterThan(1000); // stands in for the rest
+    expect(Number(g.querySelector(".napw-grid-sizer").style.height.replace("px", ""))).toBeGreaterThan(1000); // the rest
     cards()[0].focus();
     g.dispatchEvent(new KeyboardEvent("keydown", { key: "End", bubbles: true }));
     expect(document.activeElement.dataset.nap).toBe(String(k - 1)); // built on demand
     g.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
     expect(model.get("selected_naps")).toEqual([k - 1]);
     expect(cards().length).toBeLessThan(20);
+  });
+
+  it("builds the card of a NAP selected elsewhere (scatter, Python) when it is outside the window", () => {
+    const { el, model } = mount(grid, makeState({ sizes: manySizes(300), n: 3000 }));
+    expect(el.querySelector("[data-testid=nap-card][data-nap='250']")).toBeNull();
+    model.set("selected_naps", [250]);
+    const card = el.querySelector("[data-testid=nap-card][data-nap='250']");
+    expect(card).not.toBeNull();
+    expect(card.classList.contains("selected")).toBe(true);
+    expect(el.querySelectorAll("[data-testid=nap-card]").length).toBeLessThan(20);
   });
 
   it("follows a new result with fewer NAPs", () => {
@@ -93,7 +104,8 @@ describe("grid with hundreds of NAPs", () => {
 
 describe("heatmap with hundreds of NAPs", () => {
   it("switches to one canvas (no SVG row per NAP) and selects the row under a click", () => {
-    const k = SVG_MAX_ROWS + 40;
+    const k = 120; // x 5 units > SVG_MAX_CELLS
+    expect((k + 1) * 5).toBeGreaterThan(SVG_MAX_CELLS);
     const { el, model } = mount(heatmap, makeState({ sizes: manySizes(k), n: 2000 }));
     expect(el.querySelectorAll(".napw-heat-row").length).toBe(0);
     const canvas = el.querySelector("[data-testid=heatmap-canvas]");
@@ -131,5 +143,15 @@ describe("scatter renderer", () => {
     expect(rendererFor(25)).toBe("svg");
     expect(rendererFor(SVG_MAX_POINTS)).toBe("svg");
     expect(rendererFor(787)).toBe("canvas");
+  });
+});
+
+describe("distribution with hundreds of NAPs", () => {
+  it("draws the first columns in the grid's order plus the selected NAPs", () => {
+    const order = Array.from({ length: 300 }, (_, i) => 299 - i);
+    const cols = distributionCols(order, [5, 290, 999], 60);
+    expect(cols.slice(0, 60)).toEqual(order.slice(0, 60));
+    expect(cols.slice(60)).toEqual([5]); // 290 is drawn already, 999 is not a NAP
+    expect(distributionCols([1, 2], [2], 60)).toEqual([1, 2]);
   });
 });

@@ -395,8 +395,8 @@ class DetailViews(traitlets.HasTraits):
             self._detail_set_filters(good)  # canonical form: names, both kinds
         if good == old:
             return
-        # The kernel owns the selection: it re-filters it from its own state. (A front end that also sent its
-        # re-filtered selection computed the same list, so this assignment changes nothing and echoes nothing.)
+        # The kernel owns the selection: it re-filters it from its own state. (A front end that also sent
+        # its re-filtered selection computed the same list: this assignment changes and echoes nothing.)
         ex = self._explorer
         if self.selected_naps:
             self.selected_indices = self._filter_indices(ex.members_of(self.selected_naps))

@@ -62,7 +62,7 @@ w_xss""",
 @pytest.fixture(scope="module")
 def nb(open_notebook):
     nb = open_notebook("napw_e2e.ipynb", CELLS)
-    nb.run(0, timeout_s=180)
+    nb.run(0, timeout_s=600)  # generous: the shared test machine can be loaded
     expect(root(nb).locator("[data-testid=nap-card]").first).to_be_visible(timeout=60_000)
     return nb
 

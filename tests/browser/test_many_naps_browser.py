@@ -87,8 +87,9 @@ def expect_shows(nb, st: dict, timeout_s: float = 60.0) -> dict:
                 and got["points"] is not None and sorted(got["points"]) == want):
             return got
         nb.page.wait_for_timeout(250)
+    page = {k: got[k] for k in got if k != "points"}
     raise AssertionError(f"the page never showed the kernel's state: layer {st['layer']}, mcs "
-                         f"{st['min_cluster_size']}, {st['n_naps']} NAPs; page: { {k: got[k] for k in got if k != 'points'} }, "
+                         f"{st['min_cluster_size']}, {st['n_naps']} NAPs; page: {page}, "
                          f"{len(got['points'] or [])} points")
 
 
@@ -143,7 +144,7 @@ def test_update_from_the_ui_redraws_every_view(nb):
 
 @pytest.mark.parametrize("run", range(int(os.environ.get("NAPW_RAPID_REPEAT", "1"))))
 def test_rapid_changes_end_in_the_kernels_final_state(nb, run):
-    """30 parameter and layer changes from the UI without waiting; the page ends showing the kernel's state."""
+    """30 parameter and layer changes from the UI without waiting; the page ends in the kernel's state."""
     r = root(nb)
     inp = r.locator("[data-testid=mcs-input]")
     layer = r.locator("[data-testid=layer-select]")

@@ -10,6 +10,17 @@ import { h, s, int, pct } from "../dom.js";
 import { sameParams } from "./mapper.js";
 
 export const MAX_ROWS = 40;
+// hundreds of NAPs: the first MAX_COLS in the grid's order (plus any selected NAP), so the DOM stays small
+export const MAX_COLS = 60;
+
+/** The NAP columns to draw: the first `max` of `order`, then the selected NAPs that are not among them. */
+export function distributionCols(order, selected, max = MAX_COLS) {
+  const cols = order.slice(0, max);
+  const inCols = new Set(cols);
+  const all = new Set(order);
+  for (const id of selected) if (!inCols.has(id) && all.has(id)) { cols.push(id); inCols.add(id); }
+  return cols;
+}
 
 /**
  * {rows: [{code, name, color, total}], cols: [nap ids], cells: [{code, nap, count, share}], max, hiddenRows}
@@ -67,6 +78,7 @@ export default {
       h("div", { class: "napw-dist-help napw-muted", text: "bubble area = inputs · click a bubble: select the NAP and filter its label · a label: filter · a NAP id: select · shift: add" })));
 
     let svg = null;
+    let drawnCols = new Set();
 
     function draw() {
       const detail = store.get("nap_detail") || {};
@@ -81,9 +93,12 @@ export default {
         return;
       }
       empty.hidden = true;
-      const order = store.sortedNaps().map((r) => r.id).filter((id) => id < detail.n_naps);
+      const all = store.sortedNaps().map((r) => r.id).filter((id) => id < detail.n_naps);
+      const order = distributionCols(all, store.selectedNaps());
+      drawnCols = new Set(order);
       const m = distributionModel(detail, order);
-      sub.textContent = `${m.rows.length} labels × ${m.cols.length} NAPs${m.hiddenRows ? ` · ${m.hiddenRows} rare labels hidden` : ""}`;
+      const part = order.length < all.length ? ` (the first ${MAX_COLS} of ${all.length} in the grid's order, and the selected)` : "";
+      sub.textContent = `${m.rows.length} labels × ${m.cols.length} NAPs${part}${m.hiddenRows ? ` · ${m.hiddenRows} rare labels hidden` : ""}`;
       const labelW = 116;
       const headH = 22;
       const avail = Math.max(200, (box.clientWidth || el.clientWidth || 700) - labelW - 8);
@@ -180,7 +195,7 @@ export default {
       store.on("data", draw),
       store.on("sort", draw),
       store.on("detail", (key) => { if (key === "nap_detail") draw(); }),
-      store.on("selection", highlight),
+      store.on("selection", () => (store.selectedNaps().every((id) => drawnCols.has(id)) ? highlight() : draw())),
       store.on("filters", highlight),
       store.on("hover", highlight),
     ];

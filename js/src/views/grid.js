@@ -103,6 +103,7 @@ function card(row, store, visuals = null) {
 const MIN_COL = 178; // .napw-grid's grid-template-columns: repeat(auto-fill, minmax(178px, 1fr))
 const GAP = 8;
 const PAD = 3;
+export const BUILD_ALL = 60; // up to this many NAPs every card is built; beyond, only the rows in view
 
 /**
  * The NAP cards on screen. Only the rows in view (plus a little overscan) are in the DOM; the scroll box's
@@ -110,6 +111,9 @@ const PAD = 3;
  * nothing they show changed; a new card reuses the canvases of members it shares with an old one.
  */
 function cardWindow(grid, store) {
+  const cardsBox = h("div", { class: "napw-grid-cards" });
+  const sizer = h("div", { class: "napw-grid-sizer" }, cardsBox);
+  grid.replaceChildren(sizer);
   let cardCache = new Map(); // NAP id -> { key, el }
   let visuals = new Map(); // input index -> { thumb, node }
   let rowH = 0; // measured row height (card + gap); 0 until the layout has been seen
@@ -124,7 +128,12 @@ function cardWindow(grid, store) {
 
   function layout(count, scrollTop) {
     const cols = columnsFor(grid.clientWidth - 2 * PAD, MIN_COL, GAP);
-    return { cols, ...visibleRange({ count, cols, rowHeight: rowH || 200, scrollTop, viewport: grid.clientHeight }) };
+    const rowHeight = rowH || 200;
+    if (count <= BUILD_ALL) { // a few dozen cards: all of them (every card addressable, still a small DOM)
+      const rows = Math.ceil(count / cols);
+      return { cols, start: 0, end: count, rowStart: 0, rowEnd: rows, rows, top: 0, bottom: 0 };
+    }
+    return { cols, ...visibleRange({ count, cols, rowHeight, scrollTop, viewport: grid.clientHeight }) };
   }
 
   /** Build the cards of the rows in view (`scrollTop`: where the box is about to be scrolled, if not where it is). */
@@ -161,9 +170,10 @@ function cardWindow(grid, store) {
     cardCache = nextCache;
     visuals = vis.next;
     const atEnd = win.end >= rows.length;
-    grid.style.paddingTop = `${PAD + win.top}px`;
-    grid.style.paddingBottom = `${PAD + win.bottom}px`;
-    grid.replaceChildren(...cards, ...(atEnd ? noiseCards(store) : []));
+    cardsBox.style.top = `${win.top}px`;
+    cardsBox.replaceChildren(...cards, ...(atEnd ? noiseCards(store) : []));
+    // the full height: every row at the measured height (the built rows' own height where they are taller)
+    sizer.style.height = `${Math.max(win.top + win.bottom + (win.rowEnd - win.rowStart) * (rowH || 200), 0)}px`;
     grid.dataset.count = String(rows.length);
     grid.dataset.start = String(win.start);
     const missing = [...new Set(shown.flatMap((r) => (store.cardMembers ? store.cardMembers(r) : r.members || [])))].filter((i) => !store.thumbCache.has(i));
@@ -177,7 +187,7 @@ function cardWindow(grid, store) {
     if (!need) return false; // no layout (jsdom, hidden)
     if (rowH && need + GAP <= rowH) return false;
     rowH = need + GAP;
-    grid.style.gridAutoRows = `${need}px`;
+    cardsBox.style.gridAutoRows = `${need}px`;
     grid.classList.add("napw-grid-virtual");
     return true;
   }
@@ -269,6 +279,17 @@ export default {
       }
     }
 
+    /** A NAP selected elsewhere (scatter, heatmap, Python) whose card is outside the window: scroll to it. */
+    function revealSelected() {
+      const sel = store.selectedNaps();
+      if (sel.length !== 1 || cards.some((c) => Number(c.dataset.nap) === sel[0])) return;
+      const i = rows.findIndex((r) => r.id === sel[0]);
+      if (i < 0) return;
+      const top = scrollToRow(Math.floor(i / cols), { rowHeight: win.rowHeight(), scrollTop: grid.scrollTop, viewport: grid.clientHeight });
+      renderWindow(top);
+      if (top !== grid.scrollTop) grid.scrollTop = top;
+    }
+
     function updateHover(id) {
       for (const c of cards) c.classList.toggle("napw-hover", Number(c.dataset.nap) === id);
     }
@@ -292,7 +313,7 @@ export default {
         if (k !== "_avg_thumbs") win.bumpOptions(); // the sprite is compared by identity
         render();
       }),
-      store.on("selection", updateSelection),
+      store.on("selection", () => { revealSelected(); updateSelection(); }),
       store.on("hover", updateHover),
       onWidthChange(grid, renderSoon, 40),
     ];

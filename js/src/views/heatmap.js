@@ -1,6 +1,6 @@
 // Unit heatmap: each NAP's mean (normalised) activation of the units that characterise the NAPs, with the
 // mean over all inputs as the first row. Rows follow the grid's sort order; click a row to select the NAP.
-// Up to SVG_MAX_ROWS NAPs: one SVG row per NAP (a tooltip per cell). Beyond: one canvas the size of the
+// Up to SVG_MAX_CELLS cells: one SVG row per NAP (a tooltip per cell). Beyond: one canvas the size of the
 // visible box, redrawn (once per frame) with the rows in view, hit-tested by position (heatRowAt).
 import { h, s, fmt, onWidthChange } from "../dom.js";
 import { perFrame } from "../virtual.js";
@@ -34,7 +34,8 @@ export function colorScale(vmin, vmax) {
 const CELL_H = 13;
 const LABEL_W = 56;
 const HEAD_H = 26;
-export const SVG_MAX_ROWS = 80;
+// SVG (one node per cell, with a tooltip) only while small: (rows + 1) x units cells at most
+export const SVG_MAX_CELLS = 400;
 const IS_JSDOM = typeof navigator !== "undefined" && /jsdom/i.test(navigator.userAgent || "");
 
 /** The heatmap row under canvas y (px, content coordinates): -1 = the overall row, a row index, or null. */
@@ -179,7 +180,7 @@ export default {
       const W = LABEL_W + U * cellW + 4;
       const Hh = HEAD_H + (rows.length + 1) * CELL_H + 6;
       drawLegend(hm, color);
-      if (rows.length > SVG_MAX_ROWS) {
+      if ((rows.length + 1) * U > SVG_MAX_CELLS) {
         const all = [{ label: "all", values: hm.overall, id: null }, ...rows.map((row) => ({ label: `NAP ${row.id}`, values: hm.values[row.id] || [], id: row.id }))];
         canvasView.show({ hm, rows: all, color, cellW, width: W, height: Hh });
         return;

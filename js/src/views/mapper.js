@@ -172,7 +172,7 @@ export function matchNodes(nodes, query, classes) {
 /** Node id -> share of its members in `selected` (a Set), for nodes holding at least one selected input. */
 export function nodeShares(nodes, selected) {
   const out = new Map();
-  if (!selected?.size) return out;
+  if (!selected || !selected.size) return out;
   for (const nd of nodes) {
     let hit = 0;
     for (const m of nd.members) if (selected.has(m)) hit++;
@@ -202,396 +202,434 @@ const W = 760;
 const H = 430;
 const PAD = 30;
 
+/** The panel's DOM: toolbars, the SVG stage, legend and info line. */
+function mapperDom(el, store) {
+  const panel = lazyPanel(el, store, {
+    panel: "mapper", title: "Mapper graph", testid: "mapper",
+    hint: "The shape of this layer's activation space (TopoAct): clusters of inputs along the activation norm, joined where they share inputs. Opens on demand.",
+  });
+  const ctl = (label, control, cls = "") => h("label", { class: `napw-field napw-field-inline ${cls}` }, h("span", { class: "napw-field-label", text: label }), control);
+  const lens = h("select", { class: "napw-select napw-select-sm", "data-testid": "mapper-lens", "aria-label": "lens" },
+    h("option", { value: "l2norm", text: "L2 norm" }), h("option", { value: "pca", text: "1st principal comp." }));
+  const intervals = h("input", { type: "number", min: 1, max: 200, step: 1, class: "napw-num napw-num-sm", "data-testid": "mapper-intervals", "aria-label": "intervals" });
+  const overlap = h("input", { type: "range", min: 0, max: 0.9, step: 0.05, class: "napw-range", "data-testid": "mapper-overlap", "aria-label": "overlap" });
+  const overlapOut = h("output", { class: "napw-range-out" });
+  const eps = h("input", { type: "text", class: "napw-num napw-num-sm", placeholder: "auto", "data-testid": "mapper-eps", "aria-label": "DBSCAN eps (empty = auto)", title: "DBSCAN radius; empty = auto (elbow of the k-NN distances)" });
+  const colorBy = h("select", { class: "napw-select napw-select-sm", "data-testid": "mapper-color", "aria-label": "colour by" },
+    h("option", { value: "class", text: "dominant class" }), h("option", { value: "l2", text: "mean L2 norm" }),
+    h("option", { value: "share", text: "share of selection" }));
+  const threshold = h("input", { type: "range", min: 0, max: 1, step: 0.01, value: 0, class: "napw-range", "data-testid": "mapper-threshold", "aria-label": "edge threshold (Jaccard)" });
+  const thresholdOut = h("output", { class: "napw-range-out", text: "0.00" });
+  const search = h("input", { type: "search", class: "napw-search", placeholder: "search class…", "data-testid": "mapper-search", "aria-label": "search class" });
+  const reset = h("button", { type: "button", class: "napw-btn napw-btn-ghost", "data-testid": "mapper-reset", title: "fit the graph to the panel", text: "fit" });
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "napw-mapper-svg", "data-testid": "mapper", role: "img", "aria-label": "Mapper graph" });
+  const viewport = s("g", { class: "napw-mapper-viewport" });
+  const gEdges = s("g", { class: "napw-mapper-edges" });
+  const gNodes = s("g", { class: "napw-mapper-nodes" });
+  viewport.append(gEdges, gNodes);
+  svg.append(viewport);
+  const overlay = h("div", { class: "napw-topo-overlay", hidden: true }, h("span", { class: "napw-spinner" }), h("span", { text: "computing the Mapper graph…" }));
+  const empty = h("div", { class: "napw-empty", hidden: true });
+  const legend = h("div", { class: "napw-mapper-legend", "data-testid": "mapper-legend" });
+  const info = h("div", { class: "napw-mapper-info", "data-testid": "mapper-info" });
+  panel.body.append(
+    h("div", { class: "napw-topo-toolbar" },
+      h("span", { class: "napw-toolbar-label", text: "graph" }),
+      ctl("lens", lens), ctl("intervals", intervals), ctl("overlap", h("span", { class: "napw-inline" }, overlap, overlapOut)), ctl("eps", eps)),
+    h("div", { class: "napw-topo-toolbar" },
+      h("span", { class: "napw-toolbar-label", text: "view" }),
+      ctl("colour", colorBy), ctl("edges ≥", h("span", { class: "napw-inline" }, threshold, thresholdOut)), search, h("span", { class: "napw-spacer" }), reset),
+    h("div", { class: "napw-mapper-stage" }, svg, overlay, empty),
+    legend, info);
+
+  return { panel, lens, intervals, overlap, overlapOut, eps, colorBy, threshold, thresholdOut, search, reset, svg, viewport, gEdges, gNodes, overlay, empty, legend, info };
+}
+
+/** The Mapper parameters (kernel side: `mapper_params`): inputs, and what a change writes. */
+function mapperParams(M, store, showOverlay) {
+  const { panel, lens, intervals, overlap, overlapOut, eps, colorBy, threshold, thresholdOut, search, reset, svg, viewport, gEdges, gNodes, overlay, empty, legend, info } = M;
+  // ------------------------------------------------------------------ parameters (kernel)
+  function params() {
+    return { ...(store.get("mapper_params") || {}) };
+  }
+
+  function renderParams() {
+    const p = params();
+    lens.value = p.lens || "l2norm";
+    if (document.activeElement !== intervals) intervals.value = p.n_intervals ?? 10;
+    overlap.value = p.overlap ?? 0.3;
+    overlapOut.textContent = pct(Number(overlap.value));
+    if (document.activeElement !== eps) eps.value = p.eps === "auto" || p.eps === undefined || p.eps === null ? "" : String(p.eps);
+    for (const c of [lens, intervals, overlap, eps]) c.disabled = store.isStatic();
+  }
+
+  function setParam(name, value) {
+    const p = params();
+    if (p[name] === value) return;
+    M.waiting = true;
+    showOverlay();
+    store.setTopology("mapper_params", { ...p, [name]: value });
+  }
+
+  lens.addEventListener("change", () => setParam("lens", lens.value));
+  intervals.addEventListener("change", () => {
+    const v = Number(intervals.value);
+    if (Number.isInteger(v) && v >= 1) setParam("n_intervals", v);
+    else renderParams();
+  });
+  overlap.addEventListener("input", () => { overlapOut.textContent = pct(Number(overlap.value)); });
+  overlap.addEventListener("change", () => setParam("overlap", Number(overlap.value)));
+  eps.addEventListener("change", () => {
+    const raw = eps.value.trim();
+    setParam("eps", raw === "" || raw.toLowerCase() === "auto" ? "auto" : Number(raw));
+  });
+
+  return { renderParams };
+}
+
+/** The legend (colour key, size key, search matches) and the info line (the hovered or picked node). */
+function mapperInfo(M, store) {
+  const { legend, info } = M;
+  function renderLegend(mode, share, lo, hi, l2color, match) {
+    const view = store.data.view;
+    const items = [];
+    if (mode === "class") {
+      const present = [...new Set(M.vm.nodes.map((nd) => nd.dominant).filter((d) => d !== null && d !== undefined))].sort((a, b) => a - b);
+      items.push(h("span", { class: "napw-muted", text: "dominant class " }));
+      for (const code of present.slice(0, 16)) {
+        items.push(h("button", { type: "button", class: "napw-legend-item", "data-class": code, title: `find nodes where ${view.classes[code]} is a top class` },
+          h("span", { class: "napw-dot", style: { background: view.class_colors[code] } }), h("span", { class: "napw-class-name", text: view.classes[code] })));
+      }
+    } else {
+      const stops = [];
+      for (let q = 0; q <= 10; q++) stops.push(mode === "l2" ? l2color(lo + ((hi - lo) * q) / 10) : shareColor(q / 10));
+      const grad = h("span", { class: "napw-heat-gradient" });
+      grad.style.background = `linear-gradient(to right, ${stops.join(",")})`;
+      if (mode === "l2") items.push(h("span", { text: fmt(lo, 2) }), grad, h("span", { text: fmt(hi, 2) }), h("span", { class: "napw-muted", text: " mean L2 norm of the members' activations" }));
+      else {
+        items.push(h("span", { text: "0%" }), grad, h("span", { text: "100%" }));
+        items.push(h("span", { class: "napw-muted", text: share.size ? ` of each node's inputs are selected (${share.size} nodes hold some)` : " select a NAP (or inputs) to colour nodes by their share of it" }));
+      }
+    }
+    items.push(h("span", { class: "napw-spacer" }));
+    items.push(h("span", { class: "napw-muted napw-legend-size" }, h("span", { class: "napw-size-key" }), "size = inputs · width = Jaccard"));
+    if (match !== null) items.push(h("span", { class: "napw-match-count", text: ` · ${match.size} node${match.size === 1 ? "" : "s"} match` }));
+    legend.replaceChildren(...items);
+  }
+
+  function renderInfo() {
+    const view = store.data.view;
+    const id = M.hoverNode !== null ? M.hoverNode : M.selectedNodes.size === 1 ? [...M.selectedNodes][0] : null;
+    const nd = id !== null && M.byId.has(id) ? M.vm.nodes[M.byId.get(id)] : null;
+    if (!nd) {
+      const n = M.selectedNodes.size;
+      info.replaceChildren(h("span", { class: "napw-muted", text: n > 1
+        ? `${n} nodes selected · ${int(store.selectedIndices().length)} inputs in the gallery`
+        : "click a node: its inputs fill the gallery · shift-click adds · drag nodes · wheel zooms · drag the background to pan" }));
+      return;
+    }
+    const parts = [h("strong", { text: `node ${nd.id}` }), h("span", { class: "napw-muted", text: ` · ${int(nd.size)} inputs · interval ${nd.interval + 1}/${M.vm.n_intervals} · mean ‖a‖ ${fmt(nd.l2, 2)} ` })];
+    for (const [code, count, sh] of nd.top || []) {
+      parts.push(h("span", { class: "napw-top-class" },
+        h("span", { class: "napw-swatch", style: { background: view.class_colors[code] || view.other_color } }),
+        h("span", { class: "napw-class-name", text: view.classes[code] ?? String(code) }),
+        h("span", { class: "napw-muted", text: ` ${pct(sh)} (${int(count)})` })));
+    }
+    info.replaceChildren(...parts);
+  }
+
+  return { renderLegend, renderInfo };
+}
+
+/** Drawing: the graph of the `mapper` trait (layout, nodes, edges), restyled on selection / search / colour. */
+function mapperRender(M, store) {
+  const { renderLegend, renderInfo } = mapperInfo(M, store);
+  const { panel, lens, intervals, overlap, overlapOut, eps, colorBy, threshold, thresholdOut, search, reset, svg, viewport, gEdges, gNodes, overlay, empty, legend, info } = M;
+  // ------------------------------------------------------------------ drawing
+  function current() {
+    const v = store.get("mapper") || {};
+    return v.nodes ? v : null;
+  }
+
+  function showOverlay() {
+    const open = panel.isOpen();
+    const layer = store.data && store.data.view ? store.data.view.layer : null;
+    const stale = !M.vm || (layer && M.vm.layer !== layer);
+    overlay.hidden = !(open && !store.isStatic() && (M.waiting || stale) && !store.get("error"));
+  }
+
+  function draw() {
+    const next = current();
+    if (next === M.vm && M.vm) return restyle();
+    M.vm = next;
+    M.waiting = false;
+    M.selectedNodes = new Set();
+    showOverlay();
+    gEdges.replaceChildren();
+    gNodes.replaceChildren();
+    M.circles = [];
+    M.lines = [];
+    if (!M.vm) {
+      panel.sub.textContent = "";
+      empty.hidden = !(panel.isOpen() && store.isStatic());
+      empty.textContent = "Not part of this static export (open the panel in the notebook before saving).";
+      svg.dataset.ready = "";
+      legend.replaceChildren();
+      info.replaceChildren();
+      return;
+    }
+    const nodes = M.vm.nodes;
+    empty.hidden = nodes.length > 0;
+    empty.textContent = "No Mapper nodes at these settings: every interval is noise. Try a larger eps, fewer intervals or a larger overlap.";
+    const p = M.vm.params || {};
+    panel.sub.textContent = `${M.vm.layer} · ${int(nodes.length)} nodes · ${int(M.vm.edges.length)} edges · eps ${fmt(p.eps_used, 3)}${p.eps === "auto" ? " (auto)" : ""} · ${pct(M.vm.covered / Math.max(1, M.vm.n))} of inputs covered`;
+    M.pos = fitToBox(layoutGraph(nodes, M.vm.edges, { seed: 0 }), W, H, PAD);
+    M.byId = new Map(nodes.map((nd, i) => [nd.id, i]));
+    const maxSize = Math.max(1, ...nodes.map((nd) => nd.size));
+    for (const e of M.vm.edges) {
+      const line = s("line", { class: "napw-mapper-edge", "data-testid": "mapper-edge", "data-source": e.source, "data-target": e.target, "stroke-width": (0.8 + 6 * (e.jaccard || 0)).toFixed(2) });
+      line.append(s("title", { text: `nodes ${e.source}–${e.target}: ${int(e.shared)} shared inputs · Jaccard ${fmt(e.jaccard, 2)}` }));
+      M.lines.push({ el: line, e });
+      gEdges.append(line);
+    }
+    nodes.forEach((nd) => {
+      const c = s("circle", { class: "napw-mapper-node", "data-testid": "mapper-node", "data-node": nd.id, r: nodeRadius(nd.size, maxSize, nodes.length).toFixed(2), tabindex: 0, role: "button" });
+      c.append(s("title", { text: nodeTitle(nd) }));
+      M.circles.push({ el: c, nd });
+      gNodes.append(c);
+    });
+    placeAll();
+    M.setZoom({ k: 1, x: 0, y: 0 });
+    restyle();
+    svg.dataset.ready = "1";
+    svg.dataset.layer = M.vm.layer;
+  }
+
+  function className(code) {
+    const v = store.data && store.data.view;
+    return v && v.classes && code !== null && code !== undefined ? v.classes[code] : String(code);
+  }
+
+  function nodeTitle(nd) {
+    const top = (nd.top || []).map(([code, , share]) => `${className(code)} ${pct(share)}`).join(", ");
+    return `node ${nd.id} · ${int(nd.size)} inputs · interval ${nd.interval + 1} · mean ‖a‖ ${fmt(nd.l2, 2)}${top ? ` · ${top}` : ""}`;
+  }
+
+  function placeAll() {
+    M.circles.forEach(({ el: c }, i) => { c.setAttribute("cx", M.pos[i].x.toFixed(1)); c.setAttribute("cy", M.pos[i].y.toFixed(1)); });
+    for (const { el: line, e } of M.lines) placeEdge(line, e);
+  }
+
+  function placeEdge(line, e) {
+    const a = M.pos[M.byId.get(e.source)];
+    const b = M.pos[M.byId.get(e.target)];
+    line.setAttribute("x1", a.x.toFixed(1)); line.setAttribute("y1", a.y.toFixed(1));
+    line.setAttribute("x2", b.x.toFixed(1)); line.setAttribute("y2", b.y.toFixed(1));
+  }
+
+  function fillFor(mode, nd, share, l2color) {
+    const view = store.data.view;
+    if (mode === "l2") return l2color(nd.l2 ?? 0);
+    if (mode === "share") return shareColor(share.get(nd.id) || 0);
+    return nd.dominant === null || nd.dominant === undefined ? view.other_color || "#9e9e9e" : view.class_colors[nd.dominant];
+  }
+
+  function restyle() {
+    if (!M.vm) return;
+    const view = store.data.view;
+    const mode = colorBy.value;
+    const t = Number(threshold.value);
+    thresholdOut.textContent = t.toFixed(2);
+    const match = matchNodes(M.vm.nodes, search.value, view.classes || []);
+    const selected = new Set(store.selectedIndices());
+    const share = nodeShares(M.vm.nodes, selected);
+    const [lo, hi] = M.vm.l2_range || [0, 1];
+    const l2color = colorScale(Math.min(lo, hi), hi > lo ? hi : lo + 1);
+    const anySel = selected.size > 0;
+    svg.classList.toggle("napw-has-selection", anySel);
+    for (const { el: c, nd } of M.circles) {
+      c.setAttribute("fill", fillFor(mode, nd, share, l2color));
+      const faded = match !== null && !match.has(nd.id);
+      const lit = share.has(nd.id);
+      c.classList.toggle("napw-faded", faded);
+      c.classList.toggle("napw-lit", lit);
+      c.classList.toggle("napw-dim", anySel && !lit && !faded);
+      c.classList.toggle("napw-picked", M.selectedNodes.has(nd.id));
+      c.classList.toggle("napw-hover", M.hoverNode === nd.id);
+      c.dataset.faded = faded ? "1" : "0";
+      c.dataset.highlight = lit ? "1" : "0";
+      c.dataset.share = lit ? share.get(nd.id).toFixed(4) : "0";
+    }
+    let shown = 0;
+    for (const { el: line, e } of M.lines) {
+      const visible = (e.jaccard ?? 0) >= t;
+      line.style.display = visible ? "" : "none";
+      line.dataset.visible = visible ? "1" : "0";
+      if (visible) shown++;
+      const fade = match !== null && !(match.has(e.source) && match.has(e.target));
+      line.classList.toggle("napw-faded", fade);
+      line.classList.toggle("napw-lit", share.has(e.source) && share.has(e.target));
+    }
+    svg.dataset.edgesShown = String(shown);
+    svg.dataset.matches = match === null ? "" : String(match.size);
+    renderLegend(mode, share, lo, hi, l2color, match);
+    renderInfo();
+  }
+
+  return { showOverlay, draw, restyle, renderInfo, placeEdge, current };
+}
+
+/** Pointer and keyboard: wheel zoom, background pan, node drag, click / Enter picks nodes, hover, legend. */
+function mapperInput(M, store, { restyle, renderInfo, placeEdge }) {
+  const { panel, lens, intervals, overlap, overlapOut, eps, colorBy, threshold, thresholdOut, search, reset, svg, viewport, gEdges, gNodes, overlay, empty, legend, info } = M;
+  // ------------------------------------------------------------------ M.zoom / pan / drag / click
+  function setZoom(z) {
+    M.zoom = z;
+    viewport.setAttribute("transform", `translate(${z.x.toFixed(2)},${z.y.toFixed(2)}) scale(${z.k.toFixed(4)})`);
+    svg.dataset.zoom = z.k.toFixed(3);
+  }
+
+  svg.addEventListener("wheel", (e) => {
+    if (!M.vm) return;
+    e.preventDefault();
+    const p = svgPoint(svg, e, W, H);
+    const k = Math.min(8, Math.max(0.25, M.zoom.k * Math.exp(-e.deltaY * 0.0015)));
+    const f = k / M.zoom.k;
+    setZoom({ k, x: p.x - (p.x - M.zoom.x) * f, y: p.y - (p.y - M.zoom.y) * f });
+  }, { passive: false });
+
+  let drag = null;
+  let suppressClick = false;
+  svg.addEventListener("pointerdown", (e) => {
+    if (!M.vm || e.button !== 0) return;
+    const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
+    const p = svgPoint(svg, e, W, H);
+    drag = { node: c ? Number(c.dataset.node) : null, start: p, last: p, moved: false, id: e.pointerId };
+    suppressClick = false;
+  });
+  svg.addEventListener("pointermove", (e) => {
+    if (!drag) {
+      return;
+    }
+    const p = svgPoint(svg, e, W, H);
+    if (!drag.moved && Math.hypot(p.x - drag.start.x, p.y - drag.start.y) < 3) return;
+    if (!drag.moved) {
+      drag.moved = true;
+      try { svg.setPointerCapture(drag.id); } catch { /* synthetic events */ }
+      svg.classList.add("napw-dragging");
+    }
+    const ddx = p.x - drag.last.x;
+    const ddy = p.y - drag.last.y;
+    drag.last = p;
+    if (drag.node !== null && M.byId.has(drag.node)) {
+      const i = M.byId.get(drag.node);
+      M.pos[i] = { x: M.pos[i].x + ddx / M.zoom.k, y: M.pos[i].y + ddy / M.zoom.k };
+      M.circles[i].el.setAttribute("cx", M.pos[i].x.toFixed(1));
+      M.circles[i].el.setAttribute("cy", M.pos[i].y.toFixed(1));
+      for (const { el: line, e: edge } of M.lines) if (edge.source === drag.node || edge.target === drag.node) placeEdge(line, edge);
+    } else {
+      setZoom({ k: M.zoom.k, x: M.zoom.x + ddx, y: M.zoom.y + ddy });
+    }
+  });
+  const endDrag = () => {
+    if (drag && drag.moved) suppressClick = true;
+    drag = null;
+    svg.classList.remove("napw-dragging");
+  };
+  svg.addEventListener("pointerup", endDrag);
+  svg.addEventListener("pointercancel", endDrag);
+
+  function pick(id, additive) {
+    if (additive) {
+      if (M.selectedNodes.has(id)) M.selectedNodes.delete(id);
+      else M.selectedNodes.add(id);
+    } else {
+      M.selectedNodes = new Set([id]);
+    }
+    const members = new Set();
+    for (const nid of M.selectedNodes) for (const m of M.vm.nodes[M.byId.get(nid)].members) members.add(m);
+    M.mySelection = [...members].sort((a, b) => a - b);
+    store.selectIndices(M.mySelection);
+    restyle();
+  }
+
+  svg.addEventListener("click", (e) => {
+    if (suppressClick) { suppressClick = false; return; }
+    const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
+    if (!c || !M.vm) return;
+    pick(Number(c.dataset.node), e.shiftKey || e.metaKey || e.ctrlKey);
+  });
+  svg.addEventListener("keydown", (e) => {
+    const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
+    if (c && (e.key === "Enter" || e.key === " ")) {
+      e.preventDefault();
+      pick(Number(c.dataset.node), e.shiftKey);
+    }
+  });
+  svg.addEventListener("mouseover", (e) => {
+    const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
+    const id = c ? Number(c.dataset.node) : null;
+    if (id === M.hoverNode) return;
+    M.hoverNode = id;
+    for (const { el: circle, nd } of M.circles) circle.classList.toggle("napw-hover", nd.id === id);
+    renderInfo();
+  });
+  svg.addEventListener("mouseleave", () => { M.hoverNode = null; for (const { el: c } of M.circles) c.classList.remove("napw-hover"); if (M.vm) renderInfo(); });
+  reset.addEventListener("click", () => setZoom({ k: 1, x: 0, y: 0 }));
+  colorBy.addEventListener("change", restyle);
+  threshold.addEventListener("input", restyle);
+  search.addEventListener("input", restyle);
+  legend.addEventListener("click", (e) => {
+    const btn = e.target.closest ? e.target.closest(".napw-legend-item") : null;
+    if (!btn) return;
+    const name = store.data.view.classes[Number(btn.dataset.class)];
+    search.value = search.value === name ? "" : name;
+    restyle();
+  });
+
+  return { setZoom };
+}
+
 // ------------------------------------------------------------------------------------ the view
 export default {
   id: "mapper",
   area: "footer",
   mount(el, store) {
-    const panel = lazyPanel(el, store, {
-      panel: "mapper", title: "Mapper graph", testid: "mapper",
-      hint: "The shape of this layer's activation space (TopoAct): clusters of inputs along the activation norm, joined where they share inputs. Opens on demand.",
+    const M = mapperDom(el, store);
+    Object.assign(M, {
+      vm: null,
+      pos: [], // per node index: {x, y} in SVG units
+      byId: new Map(),
+      circles: [],
+      lines: [],
+      waiting: false,
+      zoom: { k: 1, x: 0, y: 0 },
+      selectedNodes: new Set(),
+      mySelection: null, // the selected_indices this view set (other selections clear its node ring)
+      hoverNode: null,
+      destroyed: false,
     });
-    const ctl = (label, control, cls = "") => h("label", { class: `napw-field napw-field-inline ${cls}` }, h("span", { class: "napw-field-label", text: label }), control);
-    const lens = h("select", { class: "napw-select napw-select-sm", "data-testid": "mapper-lens", "aria-label": "lens" },
-      h("option", { value: "l2norm", text: "L2 norm" }), h("option", { value: "pca", text: "1st principal comp." }));
-    const intervals = h("input", { type: "number", min: 1, max: 200, step: 1, class: "napw-num napw-num-sm", "data-testid": "mapper-intervals", "aria-label": "intervals" });
-    const overlap = h("input", { type: "range", min: 0, max: 0.9, step: 0.05, class: "napw-range", "data-testid": "mapper-overlap", "aria-label": "overlap" });
-    const overlapOut = h("output", { class: "napw-range-out" });
-    const eps = h("input", { type: "text", class: "napw-num napw-num-sm", placeholder: "auto", "data-testid": "mapper-eps", "aria-label": "DBSCAN eps (empty = auto)", title: "DBSCAN radius; empty = auto (elbow of the k-NN distances)" });
-    const colorBy = h("select", { class: "napw-select napw-select-sm", "data-testid": "mapper-color", "aria-label": "colour by" },
-      h("option", { value: "class", text: "dominant class" }), h("option", { value: "l2", text: "mean L2 norm" }),
-      h("option", { value: "share", text: "share of selection" }));
-    const threshold = h("input", { type: "range", min: 0, max: 1, step: 0.01, value: 0, class: "napw-range", "data-testid": "mapper-threshold", "aria-label": "edge threshold (Jaccard)" });
-    const thresholdOut = h("output", { class: "napw-range-out", text: "0.00" });
-    const search = h("input", { type: "search", class: "napw-search", placeholder: "search class…", "data-testid": "mapper-search", "aria-label": "search class" });
-    const reset = h("button", { type: "button", class: "napw-btn napw-btn-ghost", "data-testid": "mapper-reset", title: "fit the graph to the panel", text: "fit" });
-    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, class: "napw-mapper-svg", "data-testid": "mapper", role: "img", "aria-label": "Mapper graph" });
-    const viewport = s("g", { class: "napw-mapper-viewport" });
-    const gEdges = s("g", { class: "napw-mapper-edges" });
-    const gNodes = s("g", { class: "napw-mapper-nodes" });
-    viewport.append(gEdges, gNodes);
-    svg.append(viewport);
-    const overlay = h("div", { class: "napw-topo-overlay", hidden: true }, h("span", { class: "napw-spinner" }), h("span", { text: "computing the Mapper graph…" }));
-    const empty = h("div", { class: "napw-empty", hidden: true });
-    const legend = h("div", { class: "napw-mapper-legend", "data-testid": "mapper-legend" });
-    const info = h("div", { class: "napw-mapper-info", "data-testid": "mapper-info" });
-    panel.body.append(
-      h("div", { class: "napw-topo-toolbar" },
-        h("span", { class: "napw-toolbar-label", text: "graph" }),
-        ctl("lens", lens), ctl("intervals", intervals), ctl("overlap", h("span", { class: "napw-inline" }, overlap, overlapOut)), ctl("eps", eps)),
-      h("div", { class: "napw-topo-toolbar" },
-        h("span", { class: "napw-toolbar-label", text: "view" }),
-        ctl("colour", colorBy), ctl("edges ≥", h("span", { class: "napw-inline" }, threshold, thresholdOut)), search, h("span", { class: "napw-spacer" }), reset),
-      h("div", { class: "napw-mapper-stage" }, svg, overlay, empty),
-      legend, info);
-
-    let vm = null;
-    let pos = []; // per node index: {x, y} in SVG units
-    let byId = new Map();
-    let circles = [];
-    let lines = [];
-    let waiting = false;
-    let zoom = { k: 1, x: 0, y: 0 };
-    let selectedNodes = new Set();
-    let mySelection = null; // the selected_indices this view set (other selections clear its node ring)
-    let hoverNode = null;
-    let destroyed = false;
-
-    // ------------------------------------------------------------------ parameters (kernel)
-    function params() {
-      return { ...(store.get("mapper_params") || {}) };
-    }
-
-    function renderParams() {
-      const p = params();
-      lens.value = p.lens || "l2norm";
-      if (document.activeElement !== intervals) intervals.value = p.n_intervals ?? 10;
-      overlap.value = p.overlap ?? 0.3;
-      overlapOut.textContent = pct(Number(overlap.value));
-      if (document.activeElement !== eps) eps.value = p.eps === "auto" || p.eps === undefined || p.eps === null ? "" : String(p.eps);
-      for (const c of [lens, intervals, overlap, eps]) c.disabled = store.isStatic();
-    }
-
-    function setParam(name, value) {
-      const p = params();
-      if (p[name] === value) return;
-      waiting = true;
-      showOverlay();
-      store.setTopology("mapper_params", { ...p, [name]: value });
-    }
-
-    lens.addEventListener("change", () => setParam("lens", lens.value));
-    intervals.addEventListener("change", () => {
-      const v = Number(intervals.value);
-      if (Number.isInteger(v) && v >= 1) setParam("n_intervals", v);
-      else renderParams();
-    });
-    overlap.addEventListener("input", () => { overlapOut.textContent = pct(Number(overlap.value)); });
-    overlap.addEventListener("change", () => setParam("overlap", Number(overlap.value)));
-    eps.addEventListener("change", () => {
-      const raw = eps.value.trim();
-      setParam("eps", raw === "" || raw.toLowerCase() === "auto" ? "auto" : Number(raw));
-    });
-
-    // ------------------------------------------------------------------ drawing
-    function current() {
-      const v = store.get("mapper") || {};
-      return v.nodes ? v : null;
-    }
-
-    function showOverlay() {
-      const open = panel.isOpen();
-      const layer = store.data?.view ? store.data.view.layer : null;
-      const stale = !vm || (layer && vm.layer !== layer);
-      overlay.hidden = !(open && !store.isStatic() && (waiting || stale) && !store.get("error"));
-    }
-
-    function draw() {
-      const next = current();
-      if (next === vm && vm) return restyle();
-      vm = next;
-      waiting = false;
-      selectedNodes = new Set();
-      showOverlay();
-      gEdges.replaceChildren();
-      gNodes.replaceChildren();
-      circles = [];
-      lines = [];
-      if (!vm) {
-        panel.sub.textContent = "";
-        empty.hidden = !(panel.isOpen() && store.isStatic());
-        empty.textContent = "Not part of this static export (open the panel in the notebook before saving).";
-        svg.dataset.ready = "";
-        legend.replaceChildren();
-        info.replaceChildren();
-        return;
-      }
-      const nodes = vm.nodes;
-      empty.hidden = nodes.length > 0;
-      empty.textContent = "No Mapper nodes at these settings: every interval is noise. Try a larger eps, fewer intervals or a larger overlap.";
-      const p = vm.params || {};
-      panel.sub.textContent = `${vm.layer} · ${int(nodes.length)} nodes · ${int(vm.edges.length)} edges · eps ${fmt(p.eps_used, 3)}${p.eps === "auto" ? " (auto)" : ""} · ${pct(vm.covered / Math.max(1, vm.n))} of inputs covered`;
-      pos = fitToBox(layoutGraph(nodes, vm.edges, { seed: 0 }), W, H, PAD);
-      byId = new Map(nodes.map((nd, i) => [nd.id, i]));
-      const maxSize = Math.max(1, ...nodes.map((nd) => nd.size));
-      for (const e of vm.edges) {
-        const line = s("line", { class: "napw-mapper-edge", "data-testid": "mapper-edge", "data-source": e.source, "data-target": e.target, "stroke-width": (0.8 + 6 * (e.jaccard || 0)).toFixed(2) });
-        line.append(s("title", { text: `nodes ${e.source}–${e.target}: ${int(e.shared)} shared inputs · Jaccard ${fmt(e.jaccard, 2)}` }));
-        lines.push({ el: line, e });
-        gEdges.append(line);
-      }
-      nodes.forEach((nd) => {
-        const c = s("circle", { class: "napw-mapper-node", "data-testid": "mapper-node", "data-node": nd.id, r: nodeRadius(nd.size, maxSize, nodes.length).toFixed(2), tabindex: 0, role: "button" });
-        c.append(s("title", { text: nodeTitle(nd) }));
-        circles.push({ el: c, nd });
-        gNodes.append(c);
-      });
-      placeAll();
-      setZoom({ k: 1, x: 0, y: 0 });
-      restyle();
-      svg.dataset.ready = "1";
-      svg.dataset.layer = vm.layer;
-    }
-
-    function className(code) {
-      const v = store.data?.view;
-      return v?.classes && code !== null && code !== undefined ? v.classes[code] : String(code);
-    }
-
-    function nodeTitle(nd) {
-      const top = (nd.top || []).map(([code, , share]) => `${className(code)} ${pct(share)}`).join(", ");
-      return `node ${nd.id} · ${int(nd.size)} inputs · interval ${nd.interval + 1} · mean ‖a‖ ${fmt(nd.l2, 2)}${top ? ` · ${top}` : ""}`;
-    }
-
-    function placeAll() {
-      circles.forEach(({ el: c }, i) => { c.setAttribute("cx", pos[i].x.toFixed(1)); c.setAttribute("cy", pos[i].y.toFixed(1)); });
-      for (const { el: line, e } of lines) placeEdge(line, e);
-    }
-
-    function placeEdge(line, e) {
-      const a = pos[byId.get(e.source)];
-      const b = pos[byId.get(e.target)];
-      line.setAttribute("x1", a.x.toFixed(1)); line.setAttribute("y1", a.y.toFixed(1));
-      line.setAttribute("x2", b.x.toFixed(1)); line.setAttribute("y2", b.y.toFixed(1));
-    }
-
-    function fillFor(mode, nd, share, l2color) {
-      const view = store.data.view;
-      if (mode === "l2") return l2color(nd.l2 ?? 0);
-      if (mode === "share") return shareColor(share.get(nd.id) || 0);
-      return nd.dominant === null || nd.dominant === undefined ? view.other_color || "#9e9e9e" : view.class_colors[nd.dominant];
-    }
-
-    function restyle() {
-      if (!vm) return;
-      const view = store.data.view;
-      const mode = colorBy.value;
-      const t = Number(threshold.value);
-      thresholdOut.textContent = t.toFixed(2);
-      const match = matchNodes(vm.nodes, search.value, view.classes || []);
-      const selected = new Set(store.selectedIndices());
-      const share = nodeShares(vm.nodes, selected);
-      const [lo, hi] = vm.l2_range || [0, 1];
-      const l2color = colorScale(Math.min(lo, hi), hi > lo ? hi : lo + 1);
-      const anySel = selected.size > 0;
-      svg.classList.toggle("napw-has-selection", anySel);
-      for (const { el: c, nd } of circles) {
-        c.setAttribute("fill", fillFor(mode, nd, share, l2color));
-        const faded = match !== null && !match.has(nd.id);
-        const lit = share.has(nd.id);
-        c.classList.toggle("napw-faded", faded);
-        c.classList.toggle("napw-lit", lit);
-        c.classList.toggle("napw-dim", anySel && !lit && !faded);
-        c.classList.toggle("napw-picked", selectedNodes.has(nd.id));
-        c.classList.toggle("napw-hover", hoverNode === nd.id);
-        c.dataset.faded = faded ? "1" : "0";
-        c.dataset.highlight = lit ? "1" : "0";
-        c.dataset.share = lit ? share.get(nd.id).toFixed(4) : "0";
-      }
-      let shown = 0;
-      for (const { el: line, e } of lines) {
-        const visible = (e.jaccard ?? 0) >= t;
-        line.style.display = visible ? "" : "none";
-        line.dataset.visible = visible ? "1" : "0";
-        if (visible) shown++;
-        const fade = match !== null && !(match.has(e.source) && match.has(e.target));
-        line.classList.toggle("napw-faded", fade);
-        line.classList.toggle("napw-lit", share.has(e.source) && share.has(e.target));
-      }
-      svg.dataset.edgesShown = String(shown);
-      svg.dataset.matches = match === null ? "" : String(match.size);
-      renderLegend(mode, share, lo, hi, l2color, match);
-      renderInfo();
-    }
-
-    function renderLegend(mode, share, lo, hi, l2color, match) {
-      const view = store.data.view;
-      const items = [];
-      if (mode === "class") {
-        const present = [...new Set(vm.nodes.map((nd) => nd.dominant).filter((d) => d !== null && d !== undefined))].sort((a, b) => a - b);
-        items.push(h("span", { class: "napw-muted", text: "dominant class " }));
-        for (const code of present.slice(0, 16)) {
-          items.push(h("button", { type: "button", class: "napw-legend-item", "data-class": code, title: `find nodes where ${view.classes[code]} is a top class` },
-            h("span", { class: "napw-dot", style: { background: view.class_colors[code] } }), h("span", { class: "napw-class-name", text: view.classes[code] })));
-        }
-      } else {
-        const stops = [];
-        for (let q = 0; q <= 10; q++) stops.push(mode === "l2" ? l2color(lo + ((hi - lo) * q) / 10) : shareColor(q / 10));
-        const grad = h("span", { class: "napw-heat-gradient" });
-        grad.style.background = `linear-gradient(to right, ${stops.join(",")})`;
-        if (mode === "l2") items.push(h("span", { text: fmt(lo, 2) }), grad, h("span", { text: fmt(hi, 2) }), h("span", { class: "napw-muted", text: " mean L2 norm of the members' activations" }));
-        else {
-          items.push(h("span", { text: "0%" }), grad, h("span", { text: "100%" }));
-          items.push(h("span", { class: "napw-muted", text: share.size ? ` of each node's inputs are selected (${share.size} nodes hold some)` : " select a NAP (or inputs) to colour nodes by their share of it" }));
-        }
-      }
-      items.push(h("span", { class: "napw-spacer" }));
-      items.push(h("span", { class: "napw-muted napw-legend-size" }, h("span", { class: "napw-size-key" }), "size = inputs · width = Jaccard"));
-      if (match !== null) items.push(h("span", { class: "napw-match-count", text: ` · ${match.size} node${match.size === 1 ? "" : "s"} match` }));
-      legend.replaceChildren(...items);
-    }
-
-    function renderInfo() {
-      const view = store.data.view;
-      const id = hoverNode !== null ? hoverNode : selectedNodes.size === 1 ? [...selectedNodes][0] : null;
-      const nd = id !== null && byId.has(id) ? vm.nodes[byId.get(id)] : null;
-      if (!nd) {
-        const n = selectedNodes.size;
-        info.replaceChildren(h("span", { class: "napw-muted", text: n > 1
-          ? `${n} nodes selected · ${int(store.selectedIndices().length)} inputs in the gallery`
-          : "click a node: its inputs fill the gallery · shift-click adds · drag nodes · wheel zooms · drag the background to pan" }));
-        return;
-      }
-      const parts = [h("strong", { text: `node ${nd.id}` }), h("span", { class: "napw-muted", text: ` · ${int(nd.size)} inputs · interval ${nd.interval + 1}/${vm.n_intervals} · mean ‖a‖ ${fmt(nd.l2, 2)} ` })];
-      for (const [code, count, sh] of nd.top || []) {
-        parts.push(h("span", { class: "napw-top-class" },
-          h("span", { class: "napw-swatch", style: { background: view.class_colors[code] || view.other_color } }),
-          h("span", { class: "napw-class-name", text: view.classes[code] ?? String(code) }),
-          h("span", { class: "napw-muted", text: ` ${pct(sh)} (${int(count)})` })));
-      }
-      info.replaceChildren(...parts);
-    }
-
-    // ------------------------------------------------------------------ zoom / pan / drag / click
-    function setZoom(z) {
-      zoom = z;
-      viewport.setAttribute("transform", `translate(${z.x.toFixed(2)},${z.y.toFixed(2)}) scale(${z.k.toFixed(4)})`);
-      svg.dataset.zoom = z.k.toFixed(3);
-    }
-
-    svg.addEventListener("wheel", (e) => {
-      if (!vm) return;
-      e.preventDefault();
-      const p = svgPoint(svg, e, W, H);
-      const k = Math.min(8, Math.max(0.25, zoom.k * Math.exp(-e.deltaY * 0.0015)));
-      const f = k / zoom.k;
-      setZoom({ k, x: p.x - (p.x - zoom.x) * f, y: p.y - (p.y - zoom.y) * f });
-    }, { passive: false });
-
-    let drag = null;
-    let suppressClick = false;
-    svg.addEventListener("pointerdown", (e) => {
-      if (!vm || e.button !== 0) return;
-      const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
-      const p = svgPoint(svg, e, W, H);
-      drag = { node: c ? Number(c.dataset.node) : null, start: p, last: p, moved: false, id: e.pointerId };
-      suppressClick = false;
-    });
-    svg.addEventListener("pointermove", (e) => {
-      if (!drag) {
-        return;
-      }
-      const p = svgPoint(svg, e, W, H);
-      if (!drag.moved && Math.hypot(p.x - drag.start.x, p.y - drag.start.y) < 3) return;
-      if (!drag.moved) {
-        drag.moved = true;
-        try { svg.setPointerCapture(drag.id); } catch { /* synthetic events */ }
-        svg.classList.add("napw-dragging");
-      }
-      const ddx = p.x - drag.last.x;
-      const ddy = p.y - drag.last.y;
-      drag.last = p;
-      if (drag.node !== null && byId.has(drag.node)) {
-        const i = byId.get(drag.node);
-        pos[i] = { x: pos[i].x + ddx / zoom.k, y: pos[i].y + ddy / zoom.k };
-        circles[i].el.setAttribute("cx", pos[i].x.toFixed(1));
-        circles[i].el.setAttribute("cy", pos[i].y.toFixed(1));
-        for (const { el: line, e: edge } of lines) if (edge.source === drag.node || edge.target === drag.node) placeEdge(line, edge);
-      } else {
-        setZoom({ k: zoom.k, x: zoom.x + ddx, y: zoom.y + ddy });
-      }
-    });
-    const endDrag = () => {
-      if (drag?.moved) suppressClick = true;
-      drag = null;
-      svg.classList.remove("napw-dragging");
-    };
-    svg.addEventListener("pointerup", endDrag);
-    svg.addEventListener("pointercancel", endDrag);
-
-    function pick(id, additive) {
-      if (additive) {
-        if (selectedNodes.has(id)) selectedNodes.delete(id);
-        else selectedNodes.add(id);
-      } else {
-        selectedNodes = new Set([id]);
-      }
-      const members = new Set();
-      for (const nid of selectedNodes) for (const m of vm.nodes[byId.get(nid)].members) members.add(m);
-      mySelection = [...members].sort((a, b) => a - b);
-      store.selectIndices(mySelection);
-      restyle();
-    }
-
-    svg.addEventListener("click", (e) => {
-      if (suppressClick) { suppressClick = false; return; }
-      const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
-      if (!c || !vm) return;
-      pick(Number(c.dataset.node), e.shiftKey || e.metaKey || e.ctrlKey);
-    });
-    svg.addEventListener("keydown", (e) => {
-      const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
-      if (c && (e.key === "Enter" || e.key === " ")) {
-        e.preventDefault();
-        pick(Number(c.dataset.node), e.shiftKey);
-      }
-    });
-    svg.addEventListener("mouseover", (e) => {
-      const c = e.target.closest ? e.target.closest("[data-testid=mapper-node]") : null;
-      const id = c ? Number(c.dataset.node) : null;
-      if (id === hoverNode) return;
-      hoverNode = id;
-      for (const { el: circle, nd } of circles) circle.classList.toggle("napw-hover", nd.id === id);
-      renderInfo();
-    });
-    svg.addEventListener("mouseleave", () => { hoverNode = null; for (const { el: c } of circles) c.classList.remove("napw-hover"); if (vm) renderInfo(); });
-    reset.addEventListener("click", () => setZoom({ k: 1, x: 0, y: 0 }));
-    colorBy.addEventListener("change", restyle);
-    threshold.addEventListener("input", restyle);
-    search.addEventListener("input", restyle);
-    legend.addEventListener("click", (e) => {
-      const btn = e.target.closest ? e.target.closest(".napw-legend-item") : null;
-      if (!btn) return;
-      const name = store.data.view.classes[Number(btn.dataset.class)];
-      search.value = search.value === name ? "" : name;
-      restyle();
-    });
+    const { panel } = M;
+    const render = mapperRender(M, store);
+    const { showOverlay, draw, restyle, current } = render;
+    const { renderParams } = mapperParams(M, store, showOverlay);
+    M.setZoom = mapperInput(M, store, render).setZoom;
 
     function onSelection() {
-      if (mySelection !== null) {
+      if (M.mySelection !== null) {
         const cur = store.selectedIndices();
-        const same = cur.length === mySelection.length && cur.every((v, i) => v === mySelection[i]);
-        if (!same) { selectedNodes = new Set(); mySelection = null; }
+        const same = cur.length === M.mySelection.length && cur.every((v, i) => v === M.mySelection[i]);
+        if (!same) { M.selectedNodes = new Set(); M.mySelection = null; }
       }
-      if (vm) restyle();
+      if (M.vm) restyle();
     }
 
     function onTopology(key) {
-      if (destroyed) return;
+      if (M.destroyed) return;
       if (key === "topology_open") {
         panel.sync();
         if (store.isStatic() && !current()) draw(); // opened in a file without the graph: show the note
-        if (panel.isOpen() && !current()) waiting = true;
+        if (panel.isOpen() && !current()) M.waiting = true;
         showOverlay();
       } else if (key === "mapper") draw();
       else if (key === "mapper_params") renderParams();
@@ -600,13 +638,13 @@ export default {
     const offs = [
       store.on("topology", onTopology),
       store.on("selection", onSelection),
-      store.on("status", () => { if (store.get("error")) waiting = false; renderParams(); showOverlay(); }),
-      store.on("data", () => { showOverlay(); if (vm) restyle(); }),
+      store.on("status", () => { if (store.get("error")) M.waiting = false; renderParams(); showOverlay(); }),
+      store.on("data", () => { showOverlay(); if (M.vm) restyle(); }),
     ];
     renderParams();
     draw();
     return () => {
-      destroyed = true;
+      M.destroyed = true;
       offs.forEach((off) => off());
     };
   },
