@@ -25,9 +25,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def local_ray():
-    import cloudpickle
+    # Ray workers cannot import this test module: ship the classes below by value. Ray serialises with its own
+    # vendored cloudpickle, so the registration must go there (the standalone package's has no effect).
+    from ray import cloudpickle
 
-    # Ray workers cannot import this test module: ship the classes below by value.
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     _start_local_ray()
     try:
