@@ -46,7 +46,9 @@ def test_mapper_opens_lazily_and_a_node_click_selects_its_members(nb):
     st = nb.state(1)
     assert st["open"] == ["mapper"] and st["n_nodes"] > 0 and st["error"] == ""
     expect(r.locator("circle[data-testid=mapper-node]")).to_have_count(st["n_nodes"])
-    # the biggest node whose centre is not covered by another node: click it, the kernel sees exactly its members
+    # the biggest node whose centre is not covered by another node: click it, the kernel sees exactly its members.
+    # elementFromPoint only sees the viewport, and running the state cell may have scrolled the graph out of it.
+    svg.scroll_into_view_if_needed()
     clickable = svg.evaluate("""el => [...el.querySelectorAll('circle[data-testid=mapper-node]')].filter(c => {
         const b = c.getBoundingClientRect();
         return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2) === c;
