@@ -1,11 +1,12 @@
 """Model -> activations: list a model's layers and extract per-input activation profiles with forward hooks."""
+
 from __future__ import annotations
 
 import contextlib
 import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,14 @@ import torch
 from torch import nn
 
 from napwidget.activation_cache import ActivationCache, fingerprint_inputs, fingerprint_model
-from napwidget.batches import _split_xy, attention_mask, call_model, describe_batch, is_multi_input, iterate_batches
+from napwidget.batches import (
+    _split_xy,
+    attention_mask,
+    call_model,
+    describe_batch,
+    is_multi_input,
+    iterate_batches,
+)
 from napwidget.errors import NapInputError
 
 REDUCTIONS = ("mean", "max", "mean_std", "min_max", "none")
@@ -101,7 +109,9 @@ def list_layers(model: nn.Module, example_input: Any) -> list[LayerInfo]:
         def hook(_m, _inp, out):
             t = _first_tensor(out)
             if name not in seen:
-                seen[name] = LayerInfo(name, type(module).__name__, tuple(t.shape[1:]) if t is not None else None)
+                seen[name] = LayerInfo(
+                    name, type(module).__name__, tuple(t.shape[1:]) if t is not None else None
+                )
 
         return hook
 
@@ -389,8 +399,17 @@ def extract(
         from napwidget.store_extract import extract_to_store
 
         return extract_to_store(
-            model, inputs, names, store=store, engine=engine, engine_options=engine_options, reduce=reduce,
-            batch_size=batch_size, device=device, channels_last=channels_last, progress=progress,
+            model,
+            inputs,
+            names,
+            store=store,
+            engine=engine,
+            engine_options=engine_options,
+            reduce=reduce,
+            batch_size=batch_size,
+            device=device,
+            channels_last=channels_last,
+            progress=progress,
             cache_key=cache_key,
         )
     store = ActivationCache(cache) if cache else None
@@ -437,7 +456,9 @@ def _run_hooks(
         def hook(_m, _inp, out):
             t = _first_tensor(out)
             if t is None:
-                raise NapInputError(f"layer {name!r} returned no tensor", "choose a module that outputs a tensor")
+                raise NapInputError(
+                    f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
+                )
             shapes.setdefault(name, tuple(t.shape[1:]))
             collected[name].append(reduce_activation(t, reduce, current["mask"]).float().cpu())
 
@@ -454,7 +475,12 @@ def _run_hooks(
             for i, (x, y) in enumerate(_with_progress(batches, progress)):
                 x = _to_model_input(x, model, run_device)
                 if i == 0:
-                    use_cl = _has_conv2d(model) and isinstance(x, torch.Tensor) and x.dim() == 4 and channels_last is not False
+                    use_cl = (
+                        _has_conv2d(model)
+                        and isinstance(x, torch.Tensor)
+                        and x.dim() == 4
+                        and channels_last is not False
+                    )
                     if use_cl:
                         model.to(memory_format=torch.channels_last)
                 if use_cl:
@@ -472,7 +498,9 @@ def _run_hooks(
                     ) from exc
                 o = _first_tensor(out)
                 if o is not None:
-                    if o.dim() == 3:  # token-level output (a bare encoder): its masked token mean, not T*C values
+                    if (
+                        o.dim() == 3
+                    ):  # token-level output (a bare encoder): its masked token mean, not T*C values
                         o = reduce_activation(o, "mean", current["mask"])
                     outputs.append(o.detach().float().reshape(o.shape[0], -1).cpu())
                 if y is not None:

@@ -5,6 +5,7 @@ arguments (``model(**x)``, e.g. what a Hugging Face tokenizer returns) or a tupl
 (``model(*x)``). A background thread prepares the next batch while the model runs on the current one, so data loading
 overlaps with compute (torch releases the GIL inside ops).
 """
+
 from __future__ import annotations
 
 import queue
@@ -79,7 +80,9 @@ def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
         y_all = None
         named = {f"#{i}": _as_tensor(f"#{i}", v) for i, v in enumerate(inputs)}
     if not named:
-        raise NapInputError("the input mapping/tuple is empty", "pass e.g. {'input_ids': ids, 'attention_mask': mask}")
+        raise NapInputError(
+            "the input mapping/tuple is empty", "pass e.g. {'input_ids': ids, 'attention_mask': mask}"
+        )
     lengths = {k: (int(v.shape[0]) if v.dim() else 0) for k, v in named.items()}
     if len(set(lengths.values())) != 1:
         raise NapInputError(
@@ -105,7 +108,8 @@ def is_multi_input(inputs: Any) -> bool:
     if isinstance(inputs, Mapping):
         return True
     return (
-        isinstance(inputs, tuple) and len(inputs) > 0
+        isinstance(inputs, tuple)
+        and len(inputs) > 0
         and all(isinstance(v, (torch.Tensor, np.ndarray)) for v in inputs)
     )
 
@@ -170,7 +174,9 @@ def iterate_batches(inputs: Any, batch_size: int) -> _Batches:
         inputs = torch.from_numpy(np.ascontiguousarray(inputs))
     if isinstance(inputs, torch.Tensor):
         if inputs.dim() == 0 or inputs.shape[0] == 0:
-            raise NapInputError(f"inputs have shape {tuple(inputs.shape)} (no samples)", "pass at least one input")
+            raise NapInputError(
+                f"inputs have shape {tuple(inputs.shape)} (no samples)", "pass at least one input"
+            )
         n = inputs.shape[0]
         return _Batches(
             lambda: ((inputs[i : i + batch_size], None) for i in range(0, n, batch_size)), -(-n // batch_size)

@@ -14,6 +14,7 @@ Example
 >>> class_score_problem(15, 15) is None
 True
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@
 one batch at a time (a chunk, possibly in another process), with hooks, eval mode, device and memory format
 set up once for many calls and restored afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -76,7 +77,9 @@ class HookedForward(contextlib.AbstractContextManager):
         def hook(_m, _inp, out):
             t = _first_tensor(out)
             if t is None:
-                raise NapInputError(f"layer {name!r} returned no tensor", "choose a module that outputs a tensor")
+                raise NapInputError(
+                    f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
+                )
             self.shapes.setdefault(name, tuple(t.shape[1:]))
             self._collected[name] = reduce_activation(t, self.reduce).float().cpu()
 
@@ -87,7 +90,9 @@ class HookedForward(contextlib.AbstractContextManager):
         x = _to_model_input(x, self.model, self.device)
         if self._use_cl is None:  # decided on the first batch, as extract() does
             self._use_cl = bool(
-                _has_conv2d(self.model) and isinstance(x, torch.Tensor) and x.dim() == 4
+                _has_conv2d(self.model)
+                and isinstance(x, torch.Tensor)
+                and x.dim() == 4
                 and self.channels_last is not False
             )
             if self._use_cl:

@@ -10,6 +10,7 @@ Layout (little-endian, 16 bytes per merge, no header): ``left`` int32[N-1], ``ri
 ``distance`` float64[N-1] -- the scipy/hdbscan linkage without the size column (the front end recomputes it).
 At 10,000 inputs that is 160 kB (213 kB as base64), against ~1 MB for the same numbers as JSON text.
 """
+
 from __future__ import annotations
 
 import numpy as np

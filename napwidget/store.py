@@ -14,6 +14,7 @@ A chunk counts as finished only when its checksum row is present and matches the
 in the middle of a write (KeyboardInterrupt, killed worker, full disk), or a chunk file that was altered later,
 is recomputed by the next run instead of being read.
 """
+
 from __future__ import annotations
 
 import errno
@@ -86,7 +87,12 @@ class ActivationStore:
     def create_or_open(cls, path: str | os.PathLike, manifest: Mapping[str, Any]) -> ActivationStore:
         """The store at ``path`` for this manifest: created when absent, checked against it when present."""
         zarr = _zarr()
-        want = {"format": FORMAT, "version": VERSION, **manifest, "shapes": dict(manifest.get("shapes") or {})}
+        want = {
+            "format": FORMAT,
+            "version": VERSION,
+            **manifest,
+            "shapes": dict(manifest.get("shapes") or {}),
+        }
         path = Path(path)
         if (path / "zarr.json").exists():
             store = cls.open(path)
@@ -104,7 +110,11 @@ class ActivationStore:
             n_chunks = -(-int(want["n"]) // int(want["chunk_rows"]))
             n_arrays = len(array_names(want["layers"]))
             group.create_array(
-                "checksums", shape=(n_chunks, n_arrays), chunks=(1, n_arrays), dtype="uint64", fill_value=0,
+                "checksums",
+                shape=(n_chunks, n_arrays),
+                chunks=(1, n_arrays),
+                dtype="uint64",
+                fill_value=0,
                 compressors=None,
             )
         except OSError as exc:
@@ -217,7 +227,9 @@ class ActivationStore:
     ) -> None:
         """Write chunk ``i``'s rows of every array, then its checksums (the chunk counts only after those)."""
         a, b = self.rows(i)
-        blocks: dict[str, np.ndarray | None] = {f"layers/{k}": np.asarray(v, np.float32) for k, v in layers.items()}
+        blocks: dict[str, np.ndarray | None] = {
+            f"layers/{k}": np.asarray(v, np.float32) for k, v in layers.items()
+        }
         blocks["outputs"] = None if outputs is None else np.asarray(outputs, np.float32)
         blocks["targets"] = None if targets is None else np.asarray(targets)
         sums = np.empty(len(self.arrays), np.uint64)
@@ -260,8 +272,12 @@ class ActivationStore:
             raise NapInputError(f"targets of dtype {dtype} cannot be stored", "yield numeric targets")
         # Uncompressed: activations are dense floats that compress poorly, and raw chunks read back at disk speed.
         self._handles[name] = self.group.create_array(
-            name, shape=(self.n, *block.shape[1:]), chunks=(self.chunk_rows, *block.shape[1:]), dtype=dtype,
-            fill_value=0, compressors=None,
+            name,
+            shape=(self.n, *block.shape[1:]),
+            chunks=(self.chunk_rows, *block.shape[1:]),
+            dtype=dtype,
+            fill_value=0,
+            compressors=None,
         )
         return self._handles[name]
 

@@ -3,6 +3,7 @@
 The same call after an interruption computes only the chunks that are missing or fail their checksums;
 a store written by another model, layer set, reduction, batch size or other inputs is refused.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,9 @@ def extract_to_store(
     if store is None:
         raise NapInputError(f"engine={engine!r} writes to an activation store", "pass store='acts.zarr'")
     if engine_options and engine != "ray":
-        raise NapInputError("engine_options only apply to engine='ray'", "drop engine_options or use engine='ray'")
+        raise NapInputError(
+            "engine_options only apply to engine='ray'", "drop engine_options or use engine='ray'"
+        )
     source = ChunkSource(inputs, batch_size)
     manifest = {
         "model": fingerprint_model(model),
@@ -62,7 +65,9 @@ def extract_to_store(
     elif todo:
         from napwidget.ray_engine import run_on_ray
 
-        run_on_ray(model, source, st, todo, reduce, device, channels_last, progress, dict(engine_options or {}))
+        run_on_ray(
+            model, source, st, todo, reduce, device, channels_last, progress, dict(engine_options or {})
+        )
     return open_activations(store)
 
 

@@ -3,6 +3,7 @@
 vitest checks the JS re-selection against these files; this test checks the files against the kernel, so
 neither side can drift silently. Regenerate with ``NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,10 +12,10 @@ import os
 
 import numpy as np
 import pytest
+from reselect_fixtures import DATASETS, data_of, expected_for, fixture_path, write_all
 
 from napwidget.clustering import build_tree, select_clusters
 from napwidget.reselect_export import tree_bytes, tree_from_bytes
-from reselect_fixtures import DATASETS, data_of, expected_for, fixture_path, write_all
 
 FIX = "regenerate with NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py and commit js/test/fixtures"
 

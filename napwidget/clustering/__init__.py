@@ -17,6 +17,7 @@ Modules: ``distances`` (float32 bound matrix, exact float64 distances, core dist
 union-find merges), ``linkage`` (:class:`SingleLinkageTree`, :func:`build_tree`), ``condense`` (vectorised
 condensed tree and stability), ``select`` (:func:`select_clusters`), ``result`` (:class:`ClusterResult`).
 """
+
 from napwidget.clustering.linkage import SingleLinkageTree, build_tree
 from napwidget.clustering.result import ClusterResult
 from napwidget.clustering.select import select_clusters

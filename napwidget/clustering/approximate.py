@@ -13,6 +13,7 @@ otherwise), and the tree uses only k-NN edges plus the joining edges; an MST edg
 is not among them is replaced by the cheapest path through them. At NAP settings the labels agree with the
 exact engine at ARI >= 0.95 (benchmarks/README.md).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -76,7 +77,10 @@ def build_approximate_tree(
         raise ValueError(f"unknown knn={knn!r}. Fix: use one of {KNN_METHODS}.")
     n = x32.shape[0]
     min_samples = min(n - 1, min_samples)
-    k = max(min_samples + 1, DEFAULT_NEIGHBORS if n_neighbors is None else v.check_int(n_neighbors, "n_neighbors", 2))
+    k = max(
+        min_samples + 1,
+        DEFAULT_NEIGHBORS if n_neighbors is None else v.check_int(n_neighbors, "n_neighbors", 2),
+    )
     k = min(k, n)
     index = make_index(x32, knn)
     idx, dist = knn_graph(x32, k, index)

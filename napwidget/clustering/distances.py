@@ -7,6 +7,7 @@ the other in float64). So the float32 matrix is shifted down by a rigorous error
 same way hdbscan does, for the few pairs the filter cannot rule out. The results are therefore bitwise equal to
 hdbscan's and do not depend on the BLAS, the thread count or the block size.
 """
+
 from __future__ import annotations
 
 import os
@@ -126,7 +127,9 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
         # The matrix is symmetric: compute columns >= start only and mirror them below the diagonal; the
         # columns < start of these rows were mirrored in by the earlier blocks. Halves the GEMM work.
         block = key_t[start:stop, start:]
-        torch.addmm(shifted[start:].unsqueeze(0), xt[start:stop], xt[start:].T, beta=1.0, alpha=-2.0, out=block)
+        torch.addmm(
+            shifted[start:].unsqueeze(0), xt[start:stop], xt[start:].T, beta=1.0, alpha=-2.0, out=block
+        )
         block.add_(shifted[start:stop].unsqueeze(1))
         block.diagonal().fill_(-3.0e38)
         if stop < n:

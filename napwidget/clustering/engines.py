@@ -7,6 +7,7 @@ statistics, topology, the widget and save/load work the same on each. Add an eng
 ``"auto"`` picks the exact engine while its N x N matrix fits comfortably (at most half of the memory that is
 available now), else the approximate one, and says so once per build (a ``UserWarning`` and a log line).
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,7 +45,9 @@ def algorithm_names() -> tuple[str, ...]:
     return ("auto", *ENGINES)
 
 
-def resolve_algorithm(algorithm: str, n_samples: int, n_features: int, *, available: int | None = None) -> str:
+def resolve_algorithm(
+    algorithm: str, n_samples: int, n_features: int, *, available: int | None = None
+) -> str:
     """The engine that runs for ``algorithm`` on an (N, D) matrix; ``"auto"`` decides by memory.
 
     Example

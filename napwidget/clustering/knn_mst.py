@@ -13,6 +13,7 @@ only the points whose bound is below their component's best candidate are search
 ``k`` on the same index and the other component's points only. With the brute-force index the result is the
 exact cheapest edge; with HNSW it is as exact as the index's recall.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ on the same tree. Semantics follow hdbscan 0.8's ``get_clusters`` with ``allow_s
 ``cluster_selection_epsilon=0.0``, ``max_cluster_size=0`` and ``match_reference_implementation=False``
 (the NAP method's settings); those other options are not offered.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,9 @@ def _max_lambda_per_cluster(ct: CondensedTree) -> np.ndarray:
     return deaths
 
 
-def select_clusters(tree: SingleLinkageTree, min_cluster_size: int = 5, method: str = "leaf") -> ClusterResult:
+def select_clusters(
+    tree: SingleLinkageTree, min_cluster_size: int = 5, method: str = "leaf"
+) -> ClusterResult:
     """Flat HDBSCAN clusters of a cached tree, equal to ``hdbscan.HDBSCAN(...)`` with the same parameters.
 
     Parameters

@@ -10,6 +10,7 @@
 Source digits are split into train and test before augmenting, so no test image is a variant of a training
 digit. In train, each augmented copy gets its confounder independently, with an exact per-class rate.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,16 +48,35 @@ def _stripes(conf: np.ndarray, rng: np.random.Generator, size: int = 8) -> np.nd
 
 
 def _build(
-    digits: np.ndarray, labels: np.ndarray, src: np.ndarray, conf: np.ndarray, rng: np.random.Generator,
-    render, n_conf: int, augment: bool = True,
+    digits: np.ndarray,
+    labels: np.ndarray,
+    src: np.ndarray,
+    conf: np.ndarray,
+    rng: np.random.Generator,
+    render,
+    n_conf: int,
+    augment: bool = True,
 ) -> SpuriousSplit:
     strokes = augment_digits(digits[src], rng) if augment else digits[src]
     y = labels[src].astype(np.int64)
-    return SpuriousSplit(render(strokes, conf, rng), y, conf, y * n_conf + conf, conf == y % n_conf, src.astype(np.int64), n_conf)
+    return SpuriousSplit(
+        render(strokes, conf, rng),
+        y,
+        conf,
+        y * n_conf + conf,
+        conf == y % n_conf,
+        src.astype(np.int64),
+        n_conf,
+    )
 
 
 def _balanced_test(
-    digits: np.ndarray, labels: np.ndarray, test_src: np.ndarray, copies: int, rng: np.random.Generator, render,
+    digits: np.ndarray,
+    labels: np.ndarray,
+    test_src: np.ndarray,
+    copies: int,
+    rng: np.random.Generator,
+    render,
 ) -> SpuriousSplit:
     """Every augmented test image rendered in both confounders: the confounder is exactly independent of the class."""
     src = np.repeat(test_src, copies)
@@ -65,9 +85,18 @@ def _balanced_test(
     for c in (0, 1):
         conf = np.full(len(src), c, dtype=np.int64)
         y = labels[src].astype(np.int64)
-        parts.append(SpuriousSplit(render(strokes, conf, rng), y, conf, y * 2 + conf, conf == y % 2, src.astype(np.int64), 2))
-    return SpuriousSplit(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                           ("images", "labels", "confounder", "groups", "aligned", "source")), 2)
+        parts.append(
+            SpuriousSplit(
+                render(strokes, conf, rng), y, conf, y * 2 + conf, conf == y % 2, src.astype(np.int64), 2
+            )
+        )
+    return SpuriousSplit(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("images", "labels", "confounder", "groups", "aligned", "source")
+        ),
+        2,
+    )
 
 
 def _check(correlation: float, copies: int, test_copies: int) -> None:

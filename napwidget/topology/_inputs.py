@@ -1,4 +1,5 @@
 """Input checks shared by the topology kernels: every problem is a ValueError naming the problem and the fix."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,7 +10,9 @@ import numpy as np
 from napwidget.errors import NapInputError
 
 
-def as_matrix(activations: Any, layer: str | None, *, what: str = "activations") -> tuple[np.ndarray, str | None]:
+def as_matrix(
+    activations: Any, layer: str | None, *, what: str = "activations"
+) -> tuple[np.ndarray, str | None]:
     """(N, D) real matrix and layer name from an array, a Tensor, an Activations / mapping (+ ``layer``) or a NAPs.
 
     The array keeps its dtype (KeplerMapper computes its lens on the array as given; equality needs the same).
@@ -35,7 +38,9 @@ def as_matrix(activations: Any, layer: str | None, *, what: str = "activations")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise NapInputError(f"{what} have dtype {x.dtype}", "pass real numbers (e.g. float32)")
     if x.shape[0] < 2 or x.shape[1] < 1:
-        raise NapInputError(f"{what} have shape {x.shape}", "pass at least 2 inputs with at least 1 feature each")
+        raise NapInputError(
+            f"{what} have shape {x.shape}", "pass at least 2 inputs with at least 1 feature each"
+        )
     check_finite(x, what)
     return x, layer
 
@@ -62,7 +67,9 @@ def per_input(values: Any, n: int, what: str) -> np.ndarray | None:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.shape != (n,):
-        raise NapInputError(f"{what} have shape {arr.shape}, expected ({n},): one per input", f"pass {n} {what}")
+        raise NapInputError(
+            f"{what} have shape {arr.shape}, expected ({n},): one per input", f"pass {n} {what}"
+        )
     return arr
 
 

@@ -2,17 +2,20 @@
 click reaches ``w.selected_indices``; a NAP selected in Python highlights the nodes holding its members; the
 flow panel's band click selects that band's inputs; the scatter switches to the persistence diagram.
 """
+
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+
 from labkit import SYNTHETIC_WIDGET_PRELUDE, run_widget_cell, widget_root
 
 pytestmark = pytest.mark.browser
 
 CELLS = [
     # 0: a small widget over synthetic activations (no model to train)
-    SYNTHETIC_WIDGET_PRELUDE + """\
+    SYNTHETIC_WIDGET_PRELUDE
+    + """\
 w = NapWidget.from_activations({"early": X[:, :6] * 2, "mid": X, "logits": X[:, :4]}, labels=y,
                                class_names=["<b>zero</b>", "one", "two", "three"], min_cluster_size=10)
 w""",
