@@ -2,14 +2,14 @@
 
 Settings (``--setting``): ``digits`` (augmented spurious digits, 20 groups, ~20k-input pool) and ``binary``
 (digits 0-4 vs 5-9 on horizontal vs vertical stripes, 4 groups: Waterbirds-like). Per seed a DigitsCNN is
-trained once on the fit half; its pool / test features are cached (``--cache``); every row refits the head only
-(``napwidget.midrange.benchmark``). Rows: plain, pool, midrange, midrange_weighted, random, random_weighted,
-top, jtt, oracle.
+trained once on the fit half; its pool / test features are cached (``--cache``); every row refits the head
+only (``napwidget.midrange.benchmark``). Rows: plain, pool, midrange, midrange_weighted, random,
+random_weighted, top, jtt, oracle.
 
     python benchmarks/bench_midrange.py --setting binary --seeds 0 1 2 --json out.json
 
-writes ``{"rows": {name: {"worst_group": [per seed], "average": [per seed]}}, "seeds": [...], ...}`` and prints
-a markdown table: means, share of the plain -> oracle worst-group gap, paired bootstrap 95 % CIs.
+writes ``{"rows": {name: {"worst_group": [per seed], "average": [per seed]}}, "seeds": [...], ...}`` and
+prints a markdown table: means, share of the plain -> oracle worst-group gap, paired bootstrap 95 % CIs.
 ``--dev`` instead runs the grid of choices (bands, up-weights) on development seeds and prints its table.
 """
 
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread: on a shared 2-core machine a spinning multi-threaded BLAS makes each head refit ~10x slower.
+# One BLAS thread: on a shared 2-core machine a spinning multi-threaded BLAS makes each head refit ~10x
+# slower.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
@@ -38,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 # Epochs of the feature extractor per setting (fixed for cost, not tuned; see benchmarks/README.md).
 EPOCHS = {"digits": 2, "binary": 2}
-# Bands and up-weights per setting, each the best of its grid on development seeds 100-102 (benchmarks/README.md).
+# Bands and up-weights per setting, each the best of its grid on development seeds 100-102
+# (benchmarks/README.md).
 CHOICES = {
     "binary": {
         "subset_bands": (0.0, 0.5),

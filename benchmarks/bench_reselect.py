@@ -1,11 +1,11 @@
 """Kernel-less re-selection in the browser's JavaScript engine vs the kernel's, on the same 10k-input tree.
 
-``python benchmarks/bench_reselect.py [--n 10000] [--source resnet|mixture]`` builds the single-linkage tree the
-widget would ship (napwidget.reselect_export), then times, for each selection method and min_cluster_size:
-the kernel's re-selection (``select_clusters`` + the NAP numbering of ``NAPs``, what a kernel handler runs) and
-the JS one (``js/src/reselect``, in node, the V8 engine Chromium uses). It checks both give the same labels
-(SHA-1 of the int32 NAP labels). ``--source resnet``: a random-init ResNet-18's layer4 spatial means of N
-upsampled sklearn digits (the issue's many-NAP case); ``mixture``: bench_clustering's 10-cluster mixture.
+``python benchmarks/bench_reselect.py [--n 10000] [--source resnet|mixture]`` builds the single-linkage tree
+the widget would ship (napwidget.reselect_export), then times, for each selection method and min_cluster_size:
+the kernel's re-selection (``select_clusters`` + the NAP numbering of ``NAPs``, what a kernel handler runs)
+and the JS one (``js/src/reselect``, in node, the V8 engine Chromium uses). It checks both give the same
+labels (SHA-1 of the int32 NAP labels). ``--source resnet``: a random-init ResNet-18's layer4 spatial means of
+N upsampled sklearn digits (the issue's many-NAP case); ``mixture``: bench_clustering's 10-cluster mixture.
 """
 
 from __future__ import annotations

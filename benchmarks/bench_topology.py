@@ -1,7 +1,7 @@
 """Benchmark: napwidget.mapper_graph vs KeplerMapper on the same lens, cover and DBSCAN (N = 10k, D = 512).
 
-Prints a markdown table (seconds, best of ``--repeats`` for napwidget; one KeplerMapper run) and checks that both
-produce the same node membership sets and edge set. Run: ``python benchmarks/bench_topology.py``.
+Prints a markdown table (seconds, best of ``--repeats`` for napwidget; one KeplerMapper run) and checks that
+both produce the same node membership sets and edge set. Run: ``python benchmarks/bench_topology.py``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 ``x`` is what the model is called with (:func:`call_model`): a tensor (``model(x)``), a mapping of keyword
 arguments (``model(**x)``, e.g. what a Hugging Face tokenizer returns) or a tuple of positional arguments
-(``model(*x)``). A background thread prepares the next batch while the model runs on the current one, so data loading
-overlaps with compute (torch releases the GIL inside ops).
+(``model(*x)``). A background thread prepares the next batch while the model runs on the current one, so data
+loading overlaps with compute (torch releases the GIL inside ops).
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ class NAPs:
 
         Returns
         -------
-        (labels, probabilities): (M,) NAP ids as in :attr:`labels` (-1 = noise) and (M,) probabilities in [0, 1].
+        (labels, probabilities): (M,) NAP ids as in :attr:`labels` (-1 = noise) and (M,) probabilities
+        in [0, 1].
 
         Example
         -------
@@ -196,7 +197,8 @@ class NAPs:
         """Per-NAP, per-unit statistics of the normalised activations, each (k, F).
 
         ``min, q1, median, mean, q3, max, iqr`` and the box-plot whiskers
-        ``lower_whisker = max(q1 - 1.5 IQR, min)``, ``upper_whisker = min(q3 + 1.5 IQR, max)`` (exact quantiles).
+        ``lower_whisker = max(q1 - 1.5 IQR, min)``, ``upper_whisker = min(q3 + 1.5 IQR, max)`` (exact
+        quantiles).
         """
         k, f = self.n_naps, self.features.shape[1]
         out = {name: np.zeros((k, f), dtype=np.float32) for name in STAT_NAMES}
@@ -478,8 +480,8 @@ def find_naps(
     and the inputs are clustered with exact HDBSCAN (euclidean). Defaults follow the method's reference
     implementation: ``min_cluster_size=5, min_samples=5, cluster_selection_method="leaf"``.
 
-    Re-clustering is instant: the single-linkage tree of a (matrix, normalisation, min_samples) is cached, so a
-    second call that changes only ``min_cluster_size`` or ``cluster_selection_method`` re-selects clusters
+    Re-clustering is instant: the single-linkage tree of a (matrix, normalisation, min_samples) is cached, so
+    a second call that changes only ``min_cluster_size`` or ``cluster_selection_method`` re-selects clusters
     from it (milliseconds) and gives the labels a full refit would.
 
     Parameters
@@ -488,18 +490,19 @@ def find_naps(
         array, or raw (N, C, H, W) outputs (aggregated per channel with ``aggregate_by``).
     normalize : ``"unit"`` (per-unit abs-max, default), ``"layer"`` (one scalar, the reference's dense-layer
         behaviour) or ``"none"``.
-    aggregate_by : for raw conv outputs: ``"mean"`` (default), ``"max"``, ``"mean_std"``, ``"min_max"``, ``"none"``.
+    aggregate_by : for raw conv outputs: ``"mean"`` (default), ``"max"``, ``"mean_std"``, ``"min_max"``,
+        ``"none"``.
     parity : reproduce the reference implementation's quirks (dense layers divided by one scalar; the std
         block of ``mean_std`` divided by the square root of the mean block's maximum).
     labels, predictions, class_names : per-input class labels / model predictions, for label make-up.
-    algorithm : the clustering engine (:mod:`napwidget.algorithms`): ``"auto"`` (default: ``"exact"`` while its
-        memory fits comfortably in what is available, else ``"approximate"``, with a warning), ``"exact"``
-        (hdbscan's result bit for bit where hdbscan's MST is exact; memory N x N float32, e.g. 10 GiB at 50k
-        inputs), ``"approximate"`` (HDBSCAN on a k-nearest-neighbour graph, memory O(N * (features + k)): for
-        100k-1M inputs) or ``"hdbscan"`` (the hdbscan library itself, as the reference tool runs it:
-        persistence bit for bit the reference's, also for D <= 60 where hdbscan's default MST is
-        approximate; slower, and every call refits). ``parity=True`` selects ``"hdbscan"`` unless
-        ``algorithm`` is given. ``naps.algorithm`` says which one ran.
+    algorithm : the clustering engine (:mod:`napwidget.algorithms`): ``"auto"`` (default: ``"exact"``
+        while its memory fits comfortably in what is available, else ``"approximate"``, with a warning),
+        ``"exact"`` (hdbscan's result bit for bit where hdbscan's MST is exact; memory N x N float32, e.g.
+        10 GiB at 50k inputs), ``"approximate"`` (HDBSCAN on a k-nearest-neighbour graph, memory
+        O(N * (features + k)): for 100k-1M inputs) or ``"hdbscan"`` (the hdbscan library itself, as the
+        reference tool runs it: persistence bit for bit the reference's, also for D <= 60 where hdbscan's
+        default MST is approximate; slower, and every call refits). ``parity=True`` selects ``"hdbscan"``
+        unless ``algorithm`` is given. ``naps.algorithm`` says which one ran.
     progress : show a tqdm progress bar while the tree is built: ``None`` (default) when that is predicted to
         take more than ~2 s (and the tree is not cached), ``True`` always, ``False`` never.
 

@@ -83,8 +83,8 @@ def _plan(ray: Any, options: dict[str, Any]) -> dict[str, Any]:
     gpus, cpus = float(resources.get("GPU", 0)), float(resources.get("CPU", 1))
     num_gpus = float(options.get("num_gpus", 1 if gpus >= 1 else 0))
     threads = int(options.get("threads", torch.get_num_threads()))
-    # An actor asks Ray for one CPU by default, so Ray Data's own tasks still find a free one on small machines;
-    # its torch threads are set separately.
+    # An actor asks Ray for one CPU by default, so Ray Data's own tasks still find a free one on small
+    # machines; its torch threads are set separately.
     num_cpus = float(options.get("num_cpus", 1))
     if num_gpus > 0:
         default_actors = max(1, int(gpus // num_gpus))

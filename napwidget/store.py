@@ -11,8 +11,8 @@ Layout of ``acts.zarr/``::
                          those rows; 0 = chunk not finished
 
 A chunk counts as finished only when its checksum row is present and matches the data, so a run that stopped
-in the middle of a write (KeyboardInterrupt, killed worker, full disk), or a chunk file that was altered later,
-is recomputed by the next run instead of being read.
+in the middle of a write (KeyboardInterrupt, killed worker, full disk), or a chunk file that was altered
+later, is recomputed by the next run instead of being read.
 """
 
 from __future__ import annotations
@@ -270,7 +270,8 @@ class ActivationStore:
         dtype = np.dtype(np.float32) if name != "targets" else block.dtype
         if dtype.kind not in "biuf":
             raise NapInputError(f"targets of dtype {dtype} cannot be stored", "yield numeric targets")
-        # Uncompressed: activations are dense floats that compress poorly, and raw chunks read back at disk speed.
+        # Uncompressed: activations are dense floats that compress poorly, and raw chunks read back at disk
+        # speed.
         self._handles[name] = self.group.create_array(
             name,
             shape=(self.n, *block.shape[1:]),

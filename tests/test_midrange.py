@@ -304,7 +304,8 @@ def test_confounder_over_represented_in_mid_band(spurious_run):
         in_mid[b["mid"]] = True
         base = has_conf[others].mean()
         lifted.append(has_conf[others & in_mid].mean() / base)
-    # Other classes' inputs in the mid band carry this class's colour far more often than other classes do overall.
+    # Other classes' inputs in the mid band carry this class's colour far more often than other classes do
+    # overall.
     assert np.mean(lifted) > 1.3 and np.median(lifted) > 1.2
 
 

@@ -1,7 +1,8 @@
 """The front end's re-selection fixtures (js/test/fixtures/reselect/) are current with the engine.
 
 vitest checks the JS re-selection against these files; this test checks the files against the kernel, so
-neither side can drift silently. Regenerate with ``NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py``.
+neither side can drift silently. Regenerate with
+``NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py``.
 """
 
 from __future__ import annotations

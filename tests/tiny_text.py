@@ -1,6 +1,6 @@
 """A tiny text encoder built on the spot (random weights, no download): forward(input_ids, attention_mask),
-as Hugging Face models take it. Its padding mask is honoured by attention, so real tokens' states do not depend
-on how much padding follows them: what the mask-aware token mean relies on."""
+as Hugging Face models take it. Its padding mask is honoured by attention, so real tokens' states do not
+depend on how much padding follows them: what the mask-aware token mean relies on."""
 
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
 """Approximate HDBSCAN for large N: the single-linkage tree of a k-NN mutual-reachability graph.
 
-Memory is O(N * D + N * k) instead of the exact engine's N x N matrix, so a million inputs fit on a laptop-class
-machine. Stages (one module each): k nearest neighbours (:mod:`~napwidget.clustering.knn`: blocked brute force,
-exact, or an HNSW index beyond :data:`~napwidget.clustering.knn.BRUTE_FORCE_MAX` points), core distances (the
-``min_samples``-th neighbour, as hdbscan), the minimum spanning tree of mutual reachability over the k-NN edges
-with its components joined by their cheapest edges (:mod:`~napwidget.clustering.knn_mst`), then the exact
-engine's union-find merges. The result is a :class:`SingleLinkageTree`, so condensing, selection (milliseconds
-per ``min_cluster_size``), persistence diagrams and everything downstream are shared with the exact engine.
+Memory is O(N * D + N * k) instead of the exact engine's N x N matrix, so a million inputs fit on a
+laptop-class machine. Stages (one module each): k nearest neighbours (:mod:`~napwidget.clustering.knn`:
+blocked brute force, exact, or an HNSW index beyond :data:`~napwidget.clustering.knn.BRUTE_FORCE_MAX` points),
+core distances (the ``min_samples``-th neighbour, as hdbscan), the minimum spanning tree of mutual
+reachability over the k-NN edges with its components joined by their cheapest edges
+(:mod:`~napwidget.clustering.knn_mst`), then the exact engine's union-find merges. The result is a
+:class:`SingleLinkageTree`, so condensing, selection (milliseconds per ``min_cluster_size``), persistence
+diagrams and everything downstream are shared with the exact engine.
 
 Where it differs from exact HDBSCAN: core distances are exact with the brute-force index (up to HNSW recall
 otherwise), and the tree uses only k-NN edges plus the joining edges; an MST edge of the complete graph that

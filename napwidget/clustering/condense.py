@@ -4,8 +4,8 @@ hdbscan's ``condense_tree`` walks the merge tree breadth-first in a Python-speed
 tree comes from array operations: a node is *big* when it holds >= min_cluster_size points; a merge whose two
 children are both big is a *split*; the root and the children of splits head the condensed clusters; every
 other big node continues its parent's cluster; and each point falls out of the cluster of its lowest big
-ancestor, at that ancestor's lambda. Cluster ids and row order follow hdbscan's breadth-first walk (precomputed
-``bfs_rank``), so the condensed tree equals hdbscan's row for row.
+ancestor, at that ancestor's lambda. Cluster ids and row order follow hdbscan's breadth-first walk
+(precomputed ``bfs_rank``), so the condensed tree equals hdbscan's row for row.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from napwidget.clustering.knn import BruteForceIndex, pair_distances
 # Most points searched further per component and round (the ones with the lowest bounds): bounds the work of
 # a round when whole components have no candidate edge.
 _MAX_SEARCH_PER_COMPONENT = 16
-# With HNSW, exact (brute-force) searches are kept for components that found no edge at all, a few points each.
+# With HNSW, exact (brute-force) searches are kept for components that found no edge at all, a few points
+# each.
 _MAX_EXACT_PER_COMPONENT = 4
 _MAX_REFINE_PASSES = 6
 _TINY = np.nextafter(0.0, 1.0)  # scipy drops explicit zeros: weight-0 edges travel as the smallest double

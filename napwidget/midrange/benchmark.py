@@ -1,12 +1,12 @@
 """The mid-range curation benchmark: cached features per seed, one last-layer refit per row, paired statistics.
 
-Protocol per seed (:func:`seed_features`): generate a setting's data (:mod:`napwidget.datasets.curation_bench`),
-split the training sources at random (no group labels) into a *fit* half, on which a
-:class:`~napwidget.datasets.DigitsCNN` is trained once, and a held-out *pool* half; cache the penultimate
-features and logits of pool and test. Every row (:func:`benchmark_rows`) then only refits the head
-(:func:`~napwidget.midrange.retrain_last_layer`) on a curation set of the pool, so a row costs seconds.
-Group labels are used by the oracle row, for scoring and for reporting minority shares, never for curation.
-:func:`paired_bootstrap` and :func:`gap_share` summarise rows over seeds.
+Protocol per seed (:func:`seed_features`): generate a setting's data
+(:mod:`napwidget.datasets.curation_bench`), split the training sources at random (no group labels) into a
+*fit* half, on which a :class:`~napwidget.datasets.DigitsCNN` is trained once, and a held-out *pool* half;
+cache the penultimate features and logits of pool and test. Every row (:func:`benchmark_rows`) then only
+refits the head (:func:`~napwidget.midrange.retrain_last_layer`) on a curation set of the pool, so a row costs
+seconds. Group labels are used by the oracle row, for scoring and for reporting minority shares, never for
+curation. :func:`paired_bootstrap` and :func:`gap_share` summarise rows over seeds.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ def seed_features(
     Parameters
     ----------
     setting : {"digits", "binary"}
-        :func:`~napwidget.datasets.augmented_spurious_digits` or :func:`~napwidget.datasets.textured_binary_digits`.
+        :func:`~napwidget.datasets.augmented_spurious_digits` or
+        :func:`~napwidget.datasets.textured_binary_digits`.
     seed : int
         Seeds the data, the fit / pool split (by source digit) and the CNN.
     epochs : int

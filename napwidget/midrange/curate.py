@@ -173,9 +173,10 @@ def curate(
     weighting : ``"class_balanced"`` (each label gets equal total weight; default) or ``"uniform"``.
     seed : seeds the random draws.
     upweight : extra weight of the up-weighted inputs in the weighted strategies and ``"jtt"`` (default 9,
-        i.e. 10x the other pool inputs before class balancing); must be left ``None`` for the subset strategies.
-        ``bands=(0, 0.05)`` with ``upweight=9`` was the best of (0, 0.05|0.1|0.25|0.5) x (1|3|9|19) on the
-        benchmark's development seeds (never on test data); see benchmarks/README.md, "Mid-range".
+        i.e. 10x the other pool inputs before class balancing); must be left ``None`` for the subset
+        strategies. ``bands=(0, 0.05)`` with ``upweight=9`` was the best of (0, 0.05|0.1|0.25|0.5) x
+        (1|3|9|19) on the benchmark's development seeds (never on test data); see benchmarks/README.md,
+        "Mid-range".
 
     Returns
     -------

@@ -2,13 +2,14 @@
 
 The pieces are small functions (:func:`compute_lens`, :func:`interval_cover`, :func:`dbscan_labels`,
 :func:`auto_eps`) composed by :func:`mapper_graph`. For the same lens, cover and clusterer the node membership
-sets and the edge set equal KeplerMapper 2.1's ``KeplerMapper().map(lens, X, clusterer, Cover(n, p))``: the cover
-repeats its float arithmetic operation for operation, cubes with fewer points than the clusterer's minimum are
-skipped as KeplerMapper skips them, and the built-in DBSCAN reproduces scikit-learn's labelling exactly.
+sets and the edge set equal KeplerMapper 2.1's ``KeplerMapper().map(lens, X, clusterer, Cover(n, p))``: the
+cover repeats its float arithmetic operation for operation, cubes with fewer points than the clusterer's
+minimum are skipped as KeplerMapper skips them, and the built-in DBSCAN reproduces scikit-learn's labelling
+exactly.
 
-Speed: KeplerMapper re-fits scikit-learn's DBSCAN on every interval. Here the points are sorted by lens, so each
-interval is a contiguous run; the eps-neighbour matrix of an interval is built from BLAS distance blocks and the
-part shared with the previous interval is copied, not recomputed.
+Speed: KeplerMapper re-fits scikit-learn's DBSCAN on every interval. Here the points are sorted by lens, so
+each interval is a contiguous run; the eps-neighbour matrix of an interval is built from BLAS distance blocks
+and the part shared with the previous interval is copied, not recomputed.
 """
 
 from __future__ import annotations
@@ -142,8 +143,8 @@ class _Geometry:
         self.zero = np.zeros(len(x), dtype=bool)
         if metric == "cosine":
             # scikit-learn's normalize(): zero rows stay zero, so their cosine distance to anything is 1 --
-            # to themselves too, as KeplerMapper's DBSCAN sees it (its rows are a copy, so scikit-learn does not
-            # zero the diagonal): with eps < 1 a zero row is in no neighbourhood, not even its own.
+            # to themselves too, as KeplerMapper's DBSCAN sees it (its rows are a copy, so scikit-learn does
+            # not zero the diagonal): with eps < 1 a zero row is in no neighbourhood, not even its own.
             norms = np.linalg.norm(x, axis=1)
             self.zero = norms == 0
             x = x / np.where(self.zero, 1.0, norms)[:, None]
@@ -162,7 +163,8 @@ class _Geometry:
 
     def _augment(self) -> None:
         # One float32 GEMM of [x, |x|^2, 1] and [-2y, 1, |y|^2] yields |x|^2 + |y|^2 - 2<x, y> directly, so a
-        # block costs the GEMM plus one comparison instead of several broadcast passes. Cosine: [u, 1].[-u, 1].
+        # block costs the GEMM plus one comparison instead of several broadcast passes.
+        # Cosine: [u, 1].[-u, 1].
         n, d = self.x.shape
         extra = 1 if self.metric == "cosine" else 2
         self.left = np.empty((n, d + extra), dtype=np.float32)
@@ -180,9 +182,9 @@ class _Geometry:
         """(row, col) positions with col < row and distance <= eps, decided as in float64 arithmetic.
 
         The block is screened with one float32 GEMM (twice the speed of float64). A pair whose float32 value
-        lies within the GEMM's rounding-error bound, (D + 4) * 2^-24 * (|x|^2 + |y|^2 + eps^2), of the threshold
-        is decided again in float64: the direct sum of squared differences for euclidean (what a KD-tree
-        compares), 1 - <u, v> clipped to [0, 2] for cosine (scikit-learn's ``cosine_distances``).
+        lies within the GEMM's rounding-error bound, (D + 4) * 2^-24 * (|x|^2 + |y|^2 + eps^2), of the
+        threshold is decided again in float64: the direct sum of squared differences for euclidean (what a
+        KD-tree compares), 1 - <u, v> clipped to [0, 2] for cosine (scikit-learn's ``cosine_distances``).
         """
         r0, c0 = rows.start, cols.start
         dist = self.left[rows] @ self.right[cols].T
@@ -245,10 +247,11 @@ def auto_eps(
     Method (Ester et al.'s k-dist heuristic, with the elbow found as in "Kneedle"): for up to ``max_points``
     inputs (a seeded random subsample, queried against *all* inputs so densities are not thinned) take the
     distance to the k-th nearest input, k = ``min_samples`` counting the input itself, i.e. the smallest eps
-    at which that input is a DBSCAN core point (k = 2, the nearest other input, when ``min_samples=1``). Sort ascending, rescale both axes to [0, 1] and return the
-    distance at the point farthest below the chord from the first to the last point: where the curve turns
-    from dense inputs (flat part) to sparse ones (steep part). One eps for the whole graph, so the result can
-    be reproduced with ``DBSCAN(eps=graph.eps)`` in KeplerMapper.
+    at which that input is a DBSCAN core point (k = 2, the nearest other input, when ``min_samples=1``). Sort
+    ascending, rescale both axes to [0, 1] and return the distance at the point farthest below the chord from
+    the first to the last point: where the curve turns from dense inputs (flat part) to sparse ones (steep
+    part). One eps for the whole graph, so the result can be reproduced with ``DBSCAN(eps=graph.eps)`` in
+    KeplerMapper.
 
     Example
     -------
@@ -596,8 +599,8 @@ def mapper_graph(
     """Build the Mapper graph of a layer's activations (TopoAct's pipeline).
 
     1. lens: one value per input (default the L2 norm of its activation vector);
-    2. cover: ``n_intervals`` closed intervals overlapping by the fraction ``overlap`` (KeplerMapper's geometry,
-       see :func:`interval_cover`);
+    2. cover: ``n_intervals`` closed intervals overlapping by the fraction ``overlap`` (KeplerMapper's
+       geometry, see :func:`interval_cover`);
     3. clustering of each interval's inputs in activation space: DBSCAN(``eps``, ``min_samples``, ``metric``)
        by default, or any scikit-learn-style ``clusterer`` (``fit_predict`` or ``fit`` + ``labels_``; label -1
        is noise and gives no node). Intervals with fewer points than the clusterer's minimum
@@ -608,7 +611,8 @@ def mapper_graph(
 
     Parameters
     ----------
-    activations : an (N, D) array or Tensor, an Activations / mapping with ``layer=``, or a NAPs (its features).
+    activations : an (N, D) array or Tensor, an Activations / mapping with ``layer=``, or a NAPs (its
+        features).
     lens : ``"l2norm"``, ``"pca"``, an (N,) array or a callable, see :func:`compute_lens`.
     n_intervals : number of intervals, >= 1.
     overlap : fraction of each interval shared with its neighbour, in [0, 1); TopoAct uses 0.2, 0.3, 0.5.

@@ -3,15 +3,16 @@
 Filtration (dim 0). HDBSCAN clusters with the mutual-reachability distance
 ``d_mr(a, b) = max(core(a), core(b), d(a, b))``, where ``core(a)`` is the distance from ``a`` to its
 ``min_samples``-th nearest input (itself included). Its natural filtration is the one whose level ``r`` is the
-graph with vertices ``{a : core(a) <= r}`` and edges ``{(a, b) : d_mr(a, b) <= r}``, i.e. the Rips filtration of
-the mutual-reachability matrix with ``core(a)`` on its diagonal: an input *exists* only from the scale at which it
-is dense, which is what makes HDBSCAN robust to outliers. So births are **core distances, not 0**: with births 0
-every isolated outlier would be a long bar from 0 to its (large) core distance, exactly the noise that
-``min_samples`` is meant to suppress. Every edge enters after both its ends (``d_mr >= max(core)``), so this is a
-valid filtration, and its 0-dimensional persistence is computed on the minimum spanning tree of ``d_mr`` with the
-elder rule: at each MST edge (ascending) the component whose densest point has the larger core distance dies.
-It equals ``ripser`` on that matrix (tested). With ``min_samples=1`` all core distances are 0 and this is plain
-single linkage (births 0, deaths = MST edge lengths).
+graph with vertices ``{a : core(a) <= r}`` and edges ``{(a, b) : d_mr(a, b) <= r}``, i.e. the Rips filtration
+of the mutual-reachability matrix with ``core(a)`` on its diagonal: an input *exists* only from the scale at
+which it is dense, which is what makes HDBSCAN robust to outliers. So births are **core distances, not 0**:
+with births 0 every isolated outlier would be a long bar from 0 to its (large) core distance, exactly the
+noise that ``min_samples`` is meant to suppress. Every edge enters after both its ends
+(``d_mr >= max(core)``), so this is a valid filtration, and its 0-dimensional persistence is computed on the
+minimum spanning tree of ``d_mr`` with the elder rule: at each MST edge (ascending) the component whose
+densest point has the larger core distance dies. It equals ``ripser`` on that matrix (tested). With
+``min_samples=1`` all core distances are 0 and this is plain single linkage (births 0, deaths = MST edge
+lengths).
 """
 
 from __future__ import annotations
@@ -152,7 +153,8 @@ def persistence_diagram(
 
     Parameters
     ----------
-    activations : a NAPs (reuses ``naps.tree``), a SingleLinkageTree, an (N, D) array, or Activations + ``layer``.
+    activations : a NAPs (reuses ``naps.tree``), a SingleLinkageTree, an (N, D) array, or
+        Activations + ``layer``.
     min_samples : for arrays: the HDBSCAN ``min_samples`` defining core distances (NAPs use their own).
     max_points, seed, metric : subsample size, its seed, and the ripser metric for ``dim=1``.
 

@@ -1,6 +1,6 @@
 """Cross-layer views in a real JupyterLab: a NAP pinned from its card stays in the pinned tray after switching
-layers with the layer strip; following the selected inputs lists the NAPs holding them in every layer, and clicking
-one switches to that layer and selects it (seen from the kernel)."""
+layers with the layer strip; following the selected inputs lists the NAPs holding them in every layer, and
+clicking one switches to that layer and selects it (seen from the kernel)."""
 
 from __future__ import annotations
 

@@ -83,7 +83,8 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
     expect(r.locator("[data-testid=nap-count]")).to_contain_text(str(n_naps))
     expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(n_naps)
     expect(r.locator("[data-testid=heatmap]")).to_be_visible()
-    # no kernel: the parameters that need a new tree are disabled; min_cluster_size / method re-select in the page
+    # no kernel: the parameters that need a new tree are disabled; min_cluster_size / method re-select in the
+    # page
     expect(r.locator("[data-testid=layer-select]")).to_be_disabled()
     expect(r.locator("[data-testid=ms-input]")).to_be_disabled()
     expect(r.locator("[data-testid=mcs-input]")).to_be_enabled()
