@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_data(n: int, d: int, seed: int = 0):
-    """10-cluster Gaussian mixture, 5 % diffuse noise, ReLU'd, scaled per unit, abs-max normalised per column."""
+    """10-cluster Gaussian mixture, 5 % diffuse noise, ReLU'd, scaled per unit, abs-max normalised."""
     import numpy as np
 
     rng = np.random.default_rng(seed)

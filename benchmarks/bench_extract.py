@@ -51,7 +51,8 @@ def main() -> None:
     cases = [(64, 512 if not args.quick else 128), (224, 128 if not args.quick else 32)]
     bs = 64
     print(
-        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, threads {args.threads}"
+        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"threads {args.threads}"
     )
     print("| input | N | plain loop (img/s) | extract, 4 hooks (img/s) | speed-up |")
     print("|---|---|---|---|---|")

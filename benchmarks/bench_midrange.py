@@ -142,7 +142,7 @@ def print_table(setting: str, seeds: list[int], result: dict) -> None:
 
 
 def dev_grid(setting: str, seeds: list[int], epochs: int, cache: str | None, log, **feature_kw) -> None:
-    """Mean worst-group accuracy over dev seeds of each candidate choice (bands, up-weights); each refit once."""
+    """Mean worst-group accuracy on dev seeds of each candidate (bands, up-weights); each refit once."""
     from napwidget.midrange.benchmark import Choices, benchmark_rows, seed_features
 
     base = Choices()
@@ -175,7 +175,8 @@ def dev_grid(setting: str, seeds: list[int], epochs: int, cache: str | None, log
             wg = [r[k]["worst_group"] for r in rs]
             print(
                 f"| {label} | {k} | {np.mean(wg):.3f} ({' / '.join(f'{v:.3f}' for v in wg)}) | "
-                f"{np.mean([r[k]['average'] for r in rs]):.3f} | {np.mean([r[k]['minority_share'] for r in rs]):.3f} |",
+                f"{np.mean([r[k]['average'] for r in rs]):.3f} | "
+                f"{np.mean([r[k]['minority_share'] for r in rs]):.3f} |",
                 flush=True,
             )
         log(f"{setting}: {label} done, load {load_average()}")

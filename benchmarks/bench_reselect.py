@@ -96,7 +96,8 @@ def main() -> None:
         f"JS decode {js[0]['decode_ms']:.1f} ms; load {os.getloadavg()[0]:.1f}"
     )
     print(
-        "| method | min_cluster_size | NAPs | kernel re-select (ms) | JS re-select (ms) | JS whole answer (ms) | same labels |"
+        "| method | min_cluster_size | NAPs | kernel re-select (ms) | JS re-select (ms) "
+        "| JS whole answer (ms) | same labels |"
     )
     print("|---|---:|---:|---:|---:|---:|---|")
     feats = np.zeros((tree.n_samples, 1), dtype=np.float32)
@@ -109,7 +110,8 @@ def main() -> None:
         digest = hashlib.sha1(np.ascontiguousarray(naps.labels, dtype="<i4").tobytes()).hexdigest()
         same = "yes" if digest == row["labels_sha1"] and naps.n_naps == row["n_naps"] else "NO"
         print(
-            f"| {row['method']} | {row['mcs']} | {naps.n_naps} | {1e3 * float(np.median(times)):.1f} | {row['ms']:.1f} | {row['apply_ms']:.1f} | {same} |"
+            f"| {row['method']} | {row['mcs']} | {naps.n_naps} | {1e3 * float(np.median(times)):.1f} "
+            f"| {row['ms']:.1f} | {row['apply_ms']:.1f} | {same} |"
         )
 
 

@@ -73,7 +73,8 @@ def bench_read(n: int, d: int, chunk: int, root: Path) -> None:
     del ref
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load before: {_load()}")
     print(
-        f"wrote {n:,} x {d} ({n * d * 4 / 2**30:.2f} GiB) in {st.n_chunks} chunks of {chunk} rows: {t_write:.1f} s"
+        f"wrote {n:,} x {d} ({n * d * 4 / 2**30:.2f} GiB) in {st.n_chunks} chunks of {chunk} rows: "
+        f"{t_write:.1f} s"
     )
     print("| read | cold (s) | warm (s) |")
     print("|---|---|---|")
@@ -127,7 +128,8 @@ def bench_extract(n: int, size: int, use_ray: bool, root: Path, repeats: int) ->
         f"load before: {_load()}"
     )
     print(
-        f"ResNet-18, {n} x 3 x {size} x {size}, batch {bs}, hooks on {layers}; best of {repeats} (rounds interleaved)"
+        f"ResNet-18, {n} x 3 x {size} x {size}, batch {bs}, hooks on {layers}; "
+        f"best of {repeats} (rounds interleaved)"
     )
     best = {k: float("inf") for k in cases}
     results = {}

@@ -93,7 +93,8 @@ def main() -> None:
         print(f"auto_eps({metric}) = {eps:.4g}: {t_eps[metric]:.2f} s")
     print()
     print(
-        "| intervals | overlap | metric | eps | nodes | edges | napwidget (s) | KeplerMapper (s) | speed-up | same graph |"
+        "| intervals | overlap | metric | eps | nodes | edges | napwidget (s) | KeplerMapper (s) "
+        "| speed-up | same graph |"
     )
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---|")
     for n_int, ov, metric in cases:

@@ -1,4 +1,4 @@
-"""Command line: ``napwidget demo`` (JupyterLab on the quickstart notebook) or ``napwidget demo --html out.html``."""
+"""Command line: ``napwidget demo`` (JupyterLab on the quickstart notebook) or ``demo --html out.html``."""
 
 from __future__ import annotations
 

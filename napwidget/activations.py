@@ -1,4 +1,4 @@
-"""Model -> activations: list a model's layers and extract per-input activation profiles with forward hooks."""
+"""Model -> activations: list a model's layers, extract per-input activation profiles with forward hooks."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ def _as_batch(example_input: Any) -> Any:
 
 
 def _to_model_input(x: Any, model: nn.Module, device: torch.device | None = None) -> Any:
-    """Move a batch to the model's device; floating inputs take the model's dtype, integer ones (token ids) stay.
+    """Move a batch to the model's device; floating inputs take the model's dtype, integer ones (ids) stay.
 
     Mappings and tuples (several model arguments) are moved item by item.
     """
@@ -291,7 +291,7 @@ class Activations(Mapping[str, np.ndarray]):
 
 
 def default_layer(names: Sequence[str], layer: str | None, fix: str) -> str:
-    """``layer``, or the only layer of ``names`` when none is given; with several layers ask for one (``fix``)."""
+    """``layer``, or the only layer of ``names`` when none is given; with several, ask for one (``fix``)."""
     if layer is not None:
         return layer
     if len(names) != 1:
@@ -386,7 +386,8 @@ def extract(
     ...         super().__init__(); self.emb = nn.Embedding(50, 8); self.lin = nn.Linear(8, 4)
     ...     def forward(self, input_ids, attention_mask):
     ...         return self.lin(self.emb(input_ids))[:, 0]
-    >>> batch = {"input_ids": torch.randint(0, 50, (6, 5)), "attention_mask": torch.ones(6, 5, dtype=torch.long)}
+    >>> batch = {"input_ids": torch.randint(0, 50, (6, 5)),
+    ...          "attention_mask": torch.ones(6, 5, dtype=torch.long)}
     >>> extract(Enc(), batch, ["emb"])["emb"].shape
     (6, 8)
     """
@@ -425,7 +426,8 @@ def extract(
             import warnings
 
             warnings.warn(
-                "extract(cache=...) cannot fingerprint a Dataset/DataLoader: pass cache_key='...' to cache it",
+                "extract(cache=...) cannot fingerprint a Dataset/DataLoader: "
+                "pass cache_key='...' to cache it",
                 stacklevel=2,
             )
     acts = _run_hooks(model, inputs, names, reduce, batch_size, device, channels_last, progress)
@@ -492,9 +494,10 @@ def _run_hooks(
                     raise
                 except Exception as exc:
                     raise RuntimeError(
-                        f"the model raised on a batch of shape {describe_batch(x)}: {exc}. Fix: pass inputs the "
-                        "model accepts (check shape, dtype and channel order, e.g. (N, C, H, W) float for image "
-                        "models; a dict is passed as model(**batch), a tuple as model(*batch))"
+                        f"the model raised on a batch of shape {describe_batch(x)}: {exc}. "
+                        "Fix: pass inputs the model accepts (check shape, dtype and channel order, "
+                        "e.g. (N, C, H, W) float for image models; a dict is passed as model(**batch), "
+                        "a tuple as model(*batch))"
                     ) from exc
                 o = _first_tensor(out)
                 if o is not None:

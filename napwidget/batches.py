@@ -46,7 +46,7 @@ def _split_mapping(batch: Mapping) -> tuple[dict[str, Any], Any]:
 
 
 def _split_xy(batch: Any) -> tuple[Any, Any]:
-    """An item a DataLoader yields: a mapping (model kwargs, ``labels`` popped as y), ``(x, y, ...)`` or ``x``."""
+    """A DataLoader item: a mapping (model kwargs, ``labels`` popped as y), ``(x, y, ...)`` or ``x``."""
     if isinstance(batch, Mapping):
         return _split_mapping(batch)
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
@@ -72,7 +72,7 @@ def _as_tensor(name: str, value: Any) -> torch.Tensor:
 
 
 def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
-    """A dict or tuple of equally long tensors/arrays, sliced together: batches for ``model(**x)``/``model(*x)``."""
+    """A dict or tuple of equally long tensors/arrays, sliced together: for ``model(**x)``/``model(*x)``."""
     if isinstance(inputs, Mapping):
         x_all, y_all = _split_mapping(inputs)
         named = {k: _as_tensor(repr(k), v) for k, v in x_all.items()}
@@ -104,7 +104,7 @@ def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
 
 
 def is_multi_input(inputs: Any) -> bool:
-    """A mapping (dict, ``BatchEncoding``) or a tuple of per-input tensors/arrays, i.e. several model arguments."""
+    """A mapping (dict, ``BatchEncoding``) or tuple of per-input tensors/arrays: several model arguments."""
     if isinstance(inputs, Mapping):
         return True
     return (
@@ -130,7 +130,7 @@ def call_model(model: Any, x: Any) -> Any:
 
 
 def attention_mask(x: Any) -> torch.Tensor | None:
-    """The batch's (B, T) ``attention_mask`` (1 = real token, 0 = padding), when ``x`` is a mapping holding one."""
+    """The (B, T) ``attention_mask`` (1 = real token, 0 = padding) when ``x`` is a mapping holding one."""
     if isinstance(x, Mapping):
         m = x.get("attention_mask")
         if isinstance(m, torch.Tensor) and m.dim() == 2:
@@ -160,7 +160,8 @@ def iterate_batches(inputs: Any, batch_size: int) -> _Batches:
     -------
     >>> [x.shape[0] for x, _ in iterate_batches(np.zeros((5, 2), np.float32), 2)]
     [2, 2, 1]
-    >>> [sorted(x) for x, _ in iterate_batches({"input_ids": np.zeros((3, 4)), "attention_mask": np.ones((3, 4))}, 2)]
+    >>> enc = {"input_ids": np.zeros((3, 4)), "attention_mask": np.ones((3, 4))}
+    >>> [sorted(x) for x, _ in iterate_batches(enc, 2)]
     [['attention_mask', 'input_ids'], ['attention_mask', 'input_ids']]
     """
     if is_multi_input(inputs):

@@ -1,4 +1,4 @@
-"""One hooked forward pass per call: the batch step shared by the chunked (store) and the Ray extraction engines.
+"""One hooked forward pass per call: the batch step shared by the chunked (store) and Ray extraction engines.
 
 ``extract()`` without a store runs its own loop over every batch; the store engines need the same step for
 one batch at a time (a chunk, possibly in another process), with hooks, eval mode, device and memory format
@@ -26,7 +26,7 @@ from napwidget.errors import NapInputError
 
 
 class HookedForward(contextlib.AbstractContextManager):
-    """Context manager; inside it, ``step(x)`` runs ``model`` on one batch and returns the reduced activations.
+    """Context manager; inside it, ``step(x)`` runs ``model`` on one batch, returns the reduced activations.
 
     Example
     -------
@@ -108,8 +108,9 @@ class HookedForward(contextlib.AbstractContextManager):
             except Exception as exc:
                 shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
                 raise RuntimeError(
-                    f"the model raised on a batch of shape {shape}: {exc}. Fix: pass inputs the model accepts "
-                    "(check shape, dtype and channel order, e.g. (N, C, H, W) float for image models)"
+                    f"the model raised on a batch of shape {shape}: {exc}. "
+                    "Fix: pass inputs the model accepts (check shape, dtype and channel order, "
+                    "e.g. (N, C, H, W) float for image models)"
                 ) from exc
         missing = [n for n in self.names if n not in self._collected]
         if missing:

@@ -156,7 +156,8 @@ class NAPs:
     def _check_nap(self, i: int) -> int:
         if not (-1 <= int(i) < self.n_naps):
             raise IndexError(
-                f"NAP {i} does not exist: this layer has {self.n_naps} NAPs (0..{self.n_naps - 1}; -1 = noise)"
+                f"NAP {i} does not exist: this layer has {self.n_naps} NAPs "
+                f"(0..{self.n_naps - 1}; -1 = noise)"
             )
         return int(i)
 
@@ -313,8 +314,8 @@ class NAPs:
         return pd.DataFrame(rows, columns=columns).set_index("nap")
 
     def to_pandas(self, per: str = "input"):
-        """A DataFrame: ``per="input"`` (default) one row per input: nap, probability, outlier_score (and label,
-        prediction when given); ``per="nap"`` one row per NAP (:meth:`summary`).
+        """A DataFrame: ``per="input"`` (default) one row per input: nap, probability, outlier_score (and
+        label, prediction when given); ``per="nap"`` one row per NAP (:meth:`summary`).
 
         Example
         -------

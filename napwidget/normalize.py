@@ -120,6 +120,7 @@ def check_finite(x: np.ndarray, what: str = "activations") -> None:
         return
     bad_rows = np.flatnonzero(~finite.all(axis=1))
     raise NapInputError(
-        f"{what} contain NaN or inf values in {len(bad_rows)} of {len(x)} inputs (first: {bad_rows[:5].tolist()})",
+        f"{what} contain NaN or inf values in {len(bad_rows)} of {len(x)} inputs "
+        f"(first: {bad_rows[:5].tolist()})",
         "drop those inputs (keep = np.isfinite(X).all(axis=1)) or check the model for overflow / bad inputs",
     )

@@ -212,7 +212,7 @@ class ActivationStore:
         return sorted(bad)
 
     def missing(self) -> list[int]:
-        """Chunks still to compute: never finished, or finished but corrupt since (checked against the CRCs)."""
+        """Chunks still to compute: never finished, or finished but corrupt since (checked with the CRCs)."""
         done = set(self.finished(verify=True))
         return [i for i in range(self.n_chunks) if i not in done]
 
@@ -253,7 +253,8 @@ class ActivationStore:
         if block.shape[0] != rows:
             raise NapInputError(
                 f"chunk {i} of {name!r} has {block.shape[0]} rows, expected {rows}",
-                "yield batches of the store's chunk size (a DataLoader with a fixed batch_size, shuffle=False)",
+                "yield batches of the store's chunk size "
+                "(a DataLoader with a fixed batch_size, shuffle=False)",
             )
         if self.has(name):
             have = self.array(name).shape[1:]
@@ -261,7 +262,8 @@ class ActivationStore:
                 raise NapInputError(
                     f"chunk {i} of {name!r} has per-input shape {tuple(block.shape[1:])} but earlier chunks "
                     f"have {tuple(have)}",
-                    "give every input the same shape (pad or resize them), or use reduce='mean' for conv maps",
+                    "give every input the same shape (pad or resize them), "
+                    "or use reduce='mean' for conv maps",
                 )
 
     def _array_for(self, name: str, block: np.ndarray) -> Any:
@@ -382,10 +384,12 @@ def _check_same(have: Mapping[str, Any], want: Mapping[str, Any], path: Path) ->
         if key in ("format", "version"):
             continue
         if key == "inputs" and (have.get(key) is None or want.get(key) is None):
-            continue  # Datasets without cache_key carry no input fingerprint: the row count is checked instead
+            # Datasets without cache_key carry no input fingerprint: the row count is checked instead
+            continue
         if have.get(key) != want.get(key):
             problem, same = what[key]
             raise NapInputError(
                 f"the store {path} was written with {problem}, not by this call",
-                f"pass a new store path, or delete {path} to recompute, or call extract with {same} to resume it",
+                f"pass a new store path, or delete {path} to recompute, "
+                f"or call extract with {same} to resume it",
             )

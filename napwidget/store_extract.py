@@ -40,7 +40,7 @@ def extract_to_store(
     progress: bool | None = None,
     cache_key: str | None = None,
 ) -> StoredActivations:
-    """Fill the store at ``store`` with the activations of ``names`` and return it opened (see ``extract``)."""
+    """Fill the store at ``store`` with the activations of ``names``; return it opened (see ``extract``)."""
     if engine not in ENGINES:
         raise NapInputError(f"unknown engine={engine!r}", f"use one of {', '.join(map(repr, ENGINES))}")
     if store is None:
@@ -72,7 +72,7 @@ def extract_to_store(
 
 
 def targets_array(y: Any) -> np.ndarray | None:
-    """A batch's targets as a numeric array, or None (no targets, or not numeric: then they are not stored)."""
+    """A batch's targets as a numeric array, or None (no targets, or not numeric: then not stored)."""
     if y is None:
         return None
     arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)

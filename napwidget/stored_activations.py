@@ -13,7 +13,7 @@ from napwidget.store import ActivationStore
 
 
 class StoredActivations(Activations):
-    """An :class:`~napwidget.Activations` whose layers live in an activation store (see :func:`open_activations`).
+    """An :class:`~napwidget.Activations` whose layers live in an activation store (:func:`open_activations`).
 
     ``acts[layer]`` reads that layer's (N, F) array from disk on first use, checks every chunk against its
     checksum and for NaN/inf, and keeps it in memory; :meth:`release` drops loaded layers again. Everything
@@ -98,7 +98,10 @@ class StoredActivations(Activations):
         inner = ", ".join(
             f"{k}: {self._width(k)[:1][0] if self._width(k) else '?'}" for k in self.store.layers
         )
-        return f"StoredActivations({self.path!r}, n={self.n_samples}, reduce={self.reduce!r}, layers={{{inner}}})"
+        return (
+            f"StoredActivations({self.path!r}, n={self.n_samples}, reduce={self.reduce!r}, "
+            f"layers={{{inner}}})"
+        )
 
 
 def open_activations(path: str | os.PathLike, *, verify: bool = True) -> StoredActivations:

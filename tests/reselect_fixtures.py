@@ -37,14 +37,14 @@ def _blobs(rng: np.random.Generator) -> np.ndarray:
 
 
 def _duplicates(rng: np.random.Generator) -> np.ndarray:
-    """Exact duplicate rows: zero mutual-reachability distances, infinite lambdas (probabilities, GLOSH edge cases)."""
+    """Duplicate rows: zero mutual-reachability distances, infinite lambdas (GLOSH/probability edge cases)."""
     base = rng.normal(size=(40, 8))
     reps = rng.integers(1, 8, size=40)
     return np.repeat(base, reps, axis=0)[:180]
 
 
 def _grid(rng: np.random.Generator) -> np.ndarray:
-    """Integer grid points: many tied distances (tie-breaking in the tree, equal lambdas in the condensed tree)."""
+    """Integer grid points: many tied distances (tie-breaking in the tree, equal lambdas when condensed)."""
     g = np.stack(np.meshgrid(np.arange(12), np.arange(12)), axis=-1).reshape(-1, 2).astype(np.float64)
     g[g[:, 0] >= 6, 0] += 3.0  # two grid halves
     extra = rng.integers(0, 20, size=(36, 2)).astype(np.float64)

@@ -291,7 +291,7 @@ def spurious_run():
 
 
 def test_confounder_over_represented_in_mid_band(spurious_run):
-    """The paper's observation: a class's mid band holds the inputs that carry its confounder without being it."""
+    """The paper's observation: a class's mid band holds inputs that carry its confounder without being it."""
     model, pool, _ = spurious_run
     _, z = head_features(model, pool.images)
     k = pool.n_confounders

@@ -1,4 +1,4 @@
-"""NAPs: cluster recovery, the method's defaults, ordering, statistics, re-clustering, persistence, bad input."""
+"""NAPs: cluster recovery, the method's defaults, ordering, statistics, re-clustering, persistence, errors."""
 
 from __future__ import annotations
 

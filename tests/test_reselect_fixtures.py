@@ -18,7 +18,10 @@ from reselect_fixtures import DATASETS, data_of, expected_for, fixture_path, wri
 from napwidget.clustering import build_tree, select_clusters
 from napwidget.reselect_export import tree_bytes, tree_from_bytes
 
-FIX = "regenerate with NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py and commit js/test/fixtures"
+FIX = (
+    "regenerate with NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py "
+    "and commit js/test/fixtures"
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,7 +56,7 @@ def test_fixture_trees_equal_build_tree(name):
 
 
 def test_fixtures_cover_the_edge_cases():
-    """The data sets exercise what makes selection subtle: infinite lambdas, both methods disagreeing, many NAPs."""
+    """The data sets cover what makes selection subtle: infinite lambdas, methods that disagree, many NAPs."""
     dup = _load("duplicates")
     dist = np.frombuffer(base64.b64decode(dup["tree"]), "<f8", offset=8 * (dup["n"] - 1))
     assert (dist == 0).any()  # zero distances -> infinite lambdas

@@ -117,9 +117,8 @@ def test_mapper_equals_kmapper_on_digits_cnn(digits_acts, layer):
 def test_cosine_matches_kmapper_including_zero_rows(digits_acts, min_samples):
     acts, _ = digits_acts
     X = acts["relu4"].copy()
-    X[:7] = (
-        0.0  # zero vectors: cosine distance 1 to everything, themselves included (as kmapper's DBSCAN sees it)
-    )
+    # zero vectors: cosine distance 1 to everything, themselves included (as kmapper's DBSCAN sees it)
+    X[:7] = 0.0
     g = mapper_graph(X, metric="cosine", n_intervals=8, overlap=0.3, eps=0.08, min_samples=min_samples)
     G = kmapper_graph(X, kmapper_lens(X), 8, 0.3, DBSCAN(eps=0.08, min_samples=min_samples, metric="cosine"))
     assert_same_as_kmapper(g, G)

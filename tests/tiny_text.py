@@ -12,7 +12,7 @@ VOCAB = 60
 
 
 class TinyEncoder(nn.Module):
-    """Embedding + one self-attention block + a head: ``head`` is ``n_out`` wide (an embedding or class scores)."""
+    """Embedding + one self-attention block + a head ``n_out`` wide (an embedding or class scores)."""
 
     def __init__(self, dim: int = 16, n_out: int = 24, max_len: int = 32, seed: int = 0) -> None:
         super().__init__()
@@ -38,7 +38,7 @@ class TinyEncoder(nn.Module):
 def token_batch(
     n: int = 30, max_len: int = 12, seed: int = 0, topics: int = 3
 ) -> tuple[dict[str, torch.Tensor], np.ndarray]:
-    """A padded batch ``{"input_ids", "attention_mask"}`` of n sequences of 3..max_len tokens, and the lengths.
+    """A padded batch ``{"input_ids", "attention_mask"}`` of n sequences of 3..max_len tokens, and lengths.
 
     Sequence i is about topic ``i % topics``: its tokens come from that topic's share of the vocabulary, so
     the encoder's token means form one group per topic (NAPs to find)."""

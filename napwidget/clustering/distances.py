@@ -84,8 +84,8 @@ def check_lean_memory(n_samples: int, n_features: int) -> None:
     have = available_memory_bytes()
     if have is not None and need > have:
         raise MemoryError(
-            f"exact HDBSCAN on {n_samples} x {n_features} needs ~{need / 2**30:.1f} GiB even row by row, but only "
-            f"{have / 2**30:.1f} GiB are available. Fix: cluster a subsample, free memory, or use "
+            f"exact HDBSCAN on {n_samples} x {n_features} needs ~{need / 2**30:.1f} GiB even row by row, "
+            f"but only {have / 2**30:.1f} GiB are available. Fix: cluster a subsample, free memory, or use "
             f"find_naps(..., algorithm='approximate')"
         )
 

@@ -71,8 +71,9 @@ def auto_message(n_samples: int, n_features: int) -> str:
     need = required_memory_bytes(n_samples, n_features) / 2**30
     have = (available_memory_bytes() or 0) / 2**30
     return (
-        f"napwidget: exact HDBSCAN on {n_samples} x {n_features} needs ~{need:.1f} GiB (available: {have:.1f} "
-        f"GiB), so find_naps(algorithm='auto') uses the approximate engine (k-NN graph, O(N*k) memory). "
+        f"napwidget: exact HDBSCAN on {n_samples} x {n_features} needs ~{need:.1f} GiB "
+        f"(available: {have:.1f} GiB), so find_naps(algorithm='auto') uses the approximate engine "
+        f"(k-NN graph, O(N*k) memory). "
         f"Pass algorithm='exact' or 'approximate' to choose; naps.algorithm records which ran."
     )
 

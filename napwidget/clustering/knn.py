@@ -184,7 +184,7 @@ class HNSWIndex:
         return idx.astype(np.int64), d2
 
     def search_vectors(self, points: np.ndarray, k: int) -> np.ndarray:
-        """Indices of (about) the ``k`` nearest points to each row of ``points``; -1 where fewer were found."""
+        """Indices of (about) the ``k`` nearest points to each row of ``points``; -1 where fewer found."""
         k = min(k, self.x.shape[0])
         self.index.hnsw.efSearch = max(64, 2 * k)
         return self.index.search(np.ascontiguousarray(points, dtype=np.float32), k)[1].astype(np.int64)

@@ -103,7 +103,7 @@ class _Union:
 
 
 def _best_listed(idx, dist, core, comp):
-    """Per point: cheapest listed edge to another component (weight, target) and the bound for unlisted ones."""
+    """Per point: cheapest listed edge to another component (weight, target), bound for unlisted ones."""
     n = idx.shape[0]
     rows = np.arange(n)
     w = mutual_reachability(dist, core, rows[:, None], idx)

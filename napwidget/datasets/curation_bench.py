@@ -27,7 +27,7 @@ def _split_sources(n: int, test_fraction: float, rng: np.random.Generator) -> tu
 
 
 def _assign_confounder(y: np.ndarray, correlation: float, rng: np.random.Generator) -> np.ndarray:
-    """Own confounder (``y % 2``) for exactly ``round(correlation * n)`` inputs of each class, else the other."""
+    """Own confounder (``y % 2``) for exactly ``round(correlation * n)`` inputs per class, else the other."""
     aligned = np.zeros(len(y), dtype=bool)
     for cls in np.unique(y):
         members = np.flatnonzero(y == cls)
@@ -36,7 +36,7 @@ def _assign_confounder(y: np.ndarray, correlation: float, rng: np.random.Generat
 
 
 def _stripes(conf: np.ndarray, rng: np.random.Generator, size: int = 8) -> np.ndarray:
-    """(N, 1, size, size) stripe textures: horizontal for confounder 0, vertical for 1; random phase and contrast."""
+    """(N, 1, size, size) stripes: horizontal for confounder 0, vertical for 1; random phase and contrast."""
     n = len(conf)
     coord = np.arange(size)
     phase = rng.integers(0, 2, n)[:, None, None]
@@ -78,7 +78,7 @@ def _balanced_test(
     rng: np.random.Generator,
     render,
 ) -> SpuriousSplit:
-    """Every augmented test image rendered in both confounders: the confounder is exactly independent of the class."""
+    """Every augmented test image in both confounders: the confounder is exactly independent of the class."""
     src = np.repeat(test_src, copies)
     strokes = augment_digits(digits[src], rng)
     parts = []

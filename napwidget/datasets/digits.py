@@ -123,7 +123,7 @@ class DigitsDemo:
 
     @classmethod
     def load(cls, *, seed: int = 0, cache_dir: str | os.PathLike | None = None) -> DigitsDemo:
-        """Train the demo CNN, or load its weights from ``cache_dir`` (default: $NAPWIDGET_CACHE) when trained before.
+        """Train the demo CNN, or load its weights from ``cache_dir`` (default: $NAPWIDGET_CACHE) if trained.
 
         Example
         -------

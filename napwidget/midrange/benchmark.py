@@ -1,4 +1,4 @@
-"""The mid-range curation benchmark: cached features per seed, one last-layer refit per row, paired statistics.
+"""The mid-range curation benchmark: cached features per seed, one last-layer refit per row, paired stats.
 
 Protocol per seed (:func:`seed_features`): generate a setting's data
 (:mod:`napwidget.datasets.curation_bench`), split the training sources at random (no group labels) into a
@@ -90,7 +90,7 @@ def _data(setting: str, seed: int, data_kwargs: dict[str, Any]) -> tuple[Any, An
 def _cache_key(
     setting: str, seed: int, epochs: int, fit_size: int | None, width: int, data_kwargs: dict
 ) -> tuple:
-    """Every argument, the generator's own defaults (so changing a default invalidates old files) and torch."""
+    """Every argument, the generator's defaults (so changing a default invalidates old files) and torch."""
     import inspect
 
     from napwidget.datasets import curation_bench
@@ -148,7 +148,8 @@ def seed_features(
 
     Example
     -------
-    >>> sf = seed_features("binary", 0, epochs=1, data_kwargs={"copies": 1, "test_copies": 1})  # doctest: +SKIP
+    >>> small = {"copies": 1, "test_copies": 1}
+    >>> sf = seed_features("binary", 0, epochs=1, data_kwargs=small)  # doctest: +SKIP
     >>> sf.z_pool.shape[1]  # doctest: +SKIP
     2
     """
@@ -315,7 +316,8 @@ def summarize(result: dict[str, dict[str, list[float]]], *, n_boot: int = 10_000
 
     Example
     -------
-    >>> r = {"rows": {k: {"worst_group": [0.1 * i, 0.1 * i + 0.05], "average": [0.9, 0.9]} for i, k in enumerate(ROWS)}}
+    >>> r = {"rows": {k: {"worst_group": [0.1 * i, 0.1 * i + 0.05], "average": [0.9, 0.9]}
+    ...               for i, k in enumerate(ROWS)}}
     >>> round(summarize(r, n_boot=100)["gap_share"]["oracle"], 2)
     1.0
     """

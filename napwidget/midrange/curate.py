@@ -45,7 +45,8 @@ class Curation:
 
     Example
     -------
-    >>> c = curate(np.random.default_rng(0).normal(size=(100, 3)), np.arange(100) % 3, strategy="random", size=10)
+    >>> z = np.random.default_rng(0).normal(size=(100, 3))
+    >>> c = curate(z, np.arange(100) % 3, strategy="random", size=10)
     >>> len(c), float(c.weights.mean())
     (10, 1.0)
     """

@@ -1,4 +1,4 @@
-"""Evaluate curation strategies on :func:`napwidget.datasets.spurious_digits`: average and worst-group accuracy.
+"""Evaluate curation on :func:`napwidget.datasets.spurious_digits`: average and worst-group accuracy.
 
 Protocol (one seed): the spurious training split is divided at random (no group labels) into a *fit* part,
 on which a :class:`~napwidget.datasets.DigitsCNN` is trained, and a held-out *pool*, from which curation
@@ -48,7 +48,8 @@ def group_accuracy(predictions: np.ndarray, labels: np.ndarray, groups: np.ndarr
     pred, y, g = (np.asarray(a) for a in (predictions, labels, groups))
     if not (pred.shape == y.shape == g.shape) or pred.ndim != 1:
         raise NapInputError(
-            f"predictions {pred.shape}, labels {y.shape} and groups {g.shape} must be equal-length 1-D arrays",
+            f"predictions {pred.shape}, labels {y.shape} and groups {g.shape} "
+            "must be equal-length 1-D arrays",
             "pass one prediction, label and group per input",
         )
     correct = pred == y

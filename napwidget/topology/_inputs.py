@@ -1,4 +1,4 @@
-"""Input checks shared by the topology kernels: every problem is a ValueError naming the problem and the fix."""
+"""Input checks shared by the topology kernels: each problem is a ValueError naming it and the fix."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from napwidget.errors import NapInputError
 def as_matrix(
     activations: Any, layer: str | None, *, what: str = "activations"
 ) -> tuple[np.ndarray, str | None]:
-    """(N, D) real matrix and layer name from an array, a Tensor, an Activations / mapping (+ ``layer``) or a NAPs.
+    """(N, D) real matrix and layer name from an array, Tensor, Activations / mapping (+ ``layer``) or NAPs.
 
     The array keeps its dtype (KeplerMapper computes its lens on the array as given; equality needs the same).
     """
@@ -52,7 +52,8 @@ def check_finite(x: np.ndarray, what: str) -> None:
         if bad.any():
             rows = np.flatnonzero(bad.reshape(len(x), -1).any(axis=1))
             raise NapInputError(
-                f"{what} contain {int(bad.sum())} NaN/inf values in {len(rows)} rows (first: row {int(rows[0])})",
+                f"{what} contain {int(bad.sum())} NaN/inf values in {len(rows)} rows "
+                f"(first: row {int(rows[0])})",
                 "drop or impute those rows before the topology analysis",
             )
 

@@ -1,4 +1,4 @@
-"""Mapper graphs of activations, as in TopoAct: lens -> 1-D overlapping cover -> clustering per interval -> nerve.
+"""Mapper graphs of activations (TopoAct): lens -> overlapping 1-D cover -> clusters per interval -> nerve.
 
 The pieces are small functions (:func:`compute_lens`, :func:`interval_cover`, :func:`dbscan_labels`,
 :func:`auto_eps`) composed by :func:`mapper_graph`. For the same lens, cover and clusterer the node membership
@@ -360,7 +360,7 @@ def _dbscan_from_pairs(
 
 
 def _min_cluster_samples(clusterer: Any) -> int:
-    """KeplerMapper's rule for the smallest interval it clusters (fewer points: the interval gives no node)."""
+    """KeplerMapper's rule for the smallest interval it clusters (fewer points: the interval has no node)."""
     params = clusterer.get_params() if hasattr(clusterer, "get_params") else {}
     for name in ("n_clusters", "min_cluster_size", "min_samples"):
         value = params.get(name)
@@ -467,8 +467,8 @@ class MapperGraph:
         return np.sort(col.nonzero()[0]).astype(np.int64)
 
     def to_networkx(self):
-        """A ``networkx.Graph``: node attributes size, members, mean_lens, interval, top_classes; edge attributes
-        shared and jaccard (also as ``weight``).
+        """A ``networkx.Graph``: node attributes size, members, mean_lens, interval, top_classes; edge
+        attributes shared and jaccard (also as ``weight``).
 
         Example
         -------

@@ -1,6 +1,6 @@
-"""Detail views in a real JupyterLab: a label bar click filters (Python's ``w.filters`` and ``selected_indices``
-follow), the pills remove filters again, a distribution bubble selects its NAP and filters its label, and the
-statistics chart plots exactly ``NAPs.stats`` of the selected NAP.
+"""Detail views in a real JupyterLab: a label bar click filters (Python's ``w.filters`` and
+``selected_indices`` follow), the pills remove filters again, a distribution bubble selects its NAP and
+filters its label, and the statistics chart plots exactly ``NAPs.stats`` of the selected NAP.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ w = NapWidget.from_activations({"mid": X}, labels=y, predictions=pred,
 w""",
     # 1: the Python side's state
     """names = w.explorer.classes
-print("STATE", json.dumps({"filters": w.filters, "selected": list(w.selected_indices), "naps": list(w.selected_naps),
+print("STATE", json.dumps({"filters": w.filters, "selected": list(w.selected_indices),
+    "naps": list(w.selected_naps),
     "labels": [names[c] for c in w.explorer.label_codes], "preds": [names[c] for c in w.explorer.pred_codes],
     "members0": w.explorer.members_of([0]), "error": w.error,
     "stats0": {k: v[0].tolist() for k, v in w.naps.stats.items()}}))""",

@@ -1,5 +1,5 @@
-"""A notebook widget whose kernel is gone, in a real JupyterLab: min_cluster_size and the selection method still
-change the NAPs, re-selected in the browser from the tree the kernel shipped, with the kernel's counts.
+"""A notebook widget whose kernel is gone, in a real JupyterLab: min_cluster_size and the selection method
+still change the NAPs, re-selected in the browser from the tree the kernel shipped, with the kernel's counts.
 
 The kernel is shut down through Jupyter's REST API (what "Kernel > Shut Down Kernel" does); the widget then
 has no comm. The expected counts were printed by the kernel before it went away.
@@ -27,7 +27,8 @@ from napwidget import find_naps
 w = NapWidget.from_activations({"fc": X}, labels=y, min_cluster_size=5)
 w""",
     f"""\
-expected = {{f"{{m}}:{{v}}": int(find_naps(X, min_cluster_size=v, cluster_selection_method=m).n_naps) for m, v in {VALUES!r}}}
+expected = {{f"{{m}}:{{v}}": int(find_naps(X, min_cluster_size=v, cluster_selection_method=m).n_naps)
+            for m, v in {VALUES!r}}}
 print("STATE", json.dumps(expected))""",
 ]
 

@@ -1,6 +1,6 @@
 """Mid-range view in a real JupyterLab: the panel opens on demand, dragging the band's upper handle changes
-``w.midrange_band`` and the gallery (the kernel selects the band's inputs); a band-NAP click selects its inputs;
-"curate" fills ``w.curated_indices``.
+``w.midrange_band`` and the gallery (the kernel selects the band's inputs); a band-NAP click selects its
+inputs; "curate" fills ``w.curated_indices``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ w = NapWidget.from_activations({"early": X[:, :6] * 2, "mid": X}, labels=y, outp
                                groups=np.where(np.arange(160) % 2, "odd", "even"), min_cluster_size=8)
 w""",
     # 1: the Python side's state
-    """print("STATE", json.dumps({"open": w.midrange_open, "band": list(w.midrange_band), "selected": list(w.selected_indices),
-    "count": w.midrange.get("count"), "band_indices": w.midrange.get("band_indices"), "curated": list(w.curated_indices),
+    """print("STATE", json.dumps({"open": w.midrange_open, "band": list(w.midrange_band),
+    "selected": list(w.selected_indices), "count": w.midrange.get("count"),
+    "band_indices": w.midrange.get("band_indices"), "curated": list(w.curated_indices),
     "naps": [r["all_members"] for r in w.midrange.get("naps", [])], "error": w.error}))""",
 ]
 

@@ -158,8 +158,8 @@ def digits_reselect(demo_cache_dir, tmp_path_factory):
 
 
 def test_static_html_reselects_min_cluster_size_like_the_kernel(offline_page, digits_reselect, artifacts_dir):
-    """No kernel: changing min_cluster_size / the method in a saved page gives the kernel's NAPs (count, cards,
-    members in the kernel's order), from the tree shipped in the file."""
+    """No kernel: changing min_cluster_size / the method in a saved page gives the kernel's NAPs (count,
+    cards, members in the kernel's order), from the tree shipped in the file."""
     path, kernel = digits_reselect
     page = offline_page
     r = open_static(page, path)

@@ -1,6 +1,6 @@
-"""Text inputs in Chromium (a ``save_html`` export: the same views and CSS as in a notebook, no kernel): a text
-card's least-typical strip shows whole snippets, one per line, clipped with an ellipsis, the whole text on
-hover (title) and on focus; index-only items never cut their ids; the "no predictions" line is shown."""
+"""Text inputs in Chromium (a ``save_html`` export: the same views and CSS as in a notebook, no kernel): a
+text card's least-typical strip shows whole snippets, one per line, clipped with an ellipsis, the whole text
+on hover (title) and on focus; index-only items never cut their ids; the "no predictions" line is shown."""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ w = NapWidget.from_activations({"early": X[:, :6] * 2, "mid": X, "logits": X[:, 
 w""",
     # 1: the Python side's state
     """print("STATE", json.dumps({"open": list(w.topology_open), "n_nodes": len(w.mapper.get("nodes", [])),
-    "nodes": {str(n["id"]): n["members"] for n in w.mapper.get("nodes", [])}, "selected": list(w.selected_indices),
+    "nodes": {str(n["id"]): n["members"] for n in w.mapper.get("nodes", [])},
+    "selected": list(w.selected_indices),
     "naps": list(w.selected_naps), "flow_links": [l["members"] for l in w.flow.get("links", [])],
     "error": w.error}))""",
     # 2: Python selects NAP 0
@@ -49,8 +50,10 @@ def test_mapper_opens_lazily_and_a_node_click_selects_its_members(nb):
     st = nb.state(1)
     assert st["open"] == ["mapper"] and st["n_nodes"] > 0 and st["error"] == ""
     expect(r.locator("circle[data-testid=mapper-node]")).to_have_count(st["n_nodes"])
-    # the biggest node whose centre is not covered by another node: click it, the kernel sees exactly its members
-    clickable = svg.evaluate("""el => [...el.querySelectorAll('circle[data-testid=mapper-node]')].filter(c => {
+    # the biggest node whose centre is not covered by another node: click it, the kernel sees exactly its
+    # members
+    clickable = svg.evaluate("""el => [...el.querySelectorAll('circle[data-testid=mapper-node]')]
+      .filter(c => {
         const b = c.getBoundingClientRect();
         return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2) === c;
     }).map(c => c.dataset.node)""")
