@@ -60,8 +60,8 @@ def main() -> None:
         x = torch.rand(n, 3, size, size)
         plain_loop(model, x[:bs], bs)  # warm-up
         extract(model, x[:bs], layers, batch_size=bs, progress=False)
-        t_plain = timed(lambda: plain_loop(model, x, bs), args.repeats)
-        t_ext = timed(lambda: extract(model, x, layers, batch_size=bs, progress=False), args.repeats)
+        t_plain = timed(lambda x=x: plain_loop(model, x, bs), args.repeats)
+        t_ext = timed(lambda x=x: extract(model, x, layers, batch_size=bs, progress=False), args.repeats)
         print(
             f"| {size}x{size} | {n} | {n / t_plain:.0f} | {n / t_ext:.0f} | {t_plain / t_ext:.2f}x |",
             flush=True,

@@ -30,9 +30,9 @@ def x():
 
 def test_list_layers_in_execution_order_with_shapes(model, x):
     layers = list_layers(model, x[:2])
-    names = [l.name for l in layers]
+    names = [layer.name for layer in layers]
     assert names[:4] == ["conv1", "relu1", "conv2", "relu2"]
-    info = {l.name: l for l in layers}
+    info = {layer.name: layer for layer in layers}
     assert info["conv3"].shape == (64, 4, 4) and info["conv3"].type == "Conv2d"
     assert info["fc2"].shape == (10,)
     assert _hooks_left(model) == 0
@@ -313,7 +313,7 @@ def test_a_labels_entry_is_a_target_not_a_model_argument(text_model, tokens):
 def test_list_layers_on_a_dict_example(text_model, tokens):
     batch, _ = tokens
     example = {k: v[:2] for k, v in batch.items()}
-    info = {l.name: l for l in list_layers(text_model, example)}
+    info = {layer.name: layer for layer in list_layers(text_model, example)}
     assert info["tok"].shape == (12, 16) and info["attn"].type == "MultiheadAttention"
     assert info["head"].shape == (24,)
     assert _hooks_left(text_model) == 0

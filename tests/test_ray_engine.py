@@ -13,13 +13,14 @@ import pytest
 import torch
 from torch import nn
 
-ray = pytest.importorskip("ray")
-pytest.importorskip("ray.data")
-pytest.importorskip("zarr")
-
 from napwidget import extract
 from napwidget.errors import NapInputError
 from napwidget.store import ActivationStore
+
+# napwidget imports ray and zarr only when they are used, so the skips can follow the imports.
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+pytest.importorskip("zarr")
 
 pytestmark = pytest.mark.slow
 

@@ -287,8 +287,8 @@ def test_flow_counts_add_up(digits_acts):
     n4 = find_naps(acts, layer="relu4", min_cluster_size=20)
     flow = nap_flow({"relu3": n3, "relu4": n4})
     both = int(np.sum((n3.labels >= 0) & (n4.labels >= 0)))
-    assert sum(l.count for l in flow.links if not l.noise_a and not l.noise_b) == both
-    assert sum(l.count for l in flow.links) == len(labels)
+    assert sum(link.count for link in flow.links if not link.noise_a and not link.noise_b) == both
+    assert sum(link.count for link in flow.links) == len(labels)
     for link in flow.links:
         assert np.all(n3.labels[link.members] == link.nap_a) and np.all(n4.labels[link.members] == link.nap_b)
         assert link.count == len(link.members) and np.all(np.diff(link.members) > 0)
@@ -296,14 +296,14 @@ def test_flow_counts_add_up(digits_acts):
     d = json.loads(json.dumps(flow.to_dict()))
     assert any(node["noise"] for node in d["nodes"]) == bool((n3.labels < 0).any() or (n4.labels < 0).any())
     no_noise = nap_flow([("relu3", n3.labels), ("relu4", n4.labels)], include_noise=False)
-    assert sum(l.count for l in no_noise.links) == both
+    assert sum(link.count for link in no_noise.links) == both
 
 
 def test_flow_three_layers_lists():
     flow = nap_flow(
         [("a", np.array([0, 0, 1, -1])), ("b", np.array([1, 1, 0, 0])), ("c", np.array([0, -1, 0, 0]))]
     )
-    assert [(l.layer_a, l.nap_a, l.nap_b, l.count) for l in flow.links] == [
+    assert [(link.layer_a, link.nap_a, link.nap_b, link.count) for link in flow.links] == [
         ("a", -1, 0, 1),
         ("a", 0, 1, 2),
         ("a", 1, 0, 1),
