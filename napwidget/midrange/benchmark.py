@@ -302,7 +302,7 @@ def gap_share(row: np.ndarray, plain: np.ndarray, oracle: np.ndarray) -> float:
 
     Example
     -------
-    >>> gap_share(np.array([0.5]), np.array([0.2]), np.array([0.8]))
+    >>> round(gap_share(np.array([0.5]), np.array([0.2]), np.array([0.8])), 6)
     0.5
     """
     gap = float(np.mean(oracle) - np.mean(plain))
