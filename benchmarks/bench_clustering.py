@@ -9,6 +9,7 @@ Usage
     python benchmarks/bench_clustering.py --quick          # 1k and 3k points, a minute or two
     python benchmarks/bench_clustering.py                  # 1k, 10k, 50k x 64, 512 (about 15 minutes)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_data(n: int, d: int, seed: int = 0):
-    """10-cluster Gaussian mixture, 5 % diffuse noise, ReLU'd, scaled per unit, abs-max normalised per column."""
+    """10-cluster Gaussian mixture, 5 % diffuse noise, ReLU'd, scaled per unit, abs-max normalised."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -67,8 +68,10 @@ def _worker(spec: dict) -> dict:
         out["build_s"] = t1 - t0
         labels = res.labels
         if spec.get("recluster"):
-            for name, kwargs in (("recluster_mcs", {"min_cluster_size": mcs * 2, "method": spec["method"]}),
-                                 ("recluster_method", {"min_cluster_size": mcs, "method": "eom"})):
+            for name, kwargs in (
+                ("recluster_mcs", {"min_cluster_size": mcs * 2, "method": spec["method"]}),
+                ("recluster_method", {"min_cluster_size": mcs, "method": "eom"}),
+            ):
                 times = []
                 for _ in range(20):
                     t = time.perf_counter()
@@ -96,7 +99,9 @@ def run_case(spec: dict, timeout: float) -> dict | None:
     except subprocess.TimeoutExpired:
         return {"timeout": True}
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc {proc.returncode}"}
+        return {
+            "error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"rc {proc.returncode}"
+        }
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -112,7 +117,9 @@ def machine() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes only (1k, 3k)")
     parser.add_argument("--sizes", type=int, nargs="*", help="N values (default 1000 10000 50000)")
     parser.add_argument("--dims", type=int, nargs="*", default=[64, 512])
@@ -132,10 +139,14 @@ def main() -> None:
     sizes = args.sizes or ([1000, 3000] if args.quick else [1000, 10000, 50000])
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench_clustering_{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
-    print(f"Machine: {machine()}; min_cluster_size={args.min_cluster_size}, min_samples={args.min_samples}, "
-          f"method={args.method}\n")
-    print("| N x D | napwidget build+select | peak RSS | hdbscan 0.8 | peak RSS | sklearn HDBSCAN | peak RSS "
-          "| ARI vs hdbscan | labels equal | clusters / noise |")
+    print(
+        f"Machine: {machine()}; min_cluster_size={args.min_cluster_size}, min_samples={args.min_samples}, "
+        f"method={args.method}\n"
+    )
+    print(
+        "| N x D | napwidget build+select | peak RSS | hdbscan 0.8 | peak RSS | sklearn HDBSCAN | peak RSS "
+        "| ARI vs hdbscan | labels equal | clusters / noise |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     last: dict = {}
     recluster = None
@@ -143,9 +154,16 @@ def main() -> None:
         for n in sizes:
             row, labels = {}, {}
             for lib in ("napwidget", "hdbscan", "sklearn"):
-                spec = dict(lib=lib, n=n, d=d, min_cluster_size=args.min_cluster_size, method=args.method,
-                            min_samples=args.min_samples, labels_path=str(tmp / f"{lib}_{n}_{d}.npy"),
-                            recluster=(lib == "napwidget" and n == 10000 and d == 512))
+                spec = dict(
+                    lib=lib,
+                    n=n,
+                    d=d,
+                    min_cluster_size=args.min_cluster_size,
+                    method=args.method,
+                    min_samples=args.min_samples,
+                    labels_path=str(tmp / f"{lib}_{n}_{d}.npy"),
+                    recluster=(lib == "napwidget" and n == 10000 and d == 512),
+                )
                 prev = last.get((lib, d))
                 predicted = prev[1] * (n / prev[0]) ** 2 if prev else 0.0
                 if lib != "napwidget" and predicted > args.max_baseline_s:
@@ -177,10 +195,12 @@ def main() -> None:
             cells = [*fmt(row.get("napwidget")), *fmt(row.get("hdbscan")), *fmt(row.get("sklearn"))]
             print(f"| {n // 1000}k x {d} | " + " | ".join(cells) + f" | {ari} | {eq} | {cn} |", flush=True)
     if recluster:
-        print(f"\nRe-cluster from the cached tree at 10k x 512 (median of 20): min_cluster_size "
-              f"{args.min_cluster_size}->{2 * args.min_cluster_size}: {recluster['recluster_mcs_ms']:.1f} ms; "
-              f"method {args.method}->eom: {recluster['recluster_method_ms']:.1f} ms; "
-              f"full refit (build_tree): {recluster['build_s']:.2f} s")
+        print(
+            f"\nRe-cluster from the cached tree at 10k x 512 (median of 20): min_cluster_size "
+            f"{args.min_cluster_size}->{2 * args.min_cluster_size}: {recluster['recluster_mcs_ms']:.1f} ms; "
+            f"method {args.method}->eom: {recluster['recluster_method_ms']:.1f} ms; "
+            f"full refit (build_tree): {recluster['build_s']:.2f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Prints a markdown table; median of --repeats runs. ResNet-18 architecture with r
 
     python benchmarks/bench_extract.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,16 +50,22 @@ def main() -> None:
     layers = ["layer1", "layer2", "layer3", "layer4"]
     cases = [(64, 512 if not args.quick else 128), (224, 128 if not args.quick else 32)]
     bs = 64
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, threads {args.threads}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+        f"threads {args.threads}"
+    )
     print("| input | N | plain loop (img/s) | extract, 4 hooks (img/s) | speed-up |")
     print("|---|---|---|---|---|")
     for size, n in cases:
         x = torch.rand(n, 3, size, size)
         plain_loop(model, x[:bs], bs)  # warm-up
         extract(model, x[:bs], layers, batch_size=bs, progress=False)
-        t_plain = timed(lambda: plain_loop(model, x, bs), args.repeats)
-        t_ext = timed(lambda: extract(model, x, layers, batch_size=bs, progress=False), args.repeats)
-        print(f"| {size}x{size} | {n} | {n / t_plain:.0f} | {n / t_ext:.0f} | {t_plain / t_ext:.2f}x |", flush=True)
+        t_plain = timed(lambda x=x: plain_loop(model, x, bs), args.repeats)
+        t_ext = timed(lambda x=x: extract(model, x, layers, batch_size=bs, progress=False), args.repeats)
+        print(
+            f"| {size}x{size} | {n} | {n / t_plain:.0f} | {n / t_ext:.0f} | {t_plain / t_ext:.2f}x |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Run from the repository root: ``.venv/bin/python benchmarks/bench_import.py [--r
 Prints a markdown row: median / min wall time of the bare interpreter, of ``import napwidget``, and of
 ``import napwidget.widget`` (what showing the widget pays, either way), plus the heavy modules loaded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,11 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--path", default=None)
     args = ap.parse_args()
-    cases = {"bare python": "pass", "import napwidget": "import napwidget",
-             "import napwidget.widget (what the widget needs)": "import napwidget.widget"}
+    cases = {
+        "bare python": "pass",
+        "import napwidget": "import napwidget",
+        "import napwidget.widget (what the widget needs)": "import napwidget.widget",
+    }
     run("import napwidget", args.path)  # warm the OS file cache and __pycache__
     print("| case | median (s) | min (s) |\n|---|---:|---:|")
     for name, code in cases.items():
@@ -40,8 +44,9 @@ def main() -> None:
         print(f"| {name} | {statistics.median(times):.3f} | {min(times):.3f} |")
     probe = f"import sys, napwidget; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     env = dict(os.environ, PYTHONPATH=(args.path or "") + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    loaded = subprocess.run([sys.executable, "-c", probe], check=True, env=env, capture_output=True,
-                            text=True, cwd="/")
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], check=True, env=env, capture_output=True, text=True, cwd="/"
+    )
     print(f"\nheavy modules loaded by `import napwidget`: {loaded.stdout.strip() or 'none'}")
 
 

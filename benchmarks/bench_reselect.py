@@ -1,12 +1,13 @@
 """Kernel-less re-selection in the browser's JavaScript engine vs the kernel's, on the same 10k-input tree.
 
-``python benchmarks/bench_reselect.py [--n 10000] [--source resnet|mixture]`` builds the single-linkage tree the
-widget would ship (napwidget.reselect_export), then times, for each selection method and min_cluster_size:
-the kernel's re-selection (``select_clusters`` + the NAP numbering of ``NAPs``, what a kernel handler runs) and
-the JS one (``js/src/reselect``, in node, the V8 engine Chromium uses). It checks both give the same labels
-(SHA-1 of the int32 NAP labels). ``--source resnet``: a random-init ResNet-18's layer4 spatial means of N
-upsampled sklearn digits (the issue's many-NAP case); ``mixture``: bench_clustering's 10-cluster mixture.
+``python benchmarks/bench_reselect.py [--n 10000] [--source resnet|mixture]`` builds the single-linkage tree
+the widget would ship (napwidget.reselect_export), then times, for each selection method and min_cluster_size:
+the kernel's re-selection (``select_clusters`` + the NAP numbering of ``NAPs``, what a kernel handler runs)
+and the JS one (``js/src/reselect``, in node, the V8 engine Chromium uses). It checks both give the same
+labels (SHA-1 of the int32 NAP labels). ``--source resnet``: a random-init ResNet-18's layer4 spatial means of
+N upsampled sklearn digits (the issue's many-NAP case); ``mixture``: bench_clustering's 10-cluster mixture.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def resnet_layer4(n: int) -> np.ndarray:
     """Layer4 spatial means of a random-init ResNet-18 on n digits upsampled to 64x64 (3 channels)."""
     import torch
+    from resnet import ResNet18
     from sklearn.datasets import load_digits
 
     from napwidget import extract
-    from resnet import ResNet18
 
     torch.manual_seed(0)
     digits = load_digits().images.astype(np.float32) / 16.0
@@ -49,7 +50,9 @@ def main() -> None:
     ap.add_argument("--source", choices=("resnet", "mixture"), default="resnet")
     ap.add_argument("--mcs", default="5,20,50,100")
     ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--tree", type=Path, help="reuse (or write) the packed tree at this path instead of rebuilding")
+    ap.add_argument(
+        "--tree", type=Path, help="reuse (or write) the packed tree at this path instead of rebuilding"
+    )
     args = ap.parse_args()
     from napwidget.clustering import build_tree, select_clusters
     from napwidget.naps import NAPs
@@ -78,15 +81,24 @@ def main() -> None:
     with tempfile.NamedTemporaryFile(suffix=".bin", delete=False) as f:
         f.write(blob)
     try:
-        out = subprocess.run(["node", str(ROOT / "benchmarks" / "bench_reselect.mjs"), f.name, str(args.repeats), args.mcs],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["node", str(ROOT / "benchmarks" / "bench_reselect.mjs"), f.name, str(args.repeats), args.mcs],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     finally:
         os.unlink(f.name)
     js = [json.loads(line) for line in out.splitlines() if line.strip()]
-    print(f"source={args.source} N={tree.n_samples} x {dims}; tree built in {build_s:.1f} s; "
-          f"shipped tree {len(blob) / 1e3:.0f} kB ({len(blob) * 4 / 3 / 1e3:.0f} kB base64); "
-          f"JS decode {js[0]['decode_ms']:.1f} ms; load {os.getloadavg()[0]:.1f}")
-    print("| method | min_cluster_size | NAPs | kernel re-select (ms) | JS re-select (ms) | JS whole answer (ms) | same labels |")
+    print(
+        f"source={args.source} N={tree.n_samples} x {dims}; tree built in {build_s:.1f} s; "
+        f"shipped tree {len(blob) / 1e3:.0f} kB ({len(blob) * 4 / 3 / 1e3:.0f} kB base64); "
+        f"JS decode {js[0]['decode_ms']:.1f} ms; load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        "| method | min_cluster_size | NAPs | kernel re-select (ms) | JS re-select (ms) "
+        "| JS whole answer (ms) | same labels |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|")
     feats = np.zeros((tree.n_samples, 1), dtype=np.float32)
     for row in js:
@@ -97,7 +109,10 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         digest = hashlib.sha1(np.ascontiguousarray(naps.labels, dtype="<i4").tobytes()).hexdigest()
         same = "yes" if digest == row["labels_sha1"] and naps.n_naps == row["n_naps"] else "NO"
-        print(f"| {row['method']} | {row['mcs']} | {naps.n_naps} | {1e3 * float(np.median(times)):.1f} | {row['ms']:.1f} | {row['apply_ms']:.1f} | {same} |")
+        print(
+            f"| {row['method']} | {row['mcs']} | {naps.n_naps} | {1e3 * float(np.median(times)):.1f} "
+            f"| {row['ms']:.1f} | {row['apply_ms']:.1f} | {same} |"
+        )
 
 
 if __name__ == "__main__":

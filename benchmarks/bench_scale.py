@@ -16,6 +16,7 @@ Examples::
     nice .venv/bin/python benchmarks/bench_scale.py agree --n 30000 --data resnet
     nice .venv/bin/python benchmarks/bench_scale.py mapper --n 300000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,8 +55,10 @@ def mixture(n: int, d: int = 512, n_clusters: int = 60, seed: int = 0) -> np.nda
     out = np.empty((n, d), dtype=np.float32)
     for start in range(0, n, 50_000):
         stop = min(n, start + 50_000)
-        part = centers[lab[start:stop]] + rng.standard_normal((stop - start, d), dtype=np.float32) * spread[
-            lab[start:stop], None]
+        part = (
+            centers[lab[start:stop]]
+            + rng.standard_normal((stop - start, d), dtype=np.float32) * spread[lab[start:stop], None]
+        )
         diffuse = rng.random(stop - start) < 0.05
         part[diffuse] = rng.gamma(1.0, 0.4, (int(diffuse.sum()), d)).astype(np.float32)
         out[start:stop] = np.maximum(part, 0)
@@ -114,6 +117,7 @@ def case_approx(a: argparse.Namespace) -> dict:
             out = fn(*args, **kwargs)
             stages[name] = stages.get(name, 0.0) + time.perf_counter() - s
             return out
+
         return wrapper
 
     approximate.make_index = timed("index build", knn.make_index)
@@ -128,8 +132,16 @@ def case_approx(a: argparse.Namespace) -> dict:
     s = time.perf_counter()
     select_clusters(tree, 10, "leaf")
     reselect = time.perf_counter() - s
-    return {"n": a.n, "d": feats.shape[1], "total_s": total, "stages": stages, "reselect_ms": reselect * 1e3,
-            "n_naps": res.n_clusters, "noise": res.noise_fraction, "peak_gib": peak_gib()}
+    return {
+        "n": a.n,
+        "d": feats.shape[1],
+        "total_s": total,
+        "stages": stages,
+        "reselect_ms": reselect * 1e3,
+        "n_naps": res.n_clusters,
+        "noise": res.noise_fraction,
+        "peak_gib": peak_gib(),
+    }
 
 
 def _ari(a, b) -> float:
@@ -151,8 +163,12 @@ def case_agree(a: argparse.Namespace) -> dict:
     feats = exact.features
     t = time.perf_counter()
     approx = napwidget.find_naps(x, algorithm="approximate")
-    rows["napwidget approximate"] = (time.perf_counter() - t, _ari(exact.labels, approx.labels), approx.n_naps,
-                                     float((approx.labels < 0).mean()))
+    rows["napwidget approximate"] = (
+        time.perf_counter() - t,
+        _ari(exact.labels, approx.labels),
+        approx.n_naps,
+        float((approx.labels < 0).mean()),
+    )
     print("progress", rows, file=sys.stderr, flush=True)
     for mcs in (10, 20):
         e = napwidget.find_naps(x, algorithm="exact", min_cluster_size=mcs).labels
@@ -173,18 +189,29 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
     t = time.perf_counter()
     low = PCA(50, random_state=0).fit_transform(feats)
     lab = hdbscan.HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf").fit(low).labels_
-    rows["PCA(50) + hdbscan"] = (time.perf_counter() - t, _ari(exact_labels, lab), int(lab.max() + 1),
-                                 float((lab < 0).mean()))
+    rows["PCA(50) + hdbscan"] = (
+        time.perf_counter() - t,
+        _ari(exact_labels, lab),
+        int(lab.max() + 1),
+        float((lab < 0).mean()),
+    )
     try:
         import fast_hdbscan
 
         small = fast_hdbscan.HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf")
         small.fit(feats[:500])  # numba JIT once, outside the timing
         t = time.perf_counter()
-        lab = fast_hdbscan.HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf").fit(
-            feats).labels_
-        rows["fast_hdbscan (JIT excluded)"] = (time.perf_counter() - t, _ari(exact_labels, lab),
-                                               int(lab.max() + 1), float((lab < 0).mean()))
+        lab = (
+            fast_hdbscan.HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf")
+            .fit(feats)
+            .labels_
+        )
+        rows["fast_hdbscan (JIT excluded)"] = (
+            time.perf_counter() - t,
+            _ari(exact_labels, lab),
+            int(lab.max() + 1),
+            float((lab < 0).mean()),
+        )
     except ImportError:
         rows["fast_hdbscan"] = ("not installed", None, None, None)
     from sklearn.cluster import HDBSCAN
@@ -192,8 +219,12 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
     sub = np.random.default_rng(0).choice(len(feats), size=min(a.subsample, len(feats)), replace=False)
     t = time.perf_counter()
     lab = HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf").fit(feats[sub]).labels_
-    rows[f"sklearn HDBSCAN on a {len(sub)} subsample"] = (time.perf_counter() - t, _ari(exact_labels[sub], lab),
-                                                        int(lab.max() + 1), float((lab < 0).mean()))
+    rows[f"sklearn HDBSCAN on a {len(sub)} subsample"] = (
+        time.perf_counter() - t,
+        _ari(exact_labels[sub], lab),
+        int(lab.max() + 1),
+        float((lab < 0).mean()),
+    )
     return rows
 
 
@@ -203,8 +234,15 @@ def case_mapper(a: argparse.Namespace) -> dict:
     x = load_data(a.data, a.n, a.d, a.seed)
     t = time.perf_counter()
     g = napwidget.mapper_graph(x, n_intervals=10, overlap=0.3)
-    out = {"n": a.n, "d": x.shape[1], "napwidget_s": time.perf_counter() - t, "nodes": g.n_nodes,
-           "edges": len(g.edges), "eps": g.eps, "peak_gib": peak_gib()}
+    out = {
+        "n": a.n,
+        "d": x.shape[1],
+        "napwidget_s": time.perf_counter() - t,
+        "nodes": g.n_nodes,
+        "edges": len(g.edges),
+        "eps": g.eps,
+        "peak_gib": peak_gib(),
+    }
     if a.max_baseline_s > 0:
         out["kmapper"] = _kmapper_timed(a, g)
     return out
@@ -212,8 +250,21 @@ def case_mapper(a: argparse.Namespace) -> dict:
 
 def _kmapper_timed(a: argparse.Namespace, g) -> dict:
     """KeplerMapper on the same lens, cover and DBSCAN, in a child process killed after max_baseline_s."""
-    cmd = [sys.executable, __file__, "kmapper", "--n", str(a.n), "--d", str(a.d), "--seed", str(a.seed),
-           "--data", a.data, "--eps", repr(float(g.eps))]
+    cmd = [
+        sys.executable,
+        __file__,
+        "kmapper",
+        "--n",
+        str(a.n),
+        "--d",
+        str(a.d),
+        "--seed",
+        str(a.seed),
+        "--data",
+        a.data,
+        "--eps",
+        repr(float(g.eps)),
+    ]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=a.max_baseline_s, check=False)
         got = json.loads(res.stdout.strip().splitlines()[-1])
@@ -232,8 +283,9 @@ def case_kmapper(a: argparse.Namespace) -> dict:
     t = time.perf_counter()
     km = kmapper.KeplerMapper(verbose=0)
     lens = km.fit_transform(x, projection="l2norm", scaler=None)
-    graph = km.map(lens, x, clusterer=DBSCAN(eps=a.eps, min_samples=3),
-                   cover=kmapper.Cover(n_cubes=10, perc_overlap=0.3))
+    graph = km.map(
+        lens, x, clusterer=DBSCAN(eps=a.eps, min_samples=3), cover=kmapper.Cover(n_cubes=10, perc_overlap=0.3)
+    )
     return {"kmapper_s": time.perf_counter() - t, "members": [list(v) for v in graph["nodes"].values()]}
 
 

@@ -5,6 +5,7 @@ activation-like blobs (ReLU'd, 10 clusters, 5 % diffuse) with logits that favour
 one markdown row per size: the Mapper view (auto eps), the mid-range view, and the whole ``save_html``, each
 once (cold).
 """
+
 from __future__ import annotations
 
 import argparse

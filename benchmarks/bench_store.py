@@ -11,6 +11,7 @@ would otherwise keep: one ``np.save``d matrix read with ``np.load``. Page cache 
 ``extract``: ResNet-18 (random weights, 4 hooked layers) over N random images: in-memory ``extract`` vs
 ``extract(store=...)`` (local engine) vs ``extract(store=..., engine="ray")`` on a local Ray started here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,14 @@ def _drop_caches() -> bool:
 
 def bench_read(n: int, d: int, chunk: int, root: Path) -> None:
     path = root / "read.zarr"
-    manifest = {"model": "synthetic", "inputs": None, "layers": ["layer4"], "reduce": "mean", "n": n,
-                "chunk_rows": chunk}
+    manifest = {
+        "model": "synthetic",
+        "inputs": None,
+        "layers": ["layer4"],
+        "reduce": "mean",
+        "n": n,
+        "chunk_rows": chunk,
+    }
     st = ActivationStore.create_or_open(path, manifest)
     rng = np.random.default_rng(0)
     block = np.abs(rng.normal(size=(chunk, d))).astype(np.float32)
@@ -65,7 +72,10 @@ def bench_read(n: int, d: int, chunk: int, root: Path) -> None:
     np.save(root / "plain.npy", ref)
     del ref
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load before: {_load()}")
-    print(f"wrote {n:,} x {d} ({n * d * 4 / 2**30:.2f} GiB) in {st.n_chunks} chunks of {chunk} rows: {t_write:.1f} s")
+    print(
+        f"wrote {n:,} x {d} ({n * d * 4 / 2**30:.2f} GiB) in {st.n_chunks} chunks of {chunk} rows: "
+        f"{t_write:.1f} s"
+    )
     print("| read | cold (s) | warm (s) |")
     print("|---|---|---|")
     rows = {
@@ -79,7 +89,9 @@ def bench_read(n: int, d: int, chunk: int, root: Path) -> None:
             dropped = _drop_caches() if cold else False
             t = time.perf_counter()
             arr = fn()
-            times.append(f"{time.perf_counter() - t:.2f}" + ("" if dropped or not cold else " (cache not dropped)"))
+            times.append(
+                f"{time.perf_counter() - t:.2f}" + ("" if dropped or not cold else " (cache not dropped)")
+            )
             assert arr.shape == (n, d)
             del arr
         print(f"| {name} | {times[0]} | {times[1]} |", flush=True)
@@ -101,6 +113,7 @@ def bench_extract(n: int, size: int, use_ray: bool, root: Path, repeats: int) ->
             path = root / f"{engine}.zarr"
             shutil.rmtree(path, ignore_errors=True)
             return extract(model, x, layers, batch_size=bs, progress=False, store=path, engine=engine)
+
         return run
 
     cases = {"extract (in memory)": in_memory, "extract(store=...), local": to_store("local")}
@@ -110,9 +123,14 @@ def bench_extract(n: int, size: int, use_ray: bool, root: Path, repeats: int) ->
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         ray.data.DataContext.get_current().enable_progress_bars = False
         cases["extract(store=..., engine='ray')"] = to_store("ray")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
-          f"load before: {_load()}")
-    print(f"ResNet-18, {n} x 3 x {size} x {size}, batch {bs}, hooks on {layers}; best of {repeats} (rounds interleaved)")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+        f"load before: {_load()}"
+    )
+    print(
+        f"ResNet-18, {n} x 3 x {size} x {size}, batch {bs}, hooks on {layers}; "
+        f"best of {repeats} (rounds interleaved)"
+    )
     best = {k: float("inf") for k in cases}
     results = {}
     for _ in range(repeats):

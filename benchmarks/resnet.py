@@ -1,4 +1,5 @@
 """ResNet-18 defined inline (torchvision from PyPI fails to import against the CPU torch wheel here)."""
+
 from __future__ import annotations
 
 from torch import nn

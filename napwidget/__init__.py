@@ -13,6 +13,7 @@ Example
 >>> napwidget.NapWidget.__name__, napwidget.find_naps.__module__
 ('NapWidget', 'napwidget.naps')
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,8 +54,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from napwidget.activations import Activations, LayerInfo, extract, list_layers
     from napwidget.midrange import band_naps, curate, evaluate_midrange, logit_bands, retrain_last_layer
     from napwidget.naps import NAPs, find_naps, load_naps, top_activating
-    from napwidget.topology import MapperGraph, NapFlow, mapper_graph, nap_flow, persistence_diagram
     from napwidget.stored_activations import StoredActivations, open_activations
+    from napwidget.topology import MapperGraph, NapFlow, mapper_graph, nap_flow, persistence_diagram
     from napwidget.tree_cache import clear_tree_cache
     from napwidget.widget import NapWidget
 

@@ -1,4 +1,5 @@
-"""Command line: ``napwidget demo`` (JupyterLab on the quickstart notebook) or ``napwidget demo --html out.html``."""
+"""Command line: ``napwidget demo`` (JupyterLab on the quickstart notebook) or ``demo --html out.html``."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,13 @@ def build_demo_widget(layer: str = "relu4"):
 
     demo = DigitsDemo.load(cache_dir=CACHE_DIR)
     return NapWidget(
-        demo.model, demo.images, layers=["conv2", "conv3", "relu3", "fc1", "relu4", "fc2"], labels=demo.labels,
-        class_names=demo.class_names, layer=layer, cache=str(CACHE_DIR / "activations"),
+        demo.model,
+        demo.images,
+        layers=["conv2", "conv3", "relu3", "fc1", "relu4", "fc2"],
+        labels=demo.labels,
+        class_names=demo.class_names,
+        layer=layer,
+        cache=str(CACHE_DIR / "activations"),
     )
 
 
@@ -42,7 +48,10 @@ def demo(args: argparse.Namespace) -> int:
         return 0
     source = _notebook_source()
     if source is None:
-        print("napwidget demo: quickstart notebook not found; use `napwidget demo --html out.html`", file=sys.stderr)
+        print(
+            "napwidget demo: quickstart notebook not found; use `napwidget demo --html out.html`",
+            file=sys.stderr,
+        )
         return 1
     workdir = Path(args.dir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -66,8 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="napwidget", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="train the digits demo model and open the NAP explorer")
-    p.add_argument("--html", metavar="PATH", help="write a standalone HTML view instead of starting JupyterLab")
-    p.add_argument("--dir", default="napwidget-demo", help="working folder for the notebook (default: ./napwidget-demo)")
+    p.add_argument(
+        "--html", metavar="PATH", help="write a standalone HTML view instead of starting JupyterLab"
+    )
+    p.add_argument(
+        "--dir", default="napwidget-demo", help="working folder for the notebook (default: ./napwidget-demo)"
+    )
     p.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     args = parser.parse_args(argv)
     if args.command == "demo":

@@ -4,6 +4,7 @@ Each entry is a ``.npy`` file with a JSON sidecar holding its shape, dtype and S
 sidecar is missing or does not match (an interrupted write, a stale or edited file) is ignored and
 recomputed, never returned.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,11 @@ def fingerprint_model(model: torch.nn.Module) -> str:
     for name, t in list(model.state_dict().items()):
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode() + str(t.dtype).encode())
-        h.update(t.detach().cpu().contiguous().numpy().tobytes() if t.dtype != torch.bfloat16 else
-                 t.detach().float().cpu().numpy().tobytes())
+        h.update(
+            t.detach().cpu().contiguous().numpy().tobytes()
+            if t.dtype != torch.bfloat16
+            else t.detach().float().cpu().numpy().tobytes()
+        )
     return h.hexdigest()[:24]
 
 
@@ -40,10 +44,16 @@ def fingerprint_inputs(inputs: Any) -> str | None:
     from napwidget.batches import is_multi_input
 
     if is_multi_input(inputs):
-        items = sorted(inputs.items(), key=lambda kv: str(kv[0])) if isinstance(inputs, Mapping) else enumerate(inputs)
+        items = (
+            sorted(inputs.items(), key=lambda kv: str(kv[0]))
+            if isinstance(inputs, Mapping)
+            else enumerate(inputs)
+        )
         h = hashlib.sha256(type(inputs).__name__.encode() if not isinstance(inputs, Mapping) else b"mapping")
         for key, value in items:
-            part = fingerprint_inputs(value if isinstance(value, (torch.Tensor, np.ndarray)) else np.asarray(value))
+            part = fingerprint_inputs(
+                value if isinstance(value, (torch.Tensor, np.ndarray)) else np.asarray(value)
+            )
             if part is None:
                 return None
             h.update(f"{key}={part};".encode())
@@ -86,7 +96,11 @@ class ActivationCache:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError, json.JSONDecodeError):
             return None
-        if list(arr.shape) != meta.get("shape") or str(arr.dtype) != meta.get("dtype") or _sha(arr) != meta.get("sha256"):
+        if (
+            list(arr.shape) != meta.get("shape")
+            or str(arr.dtype) != meta.get("dtype")
+            or _sha(arr) != meta.get("sha256")
+        ):
             return None
         return arr
 
@@ -100,7 +114,7 @@ class ActivationCache:
         tmp_meta.write_text(json.dumps(meta))
         os.replace(tmp_meta, path.with_suffix(".json"))
 
-    def load(self, key: str, layers: list[str], reduce: str) -> "Activations | None":
+    def load(self, key: str, layers: list[str], reduce: str) -> Activations | None:
         """All requested layers and the outputs, or None if any entry is missing or invalid."""
         from napwidget.activations import Activations
 
@@ -121,7 +135,7 @@ class ActivationCache:
         shapes = {n: shapes.get(n, (arrays[n].shape[1],)) for n in layers}
         return Activations(arrays, outputs=outputs, targets=targets, reduce=reduce, shapes=shapes)
 
-    def save(self, key: str, acts: "Activations") -> None:
+    def save(self, key: str, acts: Activations) -> None:
         for name in acts.layers:
             self._write(self._path(key, name, acts.reduce), acts[name], name)
         if acts.outputs is not None:

@@ -1,11 +1,12 @@
-"""Model -> activations: list a model's layers and extract per-input activation profiles with forward hooks."""
+"""Model -> activations: list a model's layers, extract per-input activation profiles with forward hooks."""
+
 from __future__ import annotations
 
 import contextlib
 import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,14 @@ import torch
 from torch import nn
 
 from napwidget.activation_cache import ActivationCache, fingerprint_inputs, fingerprint_model
-from napwidget.batches import _split_xy, attention_mask, call_model, describe_batch, is_multi_input, iterate_batches
+from napwidget.batches import (
+    _split_xy,
+    attention_mask,
+    call_model,
+    describe_batch,
+    is_multi_input,
+    iterate_batches,
+)
 from napwidget.errors import NapInputError
 
 REDUCTIONS = ("mean", "max", "mean_std", "min_max", "none")
@@ -101,7 +109,9 @@ def list_layers(model: nn.Module, example_input: Any) -> list[LayerInfo]:
         def hook(_m, _inp, out):
             t = _first_tensor(out)
             if name not in seen:
-                seen[name] = LayerInfo(name, type(module).__name__, tuple(t.shape[1:]) if t is not None else None)
+                seen[name] = LayerInfo(
+                    name, type(module).__name__, tuple(t.shape[1:]) if t is not None else None
+                )
 
         return hook
 
@@ -128,7 +138,7 @@ def _as_batch(example_input: Any) -> Any:
 
 
 def _to_model_input(x: Any, model: nn.Module, device: torch.device | None = None) -> Any:
-    """Move a batch to the model's device; floating inputs take the model's dtype, integer ones (token ids) stay.
+    """Move a batch to the model's device; floating inputs take the model's dtype, integer ones (ids) stay.
 
     Mappings and tuples (several model arguments) are moved item by item.
     """
@@ -281,7 +291,7 @@ class Activations(Mapping[str, np.ndarray]):
 
 
 def default_layer(names: Sequence[str], layer: str | None, fix: str) -> str:
-    """``layer``, or the only layer of ``names`` when none is given; with several layers ask for one (``fix``)."""
+    """``layer``, or the only layer of ``names`` when none is given; with several, ask for one (``fix``)."""
     if layer is not None:
         return layer
     if len(names) != 1:
@@ -376,7 +386,8 @@ def extract(
     ...         super().__init__(); self.emb = nn.Embedding(50, 8); self.lin = nn.Linear(8, 4)
     ...     def forward(self, input_ids, attention_mask):
     ...         return self.lin(self.emb(input_ids))[:, 0]
-    >>> batch = {"input_ids": torch.randint(0, 50, (6, 5)), "attention_mask": torch.ones(6, 5, dtype=torch.long)}
+    >>> batch = {"input_ids": torch.randint(0, 50, (6, 5)),
+    ...          "attention_mask": torch.ones(6, 5, dtype=torch.long)}
     >>> extract(Enc(), batch, ["emb"])["emb"].shape
     (6, 8)
     """
@@ -389,8 +400,17 @@ def extract(
         from napwidget.store_extract import extract_to_store
 
         return extract_to_store(
-            model, inputs, names, store=store, engine=engine, engine_options=engine_options, reduce=reduce,
-            batch_size=batch_size, device=device, channels_last=channels_last, progress=progress,
+            model,
+            inputs,
+            names,
+            store=store,
+            engine=engine,
+            engine_options=engine_options,
+            reduce=reduce,
+            batch_size=batch_size,
+            device=device,
+            channels_last=channels_last,
+            progress=progress,
             cache_key=cache_key,
         )
     store = ActivationCache(cache) if cache else None
@@ -406,7 +426,8 @@ def extract(
             import warnings
 
             warnings.warn(
-                "extract(cache=...) cannot fingerprint a Dataset/DataLoader: pass cache_key='...' to cache it",
+                "extract(cache=...) cannot fingerprint a Dataset/DataLoader: "
+                "pass cache_key='...' to cache it",
                 stacklevel=2,
             )
     acts = _run_hooks(model, inputs, names, reduce, batch_size, device, channels_last, progress)
@@ -437,7 +458,9 @@ def _run_hooks(
         def hook(_m, _inp, out):
             t = _first_tensor(out)
             if t is None:
-                raise NapInputError(f"layer {name!r} returned no tensor", "choose a module that outputs a tensor")
+                raise NapInputError(
+                    f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
+                )
             shapes.setdefault(name, tuple(t.shape[1:]))
             collected[name].append(reduce_activation(t, reduce, current["mask"]).float().cpu())
 
@@ -454,7 +477,12 @@ def _run_hooks(
             for i, (x, y) in enumerate(_with_progress(batches, progress)):
                 x = _to_model_input(x, model, run_device)
                 if i == 0:
-                    use_cl = _has_conv2d(model) and isinstance(x, torch.Tensor) and x.dim() == 4 and channels_last is not False
+                    use_cl = (
+                        _has_conv2d(model)
+                        and isinstance(x, torch.Tensor)
+                        and x.dim() == 4
+                        and channels_last is not False
+                    )
                     if use_cl:
                         model.to(memory_format=torch.channels_last)
                 if use_cl:
@@ -466,13 +494,16 @@ def _run_hooks(
                     raise
                 except Exception as exc:
                     raise RuntimeError(
-                        f"the model raised on a batch of shape {describe_batch(x)}: {exc}. Fix: pass inputs the "
-                        "model accepts (check shape, dtype and channel order, e.g. (N, C, H, W) float for image "
-                        "models; a dict is passed as model(**batch), a tuple as model(*batch))"
+                        f"the model raised on a batch of shape {describe_batch(x)}: {exc}. "
+                        "Fix: pass inputs the model accepts (check shape, dtype and channel order, "
+                        "e.g. (N, C, H, W) float for image models; a dict is passed as model(**batch), "
+                        "a tuple as model(*batch))"
                     ) from exc
                 o = _first_tensor(out)
                 if o is not None:
-                    if o.dim() == 3:  # token-level output (a bare encoder): its masked token mean, not T*C values
+                    if (
+                        o.dim() == 3
+                    ):  # token-level output (a bare encoder): its masked token mean, not T*C values
                         o = reduce_activation(o, "mean", current["mask"])
                     outputs.append(o.detach().float().reshape(o.shape[0], -1).cpu())
                 if y is not None:

@@ -25,6 +25,7 @@ Example
 >>> res.labels.shape, tree.n_samples
 ((80,), 80)
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
@@ -48,8 +49,14 @@ def _tree_engine(name: str) -> Engine:
     """An engine that builds (or reuses) a cached single-linkage tree with ``name`` and selects on it."""
 
     def run(
-        matrix: np.ndarray, variant: Hashable, make_features: FeatureMaker, *,
-        min_cluster_size: int, min_samples: int, method: str, progress: Report | None = None,
+        matrix: np.ndarray,
+        variant: Hashable,
+        make_features: FeatureMaker,
+        *,
+        min_cluster_size: int,
+        min_samples: int,
+        method: str,
+        progress: Report | None = None,
     ) -> EngineOutput:
         from napwidget.tree_cache import cached_tree
 
@@ -63,8 +70,14 @@ def _tree_engine(name: str) -> Engine:
 
 
 def _hdbscan(
-    matrix: np.ndarray, variant: Hashable, make_features: FeatureMaker, *,
-    min_cluster_size: int, min_samples: int, method: str, progress: Report | None = None,
+    matrix: np.ndarray,
+    variant: Hashable,
+    make_features: FeatureMaker,
+    *,
+    min_cluster_size: int,
+    min_samples: int,
+    method: str,
+    progress: Report | None = None,
 ) -> EngineOutput:
     features, scale = make_features()
     if progress is not None:
@@ -88,8 +101,12 @@ def hdbscan_library_fit(
     from sklearn.neighbors import KDTree
 
     model = hdbscan.HDBSCAN(
-        min_cluster_size=int(min_cluster_size), min_samples=int(min_samples), cluster_selection_epsilon=0.0,
-        cluster_selection_method=method, metric="euclidean", gen_min_span_tree=True,
+        min_cluster_size=int(min_cluster_size),
+        min_samples=int(min_samples),
+        cluster_selection_epsilon=0.0,
+        cluster_selection_method=method,
+        metric="euclidean",
+        gen_min_span_tree=True,
     ).fit(features)
     x64 = np.ascontiguousarray(features, dtype=np.float64)
     core = KDTree(x64).query(x64, k=int(min_samples) + 1, dualtree=True, breadth_first=True)[0][:, -1]
@@ -118,7 +135,9 @@ def hdbscan_library_fit(
 
 # name -> engine; find_naps(..., algorithm=name) dispatches here
 ALGORITHMS: dict[str, Engine] = {
-    "auto": _tree_engine("auto"),  # exact while its N x N matrix fits, else approximate (napwidget.clustering.engines)
+    "auto": _tree_engine(
+        "auto"
+    ),  # exact while its N x N matrix fits, else approximate (napwidget.clustering.engines)
     "exact": _tree_engine("exact"),
     "approximate": _tree_engine("approximate"),
     "hdbscan": _hdbscan,

@@ -2,9 +2,10 @@
 
 ``x`` is what the model is called with (:func:`call_model`): a tensor (``model(x)``), a mapping of keyword
 arguments (``model(**x)``, e.g. what a Hugging Face tokenizer returns) or a tuple of positional arguments
-(``model(*x)``). A background thread prepares the next batch while the model runs on the current one, so data loading
-overlaps with compute (torch releases the GIL inside ops).
+(``model(*x)``). A background thread prepares the next batch while the model runs on the current one, so data
+loading overlaps with compute (torch releases the GIL inside ops).
 """
+
 from __future__ import annotations
 
 import queue
@@ -45,7 +46,7 @@ def _split_mapping(batch: Mapping) -> tuple[dict[str, Any], Any]:
 
 
 def _split_xy(batch: Any) -> tuple[Any, Any]:
-    """An item a DataLoader yields: a mapping (model kwargs, ``labels`` popped as y), ``(x, y, ...)`` or ``x``."""
+    """A DataLoader item: a mapping (model kwargs, ``labels`` popped as y), ``(x, y, ...)`` or ``x``."""
     if isinstance(batch, Mapping):
         return _split_mapping(batch)
     if isinstance(batch, (tuple, list)) and len(batch) >= 2:
@@ -71,7 +72,7 @@ def _as_tensor(name: str, value: Any) -> torch.Tensor:
 
 
 def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
-    """A dict or tuple of equally long tensors/arrays, sliced together: batches for ``model(**x)``/``model(*x)``."""
+    """A dict or tuple of equally long tensors/arrays, sliced together: for ``model(**x)``/``model(*x)``."""
     if isinstance(inputs, Mapping):
         x_all, y_all = _split_mapping(inputs)
         named = {k: _as_tensor(repr(k), v) for k, v in x_all.items()}
@@ -79,7 +80,9 @@ def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
         y_all = None
         named = {f"#{i}": _as_tensor(f"#{i}", v) for i, v in enumerate(inputs)}
     if not named:
-        raise NapInputError("the input mapping/tuple is empty", "pass e.g. {'input_ids': ids, 'attention_mask': mask}")
+        raise NapInputError(
+            "the input mapping/tuple is empty", "pass e.g. {'input_ids': ids, 'attention_mask': mask}"
+        )
     lengths = {k: (int(v.shape[0]) if v.dim() else 0) for k, v in named.items()}
     if len(set(lengths.values())) != 1:
         raise NapInputError(
@@ -101,11 +104,12 @@ def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
 
 
 def is_multi_input(inputs: Any) -> bool:
-    """A mapping (dict, ``BatchEncoding``) or a tuple of per-input tensors/arrays, i.e. several model arguments."""
+    """A mapping (dict, ``BatchEncoding``) or tuple of per-input tensors/arrays: several model arguments."""
     if isinstance(inputs, Mapping):
         return True
     return (
-        isinstance(inputs, tuple) and len(inputs) > 0
+        isinstance(inputs, tuple)
+        and len(inputs) > 0
         and all(isinstance(v, (torch.Tensor, np.ndarray)) for v in inputs)
     )
 
@@ -126,7 +130,7 @@ def call_model(model: Any, x: Any) -> Any:
 
 
 def attention_mask(x: Any) -> torch.Tensor | None:
-    """The batch's (B, T) ``attention_mask`` (1 = real token, 0 = padding), when ``x`` is a mapping holding one."""
+    """The (B, T) ``attention_mask`` (1 = real token, 0 = padding) when ``x`` is a mapping holding one."""
     if isinstance(x, Mapping):
         m = x.get("attention_mask")
         if isinstance(m, torch.Tensor) and m.dim() == 2:
@@ -156,7 +160,8 @@ def iterate_batches(inputs: Any, batch_size: int) -> _Batches:
     -------
     >>> [x.shape[0] for x, _ in iterate_batches(np.zeros((5, 2), np.float32), 2)]
     [2, 2, 1]
-    >>> [sorted(x) for x, _ in iterate_batches({"input_ids": np.zeros((3, 4)), "attention_mask": np.ones((3, 4))}, 2)]
+    >>> enc = {"input_ids": np.zeros((3, 4)), "attention_mask": np.ones((3, 4))}
+    >>> [sorted(x) for x, _ in iterate_batches(enc, 2)]
     [['attention_mask', 'input_ids'], ['attention_mask', 'input_ids']]
     """
     if is_multi_input(inputs):
@@ -170,7 +175,9 @@ def iterate_batches(inputs: Any, batch_size: int) -> _Batches:
         inputs = torch.from_numpy(np.ascontiguousarray(inputs))
     if isinstance(inputs, torch.Tensor):
         if inputs.dim() == 0 or inputs.shape[0] == 0:
-            raise NapInputError(f"inputs have shape {tuple(inputs.shape)} (no samples)", "pass at least one input")
+            raise NapInputError(
+                f"inputs have shape {tuple(inputs.shape)} (no samples)", "pass at least one input"
+            )
         n = inputs.shape[0]
         return _Batches(
             lambda: ((inputs[i : i + batch_size], None) for i in range(0, n, batch_size)), -(-n // batch_size)

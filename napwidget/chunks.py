@@ -4,6 +4,7 @@ Chunk ``i`` is rows ``[i * size, (i + 1) * size)``. Tensors, arrays and Datasets
 resumed run reads only the missing chunks; a DataLoader is replayed in its (fixed) order and the finished
 batches are skipped before the forward pass.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence

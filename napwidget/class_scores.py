@@ -14,6 +14,7 @@ Example
 >>> class_score_problem(15, 15) is None
 True
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -67,6 +68,6 @@ def check_class_scores(width: int, classes: int | Sequence[Any] | None, what: st
     if problem is not None:
         raise NapInputError(
             f"{what} reads class logits, but {problem}",
-            "pass the classifier's logits (one column per class, e.g. outputs=logits), or class names matching "
-            "them; an embedding or regression output has no class logits to band",
+            "pass the classifier's logits (one column per class, e.g. outputs=logits), "
+            "or class names matching them; an embedding or regression output has no class logits to band",
         )

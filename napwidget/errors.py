@@ -1,4 +1,5 @@
 """Errors that name the problem and the fix, so notebooks and the widget can show them as they are."""
+
 from __future__ import annotations
 
 

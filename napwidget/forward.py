@@ -1,9 +1,10 @@
-"""One hooked forward pass per call: the batch step shared by the chunked (store) and the Ray extraction engines.
+"""One hooked forward pass per call: the batch step shared by the chunked (store) and Ray extraction engines.
 
 ``extract()`` without a store runs its own loop over every batch; the store engines need the same step for
 one batch at a time (a chunk, possibly in another process), with hooks, eval mode, device and memory format
 set up once for many calls and restored afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,7 @@ from napwidget.errors import NapInputError
 
 
 class HookedForward(contextlib.AbstractContextManager):
-    """Context manager; inside it, ``step(x)`` runs ``model`` on one batch and returns the reduced activations.
+    """Context manager; inside it, ``step(x)`` runs ``model`` on one batch, returns the reduced activations.
 
     Example
     -------
@@ -76,7 +77,9 @@ class HookedForward(contextlib.AbstractContextManager):
         def hook(_m, _inp, out):
             t = _first_tensor(out)
             if t is None:
-                raise NapInputError(f"layer {name!r} returned no tensor", "choose a module that outputs a tensor")
+                raise NapInputError(
+                    f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
+                )
             self.shapes.setdefault(name, tuple(t.shape[1:]))
             self._collected[name] = reduce_activation(t, self.reduce).float().cpu()
 
@@ -87,7 +90,9 @@ class HookedForward(contextlib.AbstractContextManager):
         x = _to_model_input(x, self.model, self.device)
         if self._use_cl is None:  # decided on the first batch, as extract() does
             self._use_cl = bool(
-                _has_conv2d(self.model) and isinstance(x, torch.Tensor) and x.dim() == 4
+                _has_conv2d(self.model)
+                and isinstance(x, torch.Tensor)
+                and x.dim() == 4
                 and self.channels_last is not False
             )
             if self._use_cl:
@@ -103,8 +108,9 @@ class HookedForward(contextlib.AbstractContextManager):
             except Exception as exc:
                 shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
                 raise RuntimeError(
-                    f"the model raised on a batch of shape {shape}: {exc}. Fix: pass inputs the model accepts "
-                    "(check shape, dtype and channel order, e.g. (N, C, H, W) float for image models)"
+                    f"the model raised on a batch of shape {shape}: {exc}. "
+                    "Fix: pass inputs the model accepts (check shape, dtype and channel order, "
+                    "e.g. (N, C, H, W) float for image models)"
                 ) from exc
         missing = [n for n in self.names if n not in self._collected]
         if missing:

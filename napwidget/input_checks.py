@@ -13,6 +13,7 @@ Traceback (most recent call last):
 napwidget.errors.NapInputError: images have 2 entries but there are 3 inputs. Fix: pass one image per input \
 (the same inputs, in the same order, as the activations).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -26,9 +27,12 @@ __all__ = ["check_class_names", "check_widget_inputs", "input_count", "length_of
 
 # argument name -> (what one entry of it is, how its length is counted), for the message
 _ONE = {
-    "images": ("image", "have {m} entries"), "labels": ("label", "have {m} entries"),
-    "predictions": ("prediction", "have {m} entries"), "outputs": ("row of logits", "have {m} rows"),
-    "groups": ("group label", "have {m} entries"), "renderer": ("item", "renders {m} items"),
+    "images": ("image", "have {m} entries"),
+    "labels": ("label", "have {m} entries"),
+    "predictions": ("prediction", "have {m} entries"),
+    "outputs": ("row of logits", "have {m} rows"),
+    "groups": ("group label", "have {m} entries"),
+    "renderer": ("item", "renders {m} items"),
 }
 
 
@@ -140,7 +144,13 @@ def check_widget_inputs(
 
     ``renderer`` is checked when it knows its item count (``renderer.n``).
     """
-    for name, value in (("images", images), ("renderer", renderer), ("labels", labels),
-                        ("predictions", predictions), ("outputs", outputs), ("groups", groups)):
+    for name, value in (
+        ("images", images),
+        ("renderer", renderer),
+        ("labels", labels),
+        ("predictions", predictions),
+        ("outputs", outputs),
+        ("groups", groups),
+    ):
         _check_length(name, value, n)
     check_class_names(class_names, labels=labels, predictions=predictions)

@@ -1,4 +1,5 @@
 """Activations -> Neural Activation Patterns: normalise, cluster with exact HDBSCAN, summarise each NAP."""
+
 from __future__ import annotations
 
 import json
@@ -98,7 +99,8 @@ class NAPs:
 
         Returns
         -------
-        (labels, probabilities): (M,) NAP ids as in :attr:`labels` (-1 = noise) and (M,) probabilities in [0, 1].
+        (labels, probabilities): (M,) NAP ids as in :attr:`labels` (-1 = noise) and (M,) probabilities
+        in [0, 1].
 
         Example
         -------
@@ -153,7 +155,10 @@ class NAPs:
 
     def _check_nap(self, i: int) -> int:
         if not (-1 <= int(i) < self.n_naps):
-            raise IndexError(f"NAP {i} does not exist: this layer has {self.n_naps} NAPs (0..{self.n_naps - 1}; -1 = noise)")
+            raise IndexError(
+                f"NAP {i} does not exist: this layer has {self.n_naps} NAPs "
+                f"(0..{self.n_naps - 1}; -1 = noise)"
+            )
         return int(i)
 
     @cached_property
@@ -193,7 +198,8 @@ class NAPs:
         """Per-NAP, per-unit statistics of the normalised activations, each (k, F).
 
         ``min, q1, median, mean, q3, max, iqr`` and the box-plot whiskers
-        ``lower_whisker = max(q1 - 1.5 IQR, min)``, ``upper_whisker = min(q3 + 1.5 IQR, max)`` (exact quantiles).
+        ``lower_whisker = max(q1 - 1.5 IQR, min)``, ``upper_whisker = min(q3 + 1.5 IQR, max)`` (exact
+        quantiles).
         """
         k, f = self.n_naps, self.features.shape[1]
         out = {name: np.zeros((k, f), dtype=np.float32) for name in STAT_NAMES}
@@ -240,7 +246,9 @@ class NAPs:
         codes = np.searchsorted(self.classes, self.input_labels)
         mask = self.labels >= 0
         flat = self.labels[mask] * len(self.classes) + codes[mask]
-        return np.bincount(flat, minlength=self.n_naps * len(self.classes)).reshape(self.n_naps, len(self.classes))
+        return np.bincount(flat, minlength=self.n_naps * len(self.classes)).reshape(
+            self.n_naps, len(self.classes)
+        )
 
     @property
     def purity(self) -> np.ndarray:
@@ -260,7 +268,11 @@ class NAPs:
         return {self._class_name(labs[j]): int(counts[j]) for j in order}
 
     def _class_name(self, lab: Any) -> Any:
-        if self.class_names is not None and np.issubdtype(np.asarray(lab).dtype, np.integer) and 0 <= int(lab) < len(self.class_names):
+        if (
+            self.class_names is not None
+            and np.issubdtype(np.asarray(lab).dtype, np.integer)
+            and 0 <= int(lab) < len(self.class_names)
+        ):
             return self.class_names[int(lab)]
         return lab.item() if hasattr(lab, "item") else lab
 
@@ -285,11 +297,15 @@ class NAPs:
         for i in range(self.n_naps):
             comp = self.label_composition(i)
             dominant = next(iter(comp), None)
-            rows.append({
-                "nap": i, "size": int(self.sizes[i]), "persistence": float(self.persistence[i]),
-                "purity": float(self.purity[i]) if self.input_labels is not None else None,
-                "dominant": dominant,
-            })
+            rows.append(
+                {
+                    "nap": i,
+                    "size": int(self.sizes[i]),
+                    "persistence": float(self.persistence[i]),
+                    "purity": float(self.purity[i]) if self.input_labels is not None else None,
+                    "dominant": dominant,
+                }
+            )
         if not as_frame:
             return rows
         import pandas as pd
@@ -298,8 +314,8 @@ class NAPs:
         return pd.DataFrame(rows, columns=columns).set_index("nap")
 
     def to_pandas(self, per: str = "input"):
-        """A DataFrame: ``per="input"`` (default) one row per input: nap, probability, outlier_score (and label,
-        prediction when given); ``per="nap"`` one row per NAP (:meth:`summary`).
+        """A DataFrame: ``per="input"`` (default) one row per input: nap, probability, outlier_score (and
+        label, prediction when given); ``per="nap"`` one row per NAP (:meth:`summary`).
 
         Example
         -------
@@ -331,15 +347,24 @@ class NAPs:
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
         arrays = {
-            "labels": self.labels, "probabilities": self.probabilities, "outlier_scores": self.outlier_scores,
-            "persistence": self.persistence, "stability": self.stability, "features": self.features,
+            "labels": self.labels,
+            "probabilities": self.probabilities,
+            "outlier_scores": self.outlier_scores,
+            "persistence": self.persistence,
+            "stability": self.stability,
+            "features": self.features,
         }
         if self.input_labels is not None and self.input_labels.dtype != object:
             arrays["input_labels"] = self.input_labels
         if self.predictions is not None:
             arrays["predictions"] = self.predictions
-        meta = {"layer": self.layer, "params": self.params, "class_names": self.class_names, "version": 1,
-                "algorithm": self.algorithm}
+        meta = {
+            "layer": self.layer,
+            "params": self.params,
+            "class_names": self.class_names,
+            "version": 1,
+            "algorithm": self.algorithm,
+        }
         np.savez_compressed(path, meta=np.array(json.dumps(meta)), **arrays)
         return path
 
@@ -363,13 +388,22 @@ def load_naps(path: str | Path) -> NAPs:
     meta, data = read_naps_file(path)
     k = len(data["persistence"])
     result = ClusterResult(
-        labels=data["labels"], probabilities=data["probabilities"], outlier_scores=data["outlier_scores"],
-        persistence=data["persistence"], stability=data["stability"][:k], condensed_tree=None,
+        labels=data["labels"],
+        probabilities=data["probabilities"],
+        outlier_scores=data["outlier_scores"],
+        persistence=data["persistence"],
+        stability=data["stability"][:k],
+        condensed_tree=None,
     )
     return NAPs(
-        result, data["features"], layer=meta.get("layer"), params=meta.get("params"),
-        input_labels=data.get("input_labels"), predictions=data.get("predictions"),
-        class_names=meta.get("class_names"), algorithm=meta.get("algorithm", "exact"),
+        result,
+        data["features"],
+        layer=meta.get("layer"),
+        params=meta.get("params"),
+        input_labels=data.get("input_labels"),
+        predictions=data.get("predictions"),
+        class_names=meta.get("class_names"),
+        algorithm=meta.get("algorithm", "exact"),
     )
 
 
@@ -401,18 +435,28 @@ def _select_matrix(activations: Any, layer: str | None) -> tuple[np.ndarray, str
 def validate_params(n: int, min_cluster_size: int, min_samples: int, method: str) -> None:
     """Raise :class:`NapInputError` for parameters HDBSCAN cannot use on ``n`` inputs."""
     if int(min_cluster_size) != min_cluster_size or min_cluster_size < 2:
-        raise NapInputError(f"min_cluster_size={min_cluster_size} is too small", "use an integer >= 2 (the method's default is 5)")
+        raise NapInputError(
+            f"min_cluster_size={min_cluster_size} is too small",
+            "use an integer >= 2 (the method's default is 5)",
+        )
     if int(min_samples) != min_samples or min_samples < 1:
-        raise NapInputError(f"min_samples={min_samples} is too small", "use an integer >= 1 (the method's default is 5)")
+        raise NapInputError(
+            f"min_samples={min_samples} is too small", "use an integer >= 1 (the method's default is 5)"
+        )
     if method not in METHODS:
-        raise NapInputError(f"unknown cluster_selection_method={method!r}", "use 'leaf' (the method's default) or 'eom'")
+        raise NapInputError(
+            f"unknown cluster_selection_method={method!r}", "use 'leaf' (the method's default) or 'eom'"
+        )
     if n < min_cluster_size:
         raise NapInputError(
             f"only {n} inputs for min_cluster_size={min_cluster_size}",
             f"pass at least {min_cluster_size} inputs or lower min_cluster_size",
         )
     if n <= min_samples:
-        raise NapInputError(f"only {n} inputs for min_samples={min_samples}", f"pass more than {min_samples} inputs or lower min_samples")
+        raise NapInputError(
+            f"only {n} inputs for min_samples={min_samples}",
+            f"pass more than {min_samples} inputs or lower min_samples",
+        )
 
 
 def find_naps(
@@ -437,8 +481,8 @@ def find_naps(
     and the inputs are clustered with exact HDBSCAN (euclidean). Defaults follow the method's reference
     implementation: ``min_cluster_size=5, min_samples=5, cluster_selection_method="leaf"``.
 
-    Re-clustering is instant: the single-linkage tree of a (matrix, normalisation, min_samples) is cached, so a
-    second call that changes only ``min_cluster_size`` or ``cluster_selection_method`` re-selects clusters
+    Re-clustering is instant: the single-linkage tree of a (matrix, normalisation, min_samples) is cached, so
+    a second call that changes only ``min_cluster_size`` or ``cluster_selection_method`` re-selects clusters
     from it (milliseconds) and gives the labels a full refit would.
 
     Parameters
@@ -447,18 +491,19 @@ def find_naps(
         array, or raw (N, C, H, W) outputs (aggregated per channel with ``aggregate_by``).
     normalize : ``"unit"`` (per-unit abs-max, default), ``"layer"`` (one scalar, the reference's dense-layer
         behaviour) or ``"none"``.
-    aggregate_by : for raw conv outputs: ``"mean"`` (default), ``"max"``, ``"mean_std"``, ``"min_max"``, ``"none"``.
+    aggregate_by : for raw conv outputs: ``"mean"`` (default), ``"max"``, ``"mean_std"``, ``"min_max"``,
+        ``"none"``.
     parity : reproduce the reference implementation's quirks (dense layers divided by one scalar; the std
         block of ``mean_std`` divided by the square root of the mean block's maximum).
     labels, predictions, class_names : per-input class labels / model predictions, for label make-up.
-    algorithm : the clustering engine (:mod:`napwidget.algorithms`): ``"auto"`` (default: ``"exact"`` while its
-        memory fits comfortably in what is available, else ``"approximate"``, with a warning), ``"exact"``
-        (hdbscan's result bit for bit where hdbscan's MST is exact; memory N x N float32, e.g. 10 GiB at 50k
-        inputs), ``"approximate"`` (HDBSCAN on a k-nearest-neighbour graph, memory O(N * (features + k)): for
-        100k-1M inputs) or ``"hdbscan"`` (the hdbscan library itself, as the reference tool runs it:
-        persistence bit for bit the reference's, also for D <= 60 where hdbscan's default MST is
-        approximate; slower, and every call refits). ``parity=True`` selects ``"hdbscan"`` unless
-        ``algorithm`` is given. ``naps.algorithm`` says which one ran.
+    algorithm : the clustering engine (:mod:`napwidget.algorithms`): ``"auto"`` (default: ``"exact"``
+        while its memory fits comfortably in what is available, else ``"approximate"``, with a warning),
+        ``"exact"`` (hdbscan's result bit for bit where hdbscan's MST is exact; memory N x N float32, e.g.
+        10 GiB at 50k inputs), ``"approximate"`` (HDBSCAN on a k-nearest-neighbour graph, memory
+        O(N * (features + k)): for 100k-1M inputs) or ``"hdbscan"`` (the hdbscan library itself, as the
+        reference tool runs it: persistence bit for bit the reference's, also for D <= 60 where hdbscan's
+        default MST is approximate; slower, and every call refits). ``parity=True`` selects ``"hdbscan"``
+        unless ``algorithm`` is given. ``naps.algorithm`` says which one ran.
     progress : show a tqdm progress bar while the tree is built: ``None`` (default) when that is predicted to
         take more than ~2 s (and the tree is not cached), ``True`` always, ``False`` never.
 
@@ -482,13 +527,16 @@ def find_naps(
         raise NapInputError(f"unknown aggregate_by={aggregate_by!r}", f"use one of {AGGREGATIONS}")
     if matrix.ndim != 2:
         raise NapInputError(
-            f"activations have shape {matrix.shape}", "pass an (N, features) matrix or (N, C, H, W) conv outputs"
+            f"activations have shape {matrix.shape}",
+            "pass an (N, features) matrix or (N, C, H, W) conv outputs",
         )
     if not np.issubdtype(matrix.dtype, np.number) or np.issubdtype(matrix.dtype, np.complexfloating):
         raise NapInputError(f"activations have dtype {matrix.dtype}", "pass real numbers (e.g. float32)")
     n = matrix.shape[0]
     if n == 0:
-        raise NapInputError("the activation matrix is empty", "extract activations of at least min_cluster_size inputs")
+        raise NapInputError(
+            "the activation matrix is empty", "extract activations of at least min_cluster_size inputs"
+        )
     validate_params(n, min_cluster_size, min_samples, cluster_selection_method)
     dense = matrix.ndim == 2 and not is_mean_std
     norm = "layer" if (parity and dense and normalize == "unit") else normalize
@@ -501,18 +549,36 @@ def find_naps(
     expected = expected_seconds(resolve_tree_engine(engine, n, matrix.shape[1]), n, matrix.shape[1])
     with progress_bar(progress, f"NAPs {layer}" if layer else "NAPs", expected=expected) as report:
         features, tree, result, used, scale = ALGORITHMS[engine](
-            matrix, (norm, parity, is_mean_std), make_features, min_cluster_size=int(min_cluster_size),
-            min_samples=int(min_samples), method=cluster_selection_method, progress=report,
+            matrix,
+            (norm, parity, is_mean_std),
+            make_features,
+            min_cluster_size=int(min_cluster_size),
+            min_samples=int(min_samples),
+            method=cluster_selection_method,
+            progress=report,
         )
     labels_arr = _per_input(labels, n, "labels")
     preds_arr = _per_input(predictions, n, "predictions")
     params = {
-        "min_cluster_size": int(min_cluster_size), "min_samples": int(min_samples),
-        "cluster_selection_method": cluster_selection_method, "normalize": normalize, "parity": parity,
-        "algorithm": engine, "aggregate_by": aggregate_by,
+        "min_cluster_size": int(min_cluster_size),
+        "min_samples": int(min_samples),
+        "cluster_selection_method": cluster_selection_method,
+        "normalize": normalize,
+        "parity": parity,
+        "algorithm": engine,
+        "aggregate_by": aggregate_by,
     }
-    naps = NAPs(result, features, tree=tree, layer=layer, input_labels=labels_arr, predictions=preds_arr,
-                class_names=class_names, params=params, algorithm=used)
+    naps = NAPs(
+        result,
+        features,
+        tree=tree,
+        layer=layer,
+        input_labels=labels_arr,
+        predictions=preds_arr,
+        class_names=class_names,
+        params=params,
+        algorithm=used,
+    )
     naps.feature_scale = scale
     return naps
 
@@ -522,11 +588,15 @@ def _per_input(values: Any, n: int, what: str) -> np.ndarray | None:
         return None
     arr = np.asarray(values.detach().cpu().numpy() if hasattr(values, "detach") else values)
     if arr.shape[:1] != (n,):
-        raise NapInputError(f"{what} have shape {arr.shape} but there are {n} inputs", f"pass one {what[:-1]} per input")
+        raise NapInputError(
+            f"{what} have shape {arr.shape} but there are {n} inputs", f"pass one {what[:-1]} per input"
+        )
     return arr
 
 
-def top_activating(activations: Any, unit: int | None = None, k: int = 16, *, layer: str | None = None) -> np.ndarray:
+def top_activating(
+    activations: Any, unit: int | None = None, k: int = 16, *, layer: str | None = None
+) -> np.ndarray:
     """The max-activation baseline NAPs are contrasted with: the ``k`` inputs that excite ``unit`` most.
 
     With ``unit=None`` the layer as a whole: inputs ranked by the L2 norm of their activation vector.
@@ -545,7 +615,10 @@ def top_activating(activations: Any, unit: int | None = None, k: int = 16, *, la
         score = np.linalg.norm(matrix.astype(np.float64), axis=1)
     else:
         if not (0 <= int(unit) < matrix.shape[1]):
-            raise NapInputError(f"unit {unit} does not exist (the layer has {matrix.shape[1]} units)", f"pick 0..{matrix.shape[1] - 1}")
+            raise NapInputError(
+                f"unit {unit} does not exist (the layer has {matrix.shape[1]} units)",
+                f"pick 0..{matrix.shape[1] - 1}",
+            )
         score = matrix[:, int(unit)].astype(np.float64)
     score = np.where(np.isfinite(score), score, -np.inf)
     return np.argsort(-score, kind="stable")[: max(int(k), 0)]

@@ -15,6 +15,7 @@ Traceback (most recent call last):
 ...
 napwidget.errors.NapInputError: .../notes.npz is not a NAPs file: it is not a NumPy .npz archive...
 """
+
 from __future__ import annotations
 
 import json

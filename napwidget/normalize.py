@@ -1,4 +1,5 @@
 """Activation profile -> clustering features: the NAP method's aggregation and normalisation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,9 @@ def aggregate(x: np.ndarray, how: str = "mean") -> np.ndarray:
     (2, 3)
     """
     if how not in AGGREGATIONS:
-        raise NapInputError(f"unknown aggregation {how!r}", f"use one of {', '.join(map(repr, AGGREGATIONS))}")
+        raise NapInputError(
+            f"unknown aggregation {how!r}", f"use one of {', '.join(map(repr, AGGREGATIONS))}"
+        )
     x = np.asarray(x)
     if x.ndim <= 2:
         return x.reshape(len(x), -1) if x.ndim == 1 else x
@@ -65,7 +68,9 @@ def normalize_features(
     return apply_scale(x, feature_scale(x, how, parity=parity, mean_std=mean_std))
 
 
-def feature_scale(x: np.ndarray, how: str = "unit", *, parity: bool = False, mean_std: bool = False) -> np.ndarray:
+def feature_scale(
+    x: np.ndarray, how: str = "unit", *, parity: bool = False, mean_std: bool = False
+) -> np.ndarray:
     """The (F,) divisor per column that :func:`normalize_features` uses (0 marks a column mapped to 0).
 
     Kept with the NAPs so that new inputs (``NAPs.predict``) are scaled exactly like the clustered ones.
@@ -76,7 +81,9 @@ def feature_scale(x: np.ndarray, how: str = "unit", *, parity: bool = False, mea
     [2.0, 4.0]
     """
     if how not in NORMALIZATIONS:
-        raise NapInputError(f"unknown normalize={how!r}", f"use one of {', '.join(map(repr, NORMALIZATIONS))}")
+        raise NapInputError(
+            f"unknown normalize={how!r}", f"use one of {', '.join(map(repr, NORMALIZATIONS))}"
+        )
     x = np.asarray(x, dtype=np.float32)
     if how == "none":
         return np.ones(x.shape[1], dtype=np.float32)
@@ -113,6 +120,7 @@ def check_finite(x: np.ndarray, what: str = "activations") -> None:
         return
     bad_rows = np.flatnonzero(~finite.all(axis=1))
     raise NapInputError(
-        f"{what} contain NaN or inf values in {len(bad_rows)} of {len(x)} inputs (first: {bad_rows[:5].tolist()})",
+        f"{what} contain NaN or inf values in {len(bad_rows)} of {len(x)} inputs "
+        f"(first: {bad_rows[:5].tolist()})",
         "drop those inputs (keep = np.isfinite(X).all(axis=1)) or check the model for overflow / bad inputs",
     )

@@ -10,6 +10,7 @@ Example
 >>> with progress_bar(False, "NAPs") as report:
 ...     report(0.5, "spanning tree")
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -58,8 +59,12 @@ class ProgressBar:
         if self._bar is None:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=100, desc=self.desc, unit="%",
-                             bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+            self._bar = tqdm(
+                total=100,
+                desc=self.desc,
+                unit="%",
+                bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}",
+            )
         if stage != self._stage:
             self._stage = stage
             self._bar.set_postfix_str(stage, refresh=False)

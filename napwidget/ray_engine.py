@@ -6,6 +6,7 @@ as the local engine, so a killed worker or an interrupted driver loses at most t
 rerunning the call resumes. Runs on the cluster ``ray.init(address=...)`` connected to, or on a local one
 started on demand.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,8 +39,14 @@ class ChunkWorker:
     """A Ray Data actor: holds the model with its hooks, computes one chunk per call."""
 
     def __init__(
-        self, model: nn.Module, names: list[str], reduce: str, channels_last: bool | None, source: list,
-        device: str, threads: int,
+        self,
+        model: nn.Module,
+        names: list[str],
+        reduce: str,
+        channels_last: bool | None,
+        source: list,
+        device: str,
+        threads: int,
     ) -> None:
         torch.set_num_threads(max(1, threads))
         if isinstance(source[0], ChunkSource):  # already here (in-process use)
@@ -58,7 +65,9 @@ class ChunkWorker:
             x, y = self.source.chunk(int(i))
             layers, outputs = self.step(x)
             chunks.append(int(i))
-            payloads.append(pickle.dumps((layers, outputs, targets_array(y), dict(self.step.shapes)), protocol=5))
+            payloads.append(
+                pickle.dumps((layers, outputs, targets_array(y), dict(self.step.shapes)), protocol=5)
+            )
         out = np.empty(len(payloads), dtype=object)
         out[:] = payloads
         return {"chunk": np.asarray(chunks, np.int64), "payload": out}
@@ -74,8 +83,8 @@ def _plan(ray: Any, options: dict[str, Any]) -> dict[str, Any]:
     gpus, cpus = float(resources.get("GPU", 0)), float(resources.get("CPU", 1))
     num_gpus = float(options.get("num_gpus", 1 if gpus >= 1 else 0))
     threads = int(options.get("threads", torch.get_num_threads()))
-    # An actor asks Ray for one CPU by default, so Ray Data's own tasks still find a free one on small machines;
-    # its torch threads are set separately.
+    # An actor asks Ray for one CPU by default, so Ray Data's own tasks still find a free one on small
+    # machines; its torch threads are set separately.
     num_cpus = float(options.get("num_cpus", 1))
     if num_gpus > 0:
         default_actors = max(1, int(gpus // num_gpus))
@@ -114,8 +123,13 @@ def run_on_ray(
     ds = ds.map_batches(
         ChunkWorker,
         fn_constructor_kwargs={
-            "model": ship, "names": st.layers, "reduce": reduce, "channels_last": channels_last,
-            "source": [source_ref], "device": run_device, "threads": plan["threads"],
+            "model": ship,
+            "names": st.layers,
+            "reduce": reduce,
+            "channels_last": channels_last,
+            "source": [source_ref],
+            "device": run_device,
+            "threads": plan["threads"],
         },
         batch_size=1,
         batch_format="numpy",
@@ -133,4 +147,3 @@ def write_results(st: ActivationStore, batches: Any) -> None:
         for i, payload in zip(batch["chunk"], batch["payload"]):
             layers, outputs, targets, shapes = pickle.loads(payload)
             st.write_chunk(int(i), layers, outputs, targets, shapes)
-

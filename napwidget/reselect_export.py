@@ -1,15 +1,16 @@
 """The single-linkage tree in the compact binary form the front end re-selects clusters from.
 
-With the tree in the page, changing ``min_cluster_size`` or the selection method needs no kernel: the front end
-(``js/src/reselect/``) condenses and selects exactly as :func:`napwidget.clustering.select_clusters` and numbers
-NAPs as :class:`napwidget.naps.NAPs` does, with the same floating-point steps, so its labels, probabilities,
-outlier scores and persistence equal the kernel's. A ``save_html`` file and a notebook output whose kernel is
-gone use it.
+With the tree in the page, changing ``min_cluster_size`` or the selection method needs no kernel: the front
+end (``js/src/reselect/``) condenses and selects exactly as :func:`napwidget.clustering.select_clusters` and
+numbers NAPs as :class:`napwidget.naps.NAPs` does, with the same floating-point steps, so its labels,
+probabilities, outlier scores and persistence equal the kernel's. A ``save_html`` file and a notebook output
+whose kernel is gone use it.
 
 Layout (little-endian, 16 bytes per merge, no header): ``left`` int32[N-1], ``right`` int32[N-1],
 ``distance`` float64[N-1] -- the scipy/hdbscan linkage without the size column (the front end recomputes it).
 At 10,000 inputs that is 160 kB (213 kB as base64), against ~1 MB for the same numbers as JSON text.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,9 +11,10 @@ Layout of ``acts.zarr/``::
                          those rows; 0 = chunk not finished
 
 A chunk counts as finished only when its checksum row is present and matches the data, so a run that stopped
-in the middle of a write (KeyboardInterrupt, killed worker, full disk), or a chunk file that was altered later,
-is recomputed by the next run instead of being read.
+in the middle of a write (KeyboardInterrupt, killed worker, full disk), or a chunk file that was altered
+later, is recomputed by the next run instead of being read.
 """
+
 from __future__ import annotations
 
 import errno
@@ -86,7 +87,12 @@ class ActivationStore:
     def create_or_open(cls, path: str | os.PathLike, manifest: Mapping[str, Any]) -> ActivationStore:
         """The store at ``path`` for this manifest: created when absent, checked against it when present."""
         zarr = _zarr()
-        want = {"format": FORMAT, "version": VERSION, **manifest, "shapes": dict(manifest.get("shapes") or {})}
+        want = {
+            "format": FORMAT,
+            "version": VERSION,
+            **manifest,
+            "shapes": dict(manifest.get("shapes") or {}),
+        }
         path = Path(path)
         if (path / "zarr.json").exists():
             store = cls.open(path)
@@ -104,7 +110,11 @@ class ActivationStore:
             n_chunks = -(-int(want["n"]) // int(want["chunk_rows"]))
             n_arrays = len(array_names(want["layers"]))
             group.create_array(
-                "checksums", shape=(n_chunks, n_arrays), chunks=(1, n_arrays), dtype="uint64", fill_value=0,
+                "checksums",
+                shape=(n_chunks, n_arrays),
+                chunks=(1, n_arrays),
+                dtype="uint64",
+                fill_value=0,
                 compressors=None,
             )
         except OSError as exc:
@@ -202,7 +212,7 @@ class ActivationStore:
         return sorted(bad)
 
     def missing(self) -> list[int]:
-        """Chunks still to compute: never finished, or finished but corrupt since (checked against the CRCs)."""
+        """Chunks still to compute: never finished, or finished but corrupt since (checked with the CRCs)."""
         done = set(self.finished(verify=True))
         return [i for i in range(self.n_chunks) if i not in done]
 
@@ -217,7 +227,9 @@ class ActivationStore:
     ) -> None:
         """Write chunk ``i``'s rows of every array, then its checksums (the chunk counts only after those)."""
         a, b = self.rows(i)
-        blocks: dict[str, np.ndarray | None] = {f"layers/{k}": np.asarray(v, np.float32) for k, v in layers.items()}
+        blocks: dict[str, np.ndarray | None] = {
+            f"layers/{k}": np.asarray(v, np.float32) for k, v in layers.items()
+        }
         blocks["outputs"] = None if outputs is None else np.asarray(outputs, np.float32)
         blocks["targets"] = None if targets is None else np.asarray(targets)
         sums = np.empty(len(self.arrays), np.uint64)
@@ -241,7 +253,8 @@ class ActivationStore:
         if block.shape[0] != rows:
             raise NapInputError(
                 f"chunk {i} of {name!r} has {block.shape[0]} rows, expected {rows}",
-                "yield batches of the store's chunk size (a DataLoader with a fixed batch_size, shuffle=False)",
+                "yield batches of the store's chunk size "
+                "(a DataLoader with a fixed batch_size, shuffle=False)",
             )
         if self.has(name):
             have = self.array(name).shape[1:]
@@ -249,7 +262,8 @@ class ActivationStore:
                 raise NapInputError(
                     f"chunk {i} of {name!r} has per-input shape {tuple(block.shape[1:])} but earlier chunks "
                     f"have {tuple(have)}",
-                    "give every input the same shape (pad or resize them), or use reduce='mean' for conv maps",
+                    "give every input the same shape (pad or resize them), "
+                    "or use reduce='mean' for conv maps",
                 )
 
     def _array_for(self, name: str, block: np.ndarray) -> Any:
@@ -258,10 +272,15 @@ class ActivationStore:
         dtype = np.dtype(np.float32) if name != "targets" else block.dtype
         if dtype.kind not in "biuf":
             raise NapInputError(f"targets of dtype {dtype} cannot be stored", "yield numeric targets")
-        # Uncompressed: activations are dense floats that compress poorly, and raw chunks read back at disk speed.
+        # Uncompressed: activations are dense floats that compress poorly, and raw chunks read back at disk
+        # speed.
         self._handles[name] = self.group.create_array(
-            name, shape=(self.n, *block.shape[1:]), chunks=(self.chunk_rows, *block.shape[1:]), dtype=dtype,
-            fill_value=0, compressors=None,
+            name,
+            shape=(self.n, *block.shape[1:]),
+            chunks=(self.chunk_rows, *block.shape[1:]),
+            dtype=dtype,
+            fill_value=0,
+            compressors=None,
         )
         return self._handles[name]
 
@@ -365,10 +384,12 @@ def _check_same(have: Mapping[str, Any], want: Mapping[str, Any], path: Path) ->
         if key in ("format", "version"):
             continue
         if key == "inputs" and (have.get(key) is None or want.get(key) is None):
-            continue  # Datasets without cache_key carry no input fingerprint: the row count is checked instead
+            # Datasets without cache_key carry no input fingerprint: the row count is checked instead
+            continue
         if have.get(key) != want.get(key):
             problem, same = what[key]
             raise NapInputError(
                 f"the store {path} was written with {problem}, not by this call",
-                f"pass a new store path, or delete {path} to recompute, or call extract with {same} to resume it",
+                f"pass a new store path, or delete {path} to recompute, "
+                f"or call extract with {same} to resume it",
             )

@@ -3,6 +3,7 @@
 The same call after an interruption computes only the chunks that are missing or fail their checksums;
 a store written by another model, layer set, reduction, batch size or other inputs is refused.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,13 +40,15 @@ def extract_to_store(
     progress: bool | None = None,
     cache_key: str | None = None,
 ) -> StoredActivations:
-    """Fill the store at ``store`` with the activations of ``names`` and return it opened (see ``extract``)."""
+    """Fill the store at ``store`` with the activations of ``names``; return it opened (see ``extract``)."""
     if engine not in ENGINES:
         raise NapInputError(f"unknown engine={engine!r}", f"use one of {', '.join(map(repr, ENGINES))}")
     if store is None:
         raise NapInputError(f"engine={engine!r} writes to an activation store", "pass store='acts.zarr'")
     if engine_options and engine != "ray":
-        raise NapInputError("engine_options only apply to engine='ray'", "drop engine_options or use engine='ray'")
+        raise NapInputError(
+            "engine_options only apply to engine='ray'", "drop engine_options or use engine='ray'"
+        )
     source = ChunkSource(inputs, batch_size)
     manifest = {
         "model": fingerprint_model(model),
@@ -62,12 +65,14 @@ def extract_to_store(
     elif todo:
         from napwidget.ray_engine import run_on_ray
 
-        run_on_ray(model, source, st, todo, reduce, device, channels_last, progress, dict(engine_options or {}))
+        run_on_ray(
+            model, source, st, todo, reduce, device, channels_last, progress, dict(engine_options or {})
+        )
     return open_activations(store)
 
 
 def targets_array(y: Any) -> np.ndarray | None:
-    """A batch's targets as a numeric array, or None (no targets, or not numeric: then they are not stored)."""
+    """A batch's targets as a numeric array, or None (no targets, or not numeric: then not stored)."""
     if y is None:
         return None
     arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)

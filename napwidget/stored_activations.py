@@ -1,4 +1,5 @@
 """Activations backed by a zarr store: each layer is read (and checked) when first asked for."""
+
 from __future__ import annotations
 
 import os
@@ -12,7 +13,7 @@ from napwidget.store import ActivationStore
 
 
 class StoredActivations(Activations):
-    """An :class:`~napwidget.Activations` whose layers live in an activation store (see :func:`open_activations`).
+    """An :class:`~napwidget.Activations` whose layers live in an activation store (:func:`open_activations`).
 
     ``acts[layer]`` reads that layer's (N, F) array from disk on first use, checks every chunk against its
     checksum and for NaN/inf, and keeps it in memory; :meth:`release` drops loaded layers again. Everything
@@ -57,7 +58,9 @@ class StoredActivations(Activations):
         if layer not in self._loaded:
             arr = self.store.read(f"layers/{layer}", verify=self.verify)
             if arr is None:
-                raise NapInputError(f"layer {layer!r} has no data in {self.path}", "rerun extract to finish it")
+                raise NapInputError(
+                    f"layer {layer!r} has no data in {self.path}", "rerun extract to finish it"
+                )
             self._loaded[layer] = np.ascontiguousarray(arr, dtype=np.float32)
         return self._loaded[layer]
 
@@ -92,8 +95,13 @@ class StoredActivations(Activations):
             self._loaded.pop(layer, None)
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{k}: {self._width(k)[:1][0] if self._width(k) else '?'}" for k in self.store.layers)
-        return f"StoredActivations({self.path!r}, n={self.n_samples}, reduce={self.reduce!r}, layers={{{inner}}})"
+        inner = ", ".join(
+            f"{k}: {self._width(k)[:1][0] if self._width(k) else '?'}" for k in self.store.layers
+        )
+        return (
+            f"StoredActivations({self.path!r}, n={self.n_samples}, reduce={self.reduce!r}, "
+            f"layers={{{inner}}})"
+        )
 
 
 def open_activations(path: str | os.PathLike, *, verify: bool = True) -> StoredActivations:
@@ -125,4 +133,3 @@ def open_activations(path: str | os.PathLike, *, verify: bool = True) -> StoredA
             "rerun the extract(..., store=...) call that wrote it: it computes only the missing chunks",
         )
     return StoredActivations(store, verify=verify)
-

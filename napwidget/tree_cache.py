@@ -5,6 +5,7 @@ few trees makes parameter changes in the widget instant. Keys use a cheap conten
 dtype, buffer address and a strided sample of values) rather than hashing the whole matrix, which would
 cost more than the re-clustering itself.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Shared fixtures: the digits demo model (trained once per session) and activation-like blobs."""
+
 from __future__ import annotations
 
 import os

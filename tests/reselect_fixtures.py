@@ -7,6 +7,7 @@ numbering by persistence), probabilities, GLOSH outlier scores, persistence and 
 compared bit for bit by vitest). ``tests/test_reselect_fixtures.py`` checks the committed files are current;
 ``NAPWIDGET_UPDATE_FIXTURES=1`` rewrites them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,20 +28,23 @@ METHODS = ("leaf", "eom")
 def _blobs(rng: np.random.Generator) -> np.ndarray:
     """Activation-like: sparse non-negative blobs of different spreads in 16 dims, plus diffuse noise."""
     centers = rng.uniform(0, 3, size=(4, 16)) * (rng.uniform(size=(4, 16)) < 0.5)
-    parts = [c + rng.normal(scale=s, size=(m, 16)) for c, s, m in zip(centers, (0.05, 0.1, 0.2, 0.4), (60, 50, 40, 30))]
+    parts = [
+        c + rng.normal(scale=s, size=(m, 16))
+        for c, s, m in zip(centers, (0.05, 0.1, 0.2, 0.4), (60, 50, 40, 30))
+    ]
     parts.append(rng.uniform(0, 3, size=(20, 16)))
     return np.maximum(np.concatenate(parts), 0)
 
 
 def _duplicates(rng: np.random.Generator) -> np.ndarray:
-    """Exact duplicate rows: zero mutual-reachability distances, infinite lambdas (probabilities, GLOSH edge cases)."""
+    """Duplicate rows: zero mutual-reachability distances, infinite lambdas (GLOSH/probability edge cases)."""
     base = rng.normal(size=(40, 8))
     reps = rng.integers(1, 8, size=40)
     return np.repeat(base, reps, axis=0)[:180]
 
 
 def _grid(rng: np.random.Generator) -> np.ndarray:
-    """Integer grid points: many tied distances (tie-breaking in the tree, equal lambdas in the condensed tree)."""
+    """Integer grid points: many tied distances (tie-breaking in the tree, equal lambdas when condensed)."""
     g = np.stack(np.meshgrid(np.arange(12), np.arange(12)), axis=-1).reshape(-1, 2).astype(np.float64)
     g[g[:, 0] >= 6, 0] += 3.0  # two grid halves
     extra = rng.integers(0, 20, size=(36, 2)).astype(np.float64)
@@ -62,11 +66,21 @@ def _many(rng: np.random.Generator) -> np.ndarray:
     """High-dimensional activation-like data with many small patterns (the many-NAP case real models give)."""
     centers = rng.uniform(0, 2, size=(20, 48)) * (rng.uniform(size=(20, 48)) < 0.3)
     sizes = rng.integers(6, 16, size=20)
-    x = np.concatenate([c + rng.normal(scale=rng.uniform(0.05, 0.3), size=(m, 48)) for c, m in zip(centers, sizes)])
-    return np.maximum(np.concatenate([x, rng.uniform(0, 2, size=(20, 48)) * (rng.uniform(size=(20, 48)) < 0.3)]), 0)
+    x = np.concatenate(
+        [c + rng.normal(scale=rng.uniform(0.05, 0.3), size=(m, 48)) for c, m in zip(centers, sizes)]
+    )
+    return np.maximum(
+        np.concatenate([x, rng.uniform(0, 2, size=(20, 48)) * (rng.uniform(size=(20, 48)) < 0.3)]), 0
+    )
 
 
-DATASETS = {"blobs": (_blobs, 5), "duplicates": (_duplicates, 5), "grid": (_grid, 4), "chain": (_chain, 3), "many": (_many, 5)}
+DATASETS = {
+    "blobs": (_blobs, 5),
+    "duplicates": (_duplicates, 5),
+    "grid": (_grid, 4),
+    "chain": (_chain, 3),
+    "many": (_many, 5),
+}
 
 
 def _b64(arr: np.ndarray, dtype: str) -> str:
@@ -88,18 +102,20 @@ def expected_for(tree: SingleLinkageTree) -> list[dict]:
                 continue
             res = select_clusters(tree, min_cluster_size=mcs, method=method)
             naps = NAPs(res, np.zeros((n, 1), dtype=np.float32))
-            cases.append({
-                "method": method,
-                "min_cluster_size": mcs,
-                "n_naps": naps.n_naps,
-                "raw_labels": _b64(res.labels, "<i4"),
-                "labels": _b64(naps.labels, "<i4"),
-                "probabilities": _b64(naps.probabilities, "<f8"),
-                "outlier_scores": _b64(naps.outlier_scores, "<f8"),
-                "persistence": _b64(naps.persistence, "<f8"),
-                "stability": _b64(naps.stability, "<f8"),
-                "sizes": naps.sizes.astype(int).tolist(),
-            })
+            cases.append(
+                {
+                    "method": method,
+                    "min_cluster_size": mcs,
+                    "n_naps": naps.n_naps,
+                    "raw_labels": _b64(res.labels, "<i4"),
+                    "labels": _b64(naps.labels, "<i4"),
+                    "probabilities": _b64(naps.probabilities, "<f8"),
+                    "outlier_scores": _b64(naps.outlier_scores, "<f8"),
+                    "persistence": _b64(naps.persistence, "<f8"),
+                    "stability": _b64(naps.stability, "<f8"),
+                    "sizes": naps.sizes.astype(int).tolist(),
+                }
+            )
     return cases
 
 

@@ -1,11 +1,14 @@
-"""Synthetic data with known structure for the tests (a module, not conftest: tests/browser has its own conftest)."""
+"""Synthetic data with known structure for the tests (a module, not conftest: tests/browser has its own)."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def make_blobs(n_per: int = 100, k: int = 5, dim: int = 64, noise_frac: float = 0.05, seed: int = 0, spread: float = 0.15):
-    """Activation-like Gaussian blobs: non-negative, each cluster firing its own subset of units, plus diffuse noise."""
+def make_blobs(
+    n_per: int = 100, k: int = 5, dim: int = 64, noise_frac: float = 0.05, seed: int = 0, spread: float = 0.15
+):
+    """Activation-like Gaussian blobs: non-negative, each cluster firing its own units, plus diffuse noise."""
     rng = np.random.default_rng(seed)
     centers = rng.uniform(0, 1, size=(k, dim)) * (rng.uniform(size=(k, dim)) < 0.3)
     centers *= 3.0

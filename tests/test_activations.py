@@ -1,4 +1,5 @@
 """Activation extraction: hooks, reductions, input kinds, cache and bad input."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,9 +30,9 @@ def x():
 
 def test_list_layers_in_execution_order_with_shapes(model, x):
     layers = list_layers(model, x[:2])
-    names = [l.name for l in layers]
+    names = [layer.name for layer in layers]
     assert names[:4] == ["conv1", "relu1", "conv2", "relu2"]
-    info = {l.name: l for l in layers}
+    info = {layer.name: layer for layer in layers}
     assert info["conv3"].shape == (64, 4, 4) and info["conv3"].type == "Conv2d"
     assert info["fc2"].shape == (10,)
     assert _hooks_left(model) == 0
@@ -54,7 +55,9 @@ def test_extract_matches_manual_forward(model, x):
     assert model.conv1.weight.is_contiguous()
 
 
-@pytest.mark.parametrize("reduce,width", [("max", 64), ("mean_std", 128), ("min_max", 128), ("none", 64 * 16)])
+@pytest.mark.parametrize(
+    "reduce,width", [("max", 64), ("mean_std", 128), ("min_max", 128), ("none", 64 * 16)]
+)
 def test_reductions(model, x, reduce, width):
     acts = extract(model, x, ["conv3"], reduce=reduce)
     assert acts["conv3"].shape == (len(x), width)
@@ -190,7 +193,9 @@ def test_activations_validation():
 TEXT_LAYERS = ["tok", "attn", "norm2", "head"]
 
 
-def _manual_masked(model: nn.Module, batch: dict, layers: list[str], batch_size: int) -> dict[str, np.ndarray]:
+def _manual_masked(
+    model: nn.Module, batch: dict, layers: list[str], batch_size: int
+) -> dict[str, np.ndarray]:
     """A hand-written loop: model(**batch) per slice, mean over the real tokens of (B, T, C) outputs."""
     modules = dict(model.named_modules())
     got: dict[str, list[np.ndarray]] = {n: [] for n in layers}
@@ -198,8 +203,14 @@ def _manual_masked(model: nn.Module, batch: dict, layers: list[str], batch_size:
     for i in range(0, n, batch_size):
         part = {k: v[i : i + batch_size] for k, v in batch.items()}
         seen = {}
-        handles = [modules[name].register_forward_hook(lambda _m, _i, out, name=name, seen=seen: seen.__setitem__(
-            name, out[0] if isinstance(out, tuple) else out)) for name in layers]
+        handles = [
+            modules[name].register_forward_hook(
+                lambda _m, _i, out, name=name, seen=seen: seen.__setitem__(
+                    name, out[0] if isinstance(out, tuple) else out
+                )
+            )
+            for name in layers
+        ]
         try:
             with torch.inference_mode():
                 model(**part)
@@ -259,7 +270,11 @@ def test_a_dataloader_of_dicts_gives_the_same_activations_and_targets(text_model
             return 30
 
         def __getitem__(self, i):
-            return {"input_ids": batch["input_ids"][i], "attention_mask": batch["attention_mask"][i], "labels": int(y[i])}
+            return {
+                "input_ids": batch["input_ids"][i],
+                "attention_mask": batch["attention_mask"][i],
+                "labels": int(y[i]),
+            }
 
     direct = extract(text_model, batch, TEXT_LAYERS)
     for inputs in (DataLoader(Items(), batch_size=8), Items()):
@@ -272,7 +287,9 @@ def test_a_dataloader_of_dicts_gives_the_same_activations_and_targets(text_model
 def test_tuples_are_positional_arguments(text_model, tokens):
     batch, _ = tokens
     by_name = extract(text_model, batch, ["head"])
-    by_position = extract(text_model, (batch["input_ids"], batch["attention_mask"].numpy()), ["head"], batch_size=4)
+    by_position = extract(
+        text_model, (batch["input_ids"], batch["attention_mask"].numpy()), ["head"], batch_size=4
+    )
     np.testing.assert_allclose(by_position["head"], by_name["head"], rtol=1e-5, atol=1e-5)
     pairs = TensorDataset(batch["input_ids"], batch["attention_mask"], torch.arange(30))
     loader = DataLoader([((i, m), y) for i, m, y in pairs], batch_size=8)  # ((ids, mask), y): model(*x)
@@ -284,15 +301,19 @@ def test_tuples_are_positional_arguments(text_model, tokens):
 def test_a_labels_entry_is_a_target_not_a_model_argument(text_model, tokens):
     batch, _ = tokens
     y = np.arange(30) % 4
-    with_labels = extract(text_model, dict(batch, labels=y), ["norm2"], batch_size=8)  # the model takes no labels=
+    with_labels = extract(
+        text_model, dict(batch, labels=y), ["norm2"], batch_size=8
+    )  # the model takes no labels=
     np.testing.assert_array_equal(with_labels.targets, y)
-    np.testing.assert_allclose(with_labels["norm2"], extract(text_model, batch, ["norm2"])["norm2"], atol=1e-5)
+    np.testing.assert_allclose(
+        with_labels["norm2"], extract(text_model, batch, ["norm2"])["norm2"], atol=1e-5
+    )
 
 
 def test_list_layers_on_a_dict_example(text_model, tokens):
     batch, _ = tokens
     example = {k: v[:2] for k, v in batch.items()}
-    info = {l.name: l for l in list_layers(text_model, example)}
+    info = {layer.name: layer for layer in list_layers(text_model, example)}
     assert info["tok"].shape == (12, 16) and info["attn"].type == "MultiheadAttention"
     assert info["head"].shape == (24,)
     assert _hooks_left(text_model) == 0

@@ -1,6 +1,7 @@
 """find_naps(algorithm=...): the exact engine by default, the hdbscan library itself on request or with
 parity=True (persistence bit for bit the reference's, also for D <= 60), bad names refused; and the
 package metadata leaves the runtime's torch alone."""
+
 from __future__ import annotations
 
 import re
@@ -73,12 +74,16 @@ def test_hdbscan_naps_work_downstream(low_dim, tmp_path):
 
 @pytest.mark.parametrize("bad", ["hdbscan ", "fast", "Exact", 3])
 def test_unknown_algorithm_is_refused_before_any_work(bad):
-    with pytest.raises(NapInputError, match=r"unknown algorithm=.*use one of 'auto', 'exact', 'approximate', 'hdbscan'"):
+    with pytest.raises(
+        NapInputError, match=r"unknown algorithm=.*use one of 'auto', 'exact', 'approximate', 'hdbscan'"
+    ):
         find_naps(np.zeros((3, 2)), algorithm=bad)  # 3 inputs would fail later: the name is checked first
 
 
 def test_dispatch_table_names_every_engine():
-    assert set(ALGORITHMS) >= {"auto", "exact", "approximate", "hdbscan"} and all(callable(f) for f in ALGORITHMS.values())
+    assert set(ALGORITHMS) >= {"auto", "exact", "approximate", "hdbscan"} and all(
+        callable(f) for f in ALGORITHMS.values()
+    )
 
 
 def test_metadata_does_not_cap_torch_and_the_cpu_pin_stays_in_the_install_step():

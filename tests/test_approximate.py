@@ -1,4 +1,5 @@
 """The approximate engine (k-NN graph HDBSCAN), find_naps(algorithm=...), and downstream use of its NAPs."""
+
 from __future__ import annotations
 
 import warnings
@@ -38,7 +39,9 @@ def test_core_distances_equal_exact_with_brute_force() -> None:
 def test_disconnected_knn_graph_is_joined_by_its_cheapest_edges() -> None:
     # Three far-apart groups: the 6-NN graph has no edge between them.
     rng = np.random.default_rng(1)
-    x = np.concatenate([rng.normal(0, 0.1, (60, 8)), rng.normal(4, 0.1, (40, 8)), rng.normal(-9, 0.1, (30, 8))])
+    x = np.concatenate(
+        [rng.normal(0, 0.1, (60, 8)), rng.normal(4, 0.1, (40, 8)), rng.normal(-9, 0.1, (30, 8))]
+    )
     x = x.astype(np.float32)
     idx, dist = knn_graph(x, 6, BruteForceIndex(x))
     core = dist[:, 5].copy()
@@ -154,7 +157,9 @@ def _mixture_with_truth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("algorithm", ["exact", "approximate"])
 def test_predict_extends_naps_of_a_subsample(algorithm: str) -> None:
     x, truth = _mixture_with_truth(3000)
-    naps = napwidget.find_naps(x[:1500], min_cluster_size=20, cluster_selection_method="eom", algorithm=algorithm)
+    naps = napwidget.find_naps(
+        x[:1500], min_cluster_size=20, cluster_selection_method="eom", algorithm=algorithm
+    )
     nap, prob = naps.predict(x[1500:])
     assert nap.shape == prob.shape == (1500,)
     assert ((prob >= 0) & (prob <= 1)).all() and (prob[nap < 0] == 0).all()
@@ -172,11 +177,14 @@ def test_predict_matches_hdbscan_approximate_predict() -> None:
     x, _ = _mixture_with_truth(1600, seed=3)
     train, new = x[:1200], x[1200:]
     naps = napwidget.find_naps(train, min_cluster_size=10, algorithm="exact")
-    ref = hdbscan.HDBSCAN(min_cluster_size=10, min_samples=5, cluster_selection_method="leaf",
-                          prediction_data=True).fit(naps.features.astype(np.float64))
+    ref = hdbscan.HDBSCAN(
+        min_cluster_size=10, min_samples=5, cluster_selection_method="leaf", prediction_data=True
+    ).fit(naps.features.astype(np.float64))
     # Same clustering (the exact engine equals hdbscan), so NAP ids map one to one onto hdbscan's labels.
     to_nap = {int(r): int(n) for r, n in zip(ref.labels_, naps.labels)}
-    ref_labels, ref_prob = hdbscan.approximate_predict(ref, napwidget.normalize.apply_scale(new, naps.feature_scale))
+    ref_labels, ref_prob = hdbscan.approximate_predict(
+        ref, napwidget.normalize.apply_scale(new, naps.feature_scale)
+    )
     ref_nap = np.array([to_nap.get(int(r), -1) if r >= 0 else -1 for r in ref_labels])
     nap, prob = naps.predict(new)
     # hdbscan recomputes the clustered points' core distances one neighbour shorter for prediction: a few

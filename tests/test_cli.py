@@ -1,4 +1,5 @@
 """The README's main command path: `napwidget demo --html` writes a standalone view of the digits demo."""
+
 from __future__ import annotations
 
 import re

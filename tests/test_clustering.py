@@ -1,4 +1,5 @@
 """napwidget.clustering: exact HDBSCAN equal to the hdbscan package, instant re-selection, input errors."""
+
 from __future__ import annotations
 
 import warnings
@@ -7,8 +8,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from napwidget.clustering import ClusterResult, SingleLinkageTree, build_tree, hdbscan_fit, select_clusters
-from napwidget.clustering import distances
+from napwidget.clustering import (
+    ClusterResult,
+    SingleLinkageTree,
+    build_tree,
+    distances,
+    hdbscan_fit,
+    select_clusters,
+)
 
 hdbscan = pytest.importorskip("hdbscan")
 
@@ -39,8 +46,11 @@ def reference(x: np.ndarray, min_cluster_size: int, min_samples: int, method: st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return hdbscan.HDBSCAN(
-            min_cluster_size=min_cluster_size, min_samples=min_samples, cluster_selection_method=method,
-            metric="euclidean", cluster_selection_epsilon=0.0,
+            min_cluster_size=min_cluster_size,
+            min_samples=min_samples,
+            cluster_selection_method=method,
+            metric="euclidean",
+            cluster_selection_epsilon=0.0,
         ).fit(x)
 
 
@@ -128,8 +138,15 @@ def test_reselection_from_cached_tree_equals_full_fit() -> None:
         for method in ("leaf", "eom"):
             again = select_clusters(cached, mcs, method)
             fresh = select_clusters(build_tree(x, min_samples=5), mcs, method)
-            for field in ("labels", "probabilities", "outlier_scores", "persistence", "stability",
-                          "condensed_tree", "cluster_ids"):
+            for field in (
+                "labels",
+                "probabilities",
+                "outlier_scores",
+                "persistence",
+                "stability",
+                "condensed_tree",
+                "cluster_ids",
+            ):
                 np.testing.assert_array_equal(getattr(again, field), getattr(fresh, field))
     with pytest.raises(ValueError):
         cached.merges[0, 0] = 1.0  # the cache is read-only, so a caller cannot corrupt later selections

@@ -1,4 +1,5 @@
 """Explorer (the widget's session without a widget), renderers and thumbnails: fast, synthetic data."""
+
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from napwidget.errors import NapInputError
 from napwidget.explorer import Explorer
 from napwidget.renderers import ImageRenderer, IndexRenderer, RowRenderer, TextRenderer, make_renderer
 from napwidget.thumbnails import ThumbnailSource, is_image_batch
+
 from synthetic import small_blobs
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -34,8 +36,13 @@ def ex(data):
 
 def test_defaults_and_view_model_is_json(ex):
     assert ex.layers == ["early", "mid", "logits"]
-    assert ex.params == {"layer": "mid", "min_cluster_size": 10, "min_samples": 5,
-                         "cluster_selection_method": "leaf", "normalize": "unit"}
+    assert ex.params == {
+        "layer": "mid",
+        "min_cluster_size": 10,
+        "min_samples": 5,
+        "cluster_selection_method": "leaf",
+        "normalize": "unit",
+    }
     vm = ex.view_model()
     json.dumps(vm, allow_nan=False)  # strictly JSON-able
     assert vm["n"] == 170 and vm["n_naps"] == ex.naps.n_naps >= 4
@@ -43,7 +50,9 @@ def test_defaults_and_view_model_is_json(ex):
     row = vm["naps"][0]
     assert row["size"] == int(ex.naps.sizes[0]) and 0 < len(row["members"]) <= 8
     assert row["purity"] == 1.0 and row["composition"][0][1] == row["size"]
-    assert [r["persistence"] for r in vm["naps"]] == sorted((r["persistence"] for r in vm["naps"]), reverse=True)
+    assert [r["persistence"] for r in vm["naps"]] == sorted(
+        (r["persistence"] for r in vm["naps"]), reverse=True
+    )
     hm = vm["heatmap"]
     assert len(hm["values"]) == vm["n_naps"] and len(hm["values"][0]) == len(hm["units"]) == 12
     assert sorted(hm["units"]) == list(range(12))
@@ -135,8 +144,12 @@ def test_string_labels_and_predictions_from_outputs(data):
     acts, y = data
     names = np.array(["cat", "dog", "eel", "fox"])[y]
     logits = np.eye(4, dtype=np.float32)[(y + (np.arange(len(y)) % 7 == 0)) % 4]
-    ex = Explorer(Activations(acts, outputs=logits), labels=names, class_names=["cat", "dog", "eel", "fox"],
-                  min_cluster_size=10)
+    ex = Explorer(
+        Activations(acts, outputs=logits),
+        labels=names,
+        class_names=["cat", "dog", "eel", "fox"],
+        min_cluster_size=10,
+    )
     assert ex.classes[:4] == ["cat", "dog", "eel", "fox"]
     vm = ex.view_model()
     assert vm["has_predictions"] and vm["classes"][vm["naps"][0]["dominant"]] in {"cat", "dog", "eel", "fox"}
@@ -191,7 +204,9 @@ def test_thumbnails_are_raw_uint8_bytes():
     header, data = src.encode([5, 0])
     assert header == {"h": 8, "w": 8, "c": 1, "count": 2}
     assert isinstance(data, bytes) and len(data) == 128
-    np.testing.assert_array_equal(np.frombuffer(data, np.uint8)[:64], np.rint(imgs[5, 0] * 255).ravel().astype(np.uint8))
+    np.testing.assert_array_equal(
+        np.frombuffer(data, np.uint8)[:64], np.rint(imgs[5, 0] * 255).ravel().astype(np.uint8)
+    )
 
 
 def test_thumbnails_downsample_and_rescale():

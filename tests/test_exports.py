@@ -1,5 +1,6 @@
 """What users of peer tools expect: napwidget.NapWidget at the package root with a light import, a per-NAP
 DataFrame and a notebook HTML view of NAPs, KeplerMapper's graph format, and progress bars on long runs."""
+
 from __future__ import annotations
 
 import subprocess
@@ -30,8 +31,10 @@ def test_napwidget_at_the_root_and_the_import_stays_light():
 
     assert napwidget.NapWidget is NapWidget
     assert "NapWidget" in napwidget.__all__ and "NapWidget" in dir(napwidget)
-    code = ("import sys, napwidget; heavy = [m for m in ('torch', 'scipy', 'altair', 'anywidget', 'hdbscan') "
-            "if m in sys.modules]; print(heavy); napwidget.find_naps; print('torch' in sys.modules)")
+    code = (
+        "import sys, napwidget; heavy = [m for m in ('torch', 'scipy', 'altair', 'anywidget', 'hdbscan') "
+        "if m in sys.modules]; print(heavy); napwidget.find_naps; print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.split("\n")[:2] == ["[]", "True"]  # nothing heavy until a name needs it
     with pytest.raises(AttributeError, match="has no attribute 'NapWidgets'"):
@@ -76,8 +79,9 @@ def test_mapper_graph_in_keplermapper_format_equals_kmappers_own():
     g = mapper_graph(X, n_intervals=10, overlap=0.5, eps=1.6, min_samples=3)
     ours = g.to_kmapper()
     lens = km.KeplerMapper(verbose=0).fit_transform(X, projection="l2norm", scaler=None)
-    theirs = km.KeplerMapper(verbose=0).map(lens, X, clusterer=DBSCAN(eps=1.6, min_samples=3),
-                                            cover=km.Cover(n_cubes=10, perc_overlap=0.5))
+    theirs = km.KeplerMapper(verbose=0).map(
+        lens, X, clusterer=DBSCAN(eps=1.6, min_samples=3), cover=km.Cover(n_cubes=10, perc_overlap=0.5)
+    )
     assert g.n_nodes > 5 and g.n_edges > 3
     assert ours["nodes"] == dict(theirs["nodes"])  # same ids, same members
     assert ours["links"] == dict(theirs["links"])

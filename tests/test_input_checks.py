@@ -1,4 +1,5 @@
 """Per-input arguments of NapWidget are checked against N where they enter (one test per bad input)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,8 +69,13 @@ def test_class_names_as_one_string():
 
 
 def test_string_labels_need_no_class_names_and_good_inputs_still_build():
-    w = NapWidget.from_activations(ACTS, labels=np.array([f"c{v}" for v in Y]), class_names=["x"],
-                                   images=np.zeros((N, 1, 6, 6), np.float32), min_cluster_size=10)
+    w = NapWidget.from_activations(
+        ACTS,
+        labels=np.array([f"c{v}" for v in Y]),
+        class_names=["x"],
+        images=np.zeros((N, 1, 6, 6), np.float32),
+        min_cluster_size=10,
+    )
     assert w.naps.n_samples == N and w.error == ""
 
 

@@ -1,4 +1,5 @@
 """Mid-range kernel: logit bands, band NAPs, curation, last-layer retraining, spurious digits, end to end."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -105,7 +106,9 @@ def test_bad_band_input_names_problem_and_fix(outputs, target, kw, words):
 def test_band_naps_members_map_back_to_original_indices():
     rng = np.random.default_rng(0)
     centers = np.eye(8)[:3] * 6
-    x = np.concatenate([centers[i] + rng.normal(scale=0.2, size=(30, 8)) for i in range(3)]).astype(np.float32)
+    x = np.concatenate([centers[i] + rng.normal(scale=0.2, size=(30, 8)) for i in range(3)]).astype(
+        np.float32
+    )
     x = np.maximum(x, 0)
     band = np.arange(0, 90, 2)  # every other input: 15 of each blob
     bn = band_naps({"fc": x}, "fc", band, min_cluster_size=5, labels=np.repeat(np.arange(3), 30))
@@ -151,10 +154,14 @@ def test_weighted_curation_covers_the_pool_and_upweights_the_mid_band():
     held = np.arange(0, 400, 5)
     pool = np.setdiff1d(np.arange(400), held)
     mid = curate(z, y, bands=(0, 0.1), exclude=held)
-    c = curate(z, y, strategy="midrange_weighted", bands=(0, 0.1), upweight=4, weighting="uniform", exclude=held)
+    c = curate(
+        z, y, strategy="midrange_weighted", bands=(0, 0.1), upweight=4, weighting="uniform", exclude=held
+    )
     assert c.strategy == "midrange_weighted" and np.array_equal(c.indices, pool)
     up = np.isin(c.indices, mid.indices)
-    assert np.allclose(c.weights[up] / c.weights[~up].max(), 5.0) and np.allclose(c.weights[~up], c.weights[~up][0])
+    assert np.allclose(c.weights[up] / c.weights[~up].max(), 5.0) and np.allclose(
+        c.weights[~up], c.weights[~up][0]
+    )
     assert np.array_equal(c.source_class[up], mid.source_class) and (c.source_class[~up] == -1).all()
     assert np.isclose(c.weights.mean(), 1.0)
     # Class-balanced (default): each class gets the same total weight; default band (0, 0.05), upweight 9.
@@ -274,14 +281,17 @@ def spurious_run():
 
     train, test = spurious_digits(0.95, seed=0)
     order = np.random.default_rng(1000).permutation(len(train))
-    fit, pool = train.subset(np.sort(order[len(train) // 2 :])), train.subset(np.sort(order[: len(train) // 2]))
+    fit, pool = (
+        train.subset(np.sort(order[len(train) // 2 :])),
+        train.subset(np.sort(order[: len(train) // 2])),
+    )
     torch.manual_seed(0)
     model = train_digits_cnn(fit.images, fit.labels, seed=0, model=DigitsCNN(in_channels=3))
     return model, pool, test
 
 
 def test_confounder_over_represented_in_mid_band(spurious_run):
-    """The paper's observation: a class's mid band holds the inputs that carry its confounder without being it."""
+    """The paper's observation: a class's mid band holds inputs that carry its confounder without being it."""
     model, pool, _ = spurious_run
     _, z = head_features(model, pool.images)
     k = pool.n_confounders
@@ -294,7 +304,8 @@ def test_confounder_over_represented_in_mid_band(spurious_run):
         in_mid[b["mid"]] = True
         base = has_conf[others].mean()
         lifted.append(has_conf[others & in_mid].mean() / base)
-    # Other classes' inputs in the mid band carry this class's colour far more often than other classes do overall.
+    # Other classes' inputs in the mid band carry this class's colour far more often than other classes do
+    # overall.
     assert np.mean(lifted) > 1.3 and np.median(lifted) > 1.2
 
 
@@ -312,7 +323,16 @@ def test_midrange_curation_improves_worst_group(spurious_run):
 
 def test_evaluate_midrange_rows():
     rows = evaluate_midrange(0.95, seed=0, epochs=2)  # structure only; the benchmark runs the full training
-    assert set(rows) == {"plain", "midrange", "top", "random", "pool", "midrange_weighted", "random_weighted", "oracle"}
+    assert set(rows) == {
+        "plain",
+        "midrange",
+        "top",
+        "random",
+        "pool",
+        "midrange_weighted",
+        "random_weighted",
+        "oracle",
+    }
     assert rows["midrange_weighted"]["n"] == rows["random_weighted"]["n"] == rows["pool"]["n"]
     assert rows["midrange_weighted"]["n_upweighted"] == rows["random_weighted"]["n_upweighted"] > 0
     assert rows["top"]["n"] == rows["midrange"]["n"] == rows["random"]["n"]

@@ -1,4 +1,5 @@
 """The mid-range curation benchmark: its data settings, JTT curation, paired statistics and the CLI's JSON."""
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,9 @@ def test_augmented_spurious_digits_groups_rates_and_disjoint_sources():
 
 def test_default_digits_setting_has_the_sizes_the_benchmark_needs():
     train, test = augmented_spurious_digits(0)
-    pool_src = np.random.default_rng(1000).permutation(np.unique(train.source))[: len(np.unique(train.source)) // 2]
+    pool_src = np.random.default_rng(1000).permutation(np.unique(train.source))[
+        : len(np.unique(train.source)) // 2
+    ]
     pool = train.subset(np.flatnonzero(np.isin(train.source, pool_src)))
     assert len(pool) >= 20_000
     assert np.bincount(pool.groups, minlength=20).min() >= 30
@@ -92,7 +95,9 @@ def test_jtt_upweights_exactly_the_error_set_of_the_whole_pool():
     assert c.strategy == "jtt" and np.array_equal(c.indices, pool)
     up = wrong[pool]
     assert 0 < up.sum() < len(pool)
-    assert np.allclose(c.weights[up] / c.weights[~up][0], 5.0) and np.allclose(c.weights[~up], c.weights[~up][0])
+    assert np.allclose(c.weights[up] / c.weights[~up][0], 5.0) and np.allclose(
+        c.weights[~up], c.weights[~up][0]
+    )
     assert np.array_equal(c.source_class >= 0, up)
     d = curate(z, y, strategy="jtt")  # class-balanced by default, default lambda_up
     assert np.allclose([d.weights[y == k].sum() for k in range(3)], d.weights[y == 0].sum())
@@ -132,7 +137,13 @@ def test_seed_features_are_cached_and_rows_complete(tiny_features):
     assert tuple(rows) == ROWS
     assert all(0.0 <= r["worst_group"] <= r["average"] <= 1.0 for r in rows.values())
     n_pool = len(sf.y_pool)
-    assert rows["pool"]["n"] == rows["jtt"]["n"] == rows["oracle"]["n"] == rows["midrange_weighted"]["n"] == n_pool
+    assert (
+        rows["pool"]["n"]
+        == rows["jtt"]["n"]
+        == rows["oracle"]["n"]
+        == rows["midrange_weighted"]["n"]
+        == n_pool
+    )
     assert rows["random"]["n"] == rows["midrange"]["n"] < n_pool
     # The oracle balances groups, so minority inputs hold half the weight of each class.
     assert rows["oracle"]["minority_share"] == pytest.approx(0.5, abs=1e-6)
@@ -141,9 +152,27 @@ def test_seed_features_are_cached_and_rows_complete(tiny_features):
 
 def test_cli_writes_the_json_the_issue_fixes(tmp_path):
     out = tmp_path / "r.json"
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_midrange.py"), "--setting", "binary", "--seeds", "3", "4",
-           "--json", str(out), "--epochs", "1", "--fit-size", "1000", "--copies", "2", "--test-copies", "1",
-           "--cache", str(tmp_path / "cache")]
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "bench_midrange.py"),
+        "--setting",
+        "binary",
+        "--seeds",
+        "3",
+        "4",
+        "--json",
+        str(out),
+        "--epochs",
+        "1",
+        "--fit-size",
+        "1000",
+        "--copies",
+        "2",
+        "--test-copies",
+        "1",
+        "--cache",
+        str(tmp_path / "cache"),
+    ]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())

@@ -1,4 +1,5 @@
-"""NAPs: cluster recovery, the method's defaults, ordering, statistics, re-clustering, persistence, bad input."""
+"""NAPs: cluster recovery, the method's defaults, ordering, statistics, re-clustering, persistence, errors."""
+
 from __future__ import annotations
 
 import time
@@ -31,12 +32,19 @@ def test_defaults_match_reference_hdbscan(blobs):
     naps = find_naps(X)
     assert naps.params["min_cluster_size"] == 5 and naps.params["min_samples"] == 5
     assert naps.params["cluster_selection_method"] == "leaf"
-    ref = hdbscan.HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf",
-                          cluster_selection_epsilon=0.0, metric="euclidean").fit(normalize_features(X))
+    ref = hdbscan.HDBSCAN(
+        min_cluster_size=5,
+        min_samples=5,
+        cluster_selection_method="leaf",
+        cluster_selection_epsilon=0.0,
+        metric="euclidean",
+    ).fit(normalize_features(X))
     assert adjusted_rand_score(ref.labels_, naps.labels) >= 0.99
     assert naps.n_naps == ref.labels_.max() + 1
     # persistence values are hdbscan's cluster_persistence_, re-ordered descending
-    np.testing.assert_allclose(np.sort(naps.persistence)[::-1], np.sort(ref.cluster_persistence_)[::-1], rtol=1e-4)
+    np.testing.assert_allclose(
+        np.sort(naps.persistence)[::-1], np.sort(ref.cluster_persistence_)[::-1], rtol=1e-4
+    )
     assert np.all(np.diff(naps.persistence) <= 1e-12)
 
 
@@ -62,8 +70,12 @@ def test_members_sorted_by_probability_and_stats(blobs):
     q1, q3 = np.quantile(f, [0.25, 0.75], axis=0)
     np.testing.assert_allclose(naps.stats["q1"][i], q1, atol=1e-6)
     np.testing.assert_allclose(naps.stats["mean"][i], f.mean(0), atol=1e-6)
-    np.testing.assert_allclose(naps.stats["lower_whisker"][i], np.maximum(q1 - 1.5 * (q3 - q1), f.min(0)), atol=1e-6)
-    np.testing.assert_allclose(naps.stats["upper_whisker"][i], np.minimum(q3 + 1.5 * (q3 - q1), f.max(0)), atol=1e-6)
+    np.testing.assert_allclose(
+        naps.stats["lower_whisker"][i], np.maximum(q1 - 1.5 * (q3 - q1), f.min(0)), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        naps.stats["upper_whisker"][i], np.minimum(q3 + 1.5 * (q3 - q1), f.max(0)), atol=1e-6
+    )
     # top units of a blob NAP are units that blob fires and the others mostly do not
     top = naps.top_units(i, 3)
     assert np.all(f[:, top].mean(0) > naps.features[:, top].mean(0))
@@ -78,7 +90,9 @@ def test_reclustering_reuses_tree_and_equals_full_fit(blobs):
     t0 = time.perf_counter()
     second = find_naps(X, min_cluster_size=25, cluster_selection_method="eom")
     assert second.tree is first.tree  # cached single-linkage tree, no refit
-    ref = hdbscan.HDBSCAN(min_cluster_size=25, min_samples=5, cluster_selection_method="eom").fit(normalize_features(X))
+    ref = hdbscan.HDBSCAN(min_cluster_size=25, min_samples=5, cluster_selection_method="eom").fit(
+        normalize_features(X)
+    )
     assert adjusted_rand_score(ref.labels_, second.labels) >= 0.99
     assert time.perf_counter() - t0 < 5  # generous: a sanity bound, speed is measured in benchmarks/
 

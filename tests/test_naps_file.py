@@ -1,5 +1,6 @@
 """load_naps on files that are not NAPs files: a NapInputError naming the file and what was expected, and
 nothing is ever unpickled (one test per kind of bad file)."""
+
 from __future__ import annotations
 
 import json

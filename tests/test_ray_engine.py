@@ -1,5 +1,6 @@
 """extract(..., engine="ray") on a small local Ray cluster that these tests start and stop: same store as the
 local engine, and a worker killed mid-run loses nothing once the call is repeated."""
+
 from __future__ import annotations
 
 import os
@@ -12,13 +13,14 @@ import pytest
 import torch
 from torch import nn
 
-ray = pytest.importorskip("ray")
-pytest.importorskip("ray.data")
-pytest.importorskip("zarr")
-
 from napwidget import extract
 from napwidget.errors import NapInputError
 from napwidget.store import ActivationStore
+
+# napwidget imports ray and zarr only when they are used, so the skips can follow the imports.
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+pytest.importorskip("zarr")
 
 pytestmark = pytest.mark.slow
 
@@ -45,19 +47,28 @@ def _start_local_ray(attempts: int = 2) -> None:
     out during startup"). Then these tests are skipped with that reason: it says nothing about napwidget."""
     for attempt in range(attempts):
         try:
-            ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            ray.init(
+                num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False
+            )
             return
         except Exception as exc:  # noqa: BLE001
             ray.shutdown()
             if attempt == attempts - 1:
-                pytest.skip(f"a local Ray could not start on this machine (load {os.getloadavg()[0]:.0f}): {exc}")
+                pytest.skip(
+                    f"a local Ray could not start on this machine (load {os.getloadavg()[0]:.0f}): {exc}"
+                )
 
 
 def _model() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 5),
+        nn.Conv2d(1, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 5),
     ).eval()
 
 
@@ -82,8 +93,15 @@ def test_ray_engine_equals_local_extraction(local_ray, tmp_path):
     y = torch.arange(60) % 3
     ds = torch.utils.data.TensorDataset(x, y)
     local = extract(model, ds, ["1", "3", "6"], batch_size=8, store=tmp_path / "local.zarr")
-    on_ray = extract(model, ds, ["1", "3", "6"], batch_size=8, store=tmp_path / "ray.zarr", engine="ray",
-                     engine_options={"threads": 1})
+    on_ray = extract(
+        model,
+        ds,
+        ["1", "3", "6"],
+        batch_size=8,
+        store=tmp_path / "ray.zarr",
+        engine="ray",
+        engine_options={"threads": 1},
+    )
     for name in ["1", "3", "6"]:
         np.testing.assert_allclose(on_ray[name], local[name], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(on_ray.outputs, local.outputs, rtol=1e-6, atol=1e-7)

@@ -1,8 +1,10 @@
 """The front end's re-selection fixtures (js/test/fixtures/reselect/) are current with the engine.
 
 vitest checks the JS re-selection against these files; this test checks the files against the kernel, so
-neither side can drift silently. Regenerate with ``NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py``.
+neither side can drift silently. Regenerate with
+``NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -11,12 +13,15 @@ import os
 
 import numpy as np
 import pytest
+from reselect_fixtures import DATASETS, data_of, expected_for, fixture_path, write_all
 
 from napwidget.clustering import build_tree, select_clusters
 from napwidget.reselect_export import tree_bytes, tree_from_bytes
-from reselect_fixtures import DATASETS, data_of, expected_for, fixture_path, write_all
 
-FIX = "regenerate with NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py and commit js/test/fixtures"
+FIX = (
+    "regenerate with NAPWIDGET_UPDATE_FIXTURES=1 pytest tests/test_reselect_fixtures.py "
+    "and commit js/test/fixtures"
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -51,7 +56,7 @@ def test_fixture_trees_equal_build_tree(name):
 
 
 def test_fixtures_cover_the_edge_cases():
-    """The data sets exercise what makes selection subtle: infinite lambdas, both methods disagreeing, many NAPs."""
+    """The data sets cover what makes selection subtle: infinite lambdas, methods that disagree, many NAPs."""
     dup = _load("duplicates")
     dist = np.frombuffer(base64.b64decode(dup["tree"]), "<f8", offset=8 * (dup["n"] - 1))
     assert (dist == 0).any()  # zero distances -> infinite lambdas

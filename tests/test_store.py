@@ -1,5 +1,6 @@
 """extract(..., store=...) and open_activations: equality with in-memory extraction, resume after an
 interruption, corrupt chunks, foreign stores, NaN, shape mismatches, full disk and unwritable paths."""
+
 from __future__ import annotations
 
 import contextlib
@@ -71,7 +72,10 @@ def test_store_equals_in_memory_extraction(model, x, tmp_path):
     assert acts.shapes == ref.shapes
     again = open_activations(tmp_path / "a.zarr")
     _assert_same(ref, again)
-    assert len(ActivationStore.open(tmp_path / "a.zarr").group["layers/fc1"].metadata.chunk_grid.chunk_shape) == 2
+    assert (
+        len(ActivationStore.open(tmp_path / "a.zarr").group["layers/fc1"].metadata.chunk_grid.chunk_shape)
+        == 2
+    )
     assert ActivationStore.open(tmp_path / "a.zarr").n_chunks == 7  # ceil(50 / 8), one chunk per batch
 
 
@@ -209,7 +213,9 @@ def _file_size_limit_from_call(model: nn.Module, call: int, limit: int):
 
 def test_failed_write_mid_run_keeps_finished_chunks(model, x, tmp_path):
     path = tmp_path / "a.zarr"
-    expected = r"could not write chunk 4 .*: File too large\. 4 of 7 chunks are finished and kept\. Fix: .* rerun"
+    expected = (
+        r"could not write chunk 4 .*: File too large\. 4 of 7 chunks are finished and kept\. Fix: .* rerun"
+    )
     # chunk files hold 8 x 64 floats = 2048 bytes: from chunk 4 on, every write fails
     with _file_size_limit_from_call(model, call=5, limit=1000), pytest.raises(OSError, match=expected):
         extract(model, x, LAYERS, batch_size=8, store=path)
@@ -242,7 +248,9 @@ def test_ray_chunk_worker_results_written_by_the_driver_equal_local(model, x, tm
     from napwidget.ray_engine import ChunkWorker, write_results
 
     local = extract(model, x, LAYERS, batch_size=8, store=tmp_path / "local.zarr")
-    st = ActivationStore.create_or_open(tmp_path / "ray.zarr", ActivationStore.open(tmp_path / "local.zarr").manifest)
+    st = ActivationStore.create_or_open(
+        tmp_path / "ray.zarr", ActivationStore.open(tmp_path / "local.zarr").manifest
+    )
     source = ChunkSource(x, 8).portable()
     assert isinstance(source.inputs, np.ndarray)
     worker = ChunkWorker(model, LAYERS, "mean", None, [source], "cpu", threads=2)

@@ -1,5 +1,6 @@
 """Text and other non-classifier models: dict inputs into the widget, predictions only from class scores,
 an explanatory line otherwise, and mid-range logit bands refused for non-class outputs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,18 @@ def text_data():
 
 
 def _widget(model, batch, y, texts, **kw):
-    return NapWidget(model, batch, layers=["norm1", "norm2", "head"], labels=y, class_names=NAMES, images=texts,
-                     cache=None, min_cluster_size=3, min_samples=2, **kw)
+    return NapWidget(
+        model,
+        batch,
+        layers=["norm1", "norm2", "head"],
+        labels=y,
+        class_names=NAMES,
+        images=texts,
+        cache=None,
+        min_cluster_size=3,
+        min_samples=2,
+        **kw,
+    )
 
 
 def test_an_embedding_model_infers_no_predictions_and_says_why(text_data):
@@ -33,7 +44,10 @@ def test_an_embedding_model_infers_no_predictions_and_says_why(text_data):
     w = _widget(TinyEncoder(n_out=24), batch, y, texts)
     vm = w.view
     assert vm["item"]["kind"] == "text" and not vm["has_predictions"]
-    assert vm["predictions_note"] == "outputs are 24-wide, not scores for 15 classes: pass predictions= to show correctness"
+    assert (
+        vm["predictions_note"]
+        == "outputs are 24-wide, not scores for 15 classes: pass predictions= to show correctness"
+    )
     assert all(r["accuracy"] is None for r in vm["naps"])  # no "0% correct" on any card
     pred = np.frombuffer(w._truth[4 * N :], "<i4")
     assert (pred == -1).all()  # no input carries a prediction, so none is marked misclassified
@@ -69,7 +83,9 @@ def test_the_class_count_comes_from_class_names_or_the_label_range():
     four, one = rng.normal(size=(40, 4)), rng.normal(size=(40, 1))
     assert Explorer(Activations({"h": X}, outputs=four), labels=y).predictions is not None  # label range 0..3
     regression = Explorer(Activations({"h": X}, outputs=one), labels=y)
-    assert regression.predictions is None and "1-wide, not scores for 4 classes" in regression.predictions_note
+    assert (
+        regression.predictions is None and "1-wide, not scores for 4 classes" in regression.predictions_note
+    )
     names = np.array(["a", "b", "c", "d"])[y]
     unknown = Explorer(Activations({"h": X}, outputs=four), labels=names)  # names without class_names
     assert unknown.predictions is None and "classes are unknown" in unknown.predictions_note

@@ -1,4 +1,5 @@
 """Topology kernels: Mapper graphs equal KeplerMapper's, persistence diagrams, NAP flow, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from synthetic import make_blobs
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 from sklearn.cluster import DBSCAN, AgglomerativeClustering
@@ -27,14 +27,20 @@ from napwidget.topology import (
     persistence_diagram,
 )
 
+from synthetic import make_blobs
+
 km = pytest.importorskip("kmapper")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 def kmapper_graph(X, lens, n_cubes, overlap, clusterer):
     mapper = km.KeplerMapper(verbose=0)
-    return mapper.map(np.asarray(lens).reshape(-1, 1), X, clusterer=clusterer,
-                      cover=km.Cover(n_cubes=n_cubes, perc_overlap=overlap))
+    return mapper.map(
+        np.asarray(lens).reshape(-1, 1),
+        X,
+        clusterer=clusterer,
+        cover=km.Cover(n_cubes=n_cubes, perc_overlap=overlap),
+    )
 
 
 def kmapper_lens(X, projection="l2norm"):
@@ -111,7 +117,8 @@ def test_mapper_equals_kmapper_on_digits_cnn(digits_acts, layer):
 def test_cosine_matches_kmapper_including_zero_rows(digits_acts, min_samples):
     acts, _ = digits_acts
     X = acts["relu4"].copy()
-    X[:7] = 0.0  # zero vectors: cosine distance 1 to everything, themselves included (as kmapper's DBSCAN sees it)
+    # zero vectors: cosine distance 1 to everything, themselves included (as kmapper's DBSCAN sees it)
+    X[:7] = 0.0
     g = mapper_graph(X, metric="cosine", n_intervals=8, overlap=0.3, eps=0.08, min_samples=min_samples)
     G = kmapper_graph(X, kmapper_lens(X), 8, 0.3, DBSCAN(eps=0.08, min_samples=min_samples, metric="cosine"))
     assert_same_as_kmapper(g, G)
@@ -141,15 +148,21 @@ def test_jaccard_and_shared_are_exact(blobs):
         assert s == len(A & B) > 0
         assert j == float(Fraction(len(A & B), len(A | B)))
     # the nerve includes every intersecting pair, and only those
-    pairs = {(a, b) for a in range(g.n_nodes) for b in range(a + 1, g.n_nodes)
-             if set(g.nodes[a].tolist()) & set(g.nodes[b].tolist())}
+    pairs = {
+        (a, b)
+        for a in range(g.n_nodes)
+        for b in range(a + 1, g.n_nodes)
+        if set(g.nodes[a].tolist()) & set(g.nodes[b].tolist())
+    }
     assert pairs == set(map(tuple, g.edges.tolist()))
 
 
 def test_exports_are_json_and_networkx(blobs):
     nx = pytest.importorskip("networkx")
     X, y = blobs
-    g = mapper_graph(X, n_intervals=8, overlap=0.3, eps=2.0, labels=y, class_names=[f"c{i}" for i in range(5)])
+    g = mapper_graph(
+        X, n_intervals=8, overlap=0.3, eps=2.0, labels=y, class_names=[f"c{i}" for i in range(5)]
+    )
     d = json.loads(json.dumps(g.to_dict()))
     assert [n["size"] for n in d["nodes"]] == g.sizes.tolist()
     assert d["nodes"][0]["members"] == g.nodes[0].tolist()
@@ -274,8 +287,8 @@ def test_flow_counts_add_up(digits_acts):
     n4 = find_naps(acts, layer="relu4", min_cluster_size=20)
     flow = nap_flow({"relu3": n3, "relu4": n4})
     both = int(np.sum((n3.labels >= 0) & (n4.labels >= 0)))
-    assert sum(l.count for l in flow.links if not l.noise_a and not l.noise_b) == both
-    assert sum(l.count for l in flow.links) == len(labels)
+    assert sum(link.count for link in flow.links if not link.noise_a and not link.noise_b) == both
+    assert sum(link.count for link in flow.links) == len(labels)
     for link in flow.links:
         assert np.all(n3.labels[link.members] == link.nap_a) and np.all(n4.labels[link.members] == link.nap_b)
         assert link.count == len(link.members) and np.all(np.diff(link.members) > 0)
@@ -283,30 +296,41 @@ def test_flow_counts_add_up(digits_acts):
     d = json.loads(json.dumps(flow.to_dict()))
     assert any(node["noise"] for node in d["nodes"]) == bool((n3.labels < 0).any() or (n4.labels < 0).any())
     no_noise = nap_flow([("relu3", n3.labels), ("relu4", n4.labels)], include_noise=False)
-    assert sum(l.count for l in no_noise.links) == both
+    assert sum(link.count for link in no_noise.links) == both
 
 
 def test_flow_three_layers_lists():
-    flow = nap_flow([("a", np.array([0, 0, 1, -1])), ("b", np.array([1, 1, 0, 0])), ("c", np.array([0, -1, 0, 0]))])
-    assert [(l.layer_a, l.nap_a, l.nap_b, l.count) for l in flow.links] == [
-        ("a", -1, 0, 1), ("a", 0, 1, 2), ("a", 1, 0, 1), ("b", 0, 0, 2), ("b", 1, -1, 1), ("b", 1, 0, 1)]
+    flow = nap_flow(
+        [("a", np.array([0, 0, 1, -1])), ("b", np.array([1, 1, 0, 0])), ("c", np.array([0, -1, 0, 0]))]
+    )
+    assert [(link.layer_a, link.nap_a, link.nap_b, link.count) for link in flow.links] == [
+        ("a", -1, 0, 1),
+        ("a", 0, 1, 2),
+        ("a", 1, 0, 1),
+        ("b", 0, 0, 2),
+        ("b", 1, -1, 1),
+        ("b", 1, 0, 1),
+    ]
     assert flow.links[0].noise_a and not flow.links[0].noise_b
 
 
 # ---------------------------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("kwargs,match", [
-    ({"n_intervals": 0}, "n_intervals"),
-    ({"n_intervals": 2.5}, "n_intervals"),
-    ({"overlap": 1.0}, "overlap"),
-    ({"overlap": -0.1}, "overlap"),
-    ({"lens": "tsne"}, "lens"),
-    ({"lens": np.zeros(3)}, "lens"),
-    ({"metric": "manhattan"}, "metric"),
-    ({"eps": -1.0}, "eps"),
-    ({"min_samples": 0}, "min_samples"),
-    ({"labels": np.zeros(5)}, "labels"),
-    ({"clusterer": object()}, "clusterer"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"n_intervals": 0}, "n_intervals"),
+        ({"n_intervals": 2.5}, "n_intervals"),
+        ({"overlap": 1.0}, "overlap"),
+        ({"overlap": -0.1}, "overlap"),
+        ({"lens": "tsne"}, "lens"),
+        ({"lens": np.zeros(3)}, "lens"),
+        ({"metric": "manhattan"}, "metric"),
+        ({"eps": -1.0}, "eps"),
+        ({"min_samples": 0}, "min_samples"),
+        ({"labels": np.zeros(5)}, "labels"),
+        ({"clusterer": object()}, "clusterer"),
+    ],
+)
 def test_mapper_bad_parameters(kwargs, match):
     X = np.random.default_rng(0).normal(size=(40, 3))
     with pytest.raises(ValueError, match=match) as err:

@@ -1,6 +1,7 @@
 """A tiny text encoder built on the spot (random weights, no download): forward(input_ids, attention_mask),
-as Hugging Face models take it. Its padding mask is honoured by attention, so real tokens' states do not depend
-on how much padding follows them: what the mask-aware token mean relies on."""
+as Hugging Face models take it. Its padding mask is honoured by attention, so real tokens' states do not
+depend on how much padding follows them: what the mask-aware token mean relies on."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +12,7 @@ VOCAB = 60
 
 
 class TinyEncoder(nn.Module):
-    """Embedding + one self-attention block + a head: ``head`` is ``n_out`` wide (an embedding or class scores)."""
+    """Embedding + one self-attention block + a head ``n_out`` wide (an embedding or class scores)."""
 
     def __init__(self, dim: int = 16, n_out: int = 24, max_len: int = 32, seed: int = 0) -> None:
         super().__init__()
@@ -34,8 +35,10 @@ class TinyEncoder(nn.Module):
         return self.head(x[:, 0])  # the first ("CLS") token's state
 
 
-def token_batch(n: int = 30, max_len: int = 12, seed: int = 0, topics: int = 3) -> tuple[dict[str, torch.Tensor], np.ndarray]:
-    """A padded batch ``{"input_ids", "attention_mask"}`` of n sequences of 3..max_len tokens, and the lengths.
+def token_batch(
+    n: int = 30, max_len: int = 12, seed: int = 0, topics: int = 3
+) -> tuple[dict[str, torch.Tensor], np.ndarray]:
+    """A padded batch ``{"input_ids", "attention_mask"}`` of n sequences of 3..max_len tokens, and lengths.
 
     Sequence i is about topic ``i % topics``: its tokens come from that topic's share of the vocabulary, so
     the encoder's token means form one group per topic (NAPs to find)."""

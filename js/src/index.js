@@ -20,7 +20,7 @@ export function mount(el, model, { views = VIEWS, storeOptions = {} } = {}) {
   el.appendChild(root);
   const store = createStore(model, storeOptions);
   const cleanups = [];
-  const markKind = (data) => markItemKind(root, data && data.view && data.view.item);
+  const markKind = (data) => markItemKind(root, data?.view?.item);
   markKind(store.data);
   cleanups.push(store.on("data", markKind));
   for (const view of views) {
@@ -33,7 +33,7 @@ export function mount(el, model, { views = VIEWS, storeOptions = {} } = {}) {
     } catch (err) {
       // one broken view must not take the others down
       console.error(`napwidget: view "${view.id}" failed`, err);
-      container.textContent = `The ${view.id} view failed: ${err && err.message ? err.message : err}`;
+      container.textContent = `The ${view.id} view failed: ${err?.message ? err.message : err}`;
     }
   }
   return Object.assign(() => {

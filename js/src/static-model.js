@@ -27,7 +27,7 @@ export function reviveState(state) {
 }
 
 function floats(entry) {
-  const u8 = b64ToBytes(entry && entry.__b64__);
+  const u8 = b64ToBytes(entry?.__b64__);
   return new Float32Array(u8.buffer, u8.byteOffset, Math.floor(u8.byteLength / 4));
 }
 
@@ -63,9 +63,9 @@ export function createStaticModel(payload) {
   const profPos = new Map((pr.indices || []).map((idx, j) => [idx, j]));
   const profValues = floats(pr.values);
   const stats = {};
-  for (const key of ["mean", "q1", "q3"]) stats[key] = pr.stats && pr.stats[key] ? floats(pr.stats[key]) : new Float32Array(0);
+  for (const key of ["mean", "q1", "q3"]) stats[key] = pr.stats?.[key] ? floats(pr.stats[key]) : new Float32Array(0);
   const overall = {};
-  for (const key of ["mean", "q1", "q3"]) overall[key] = pr.overall && pr.overall[key] ? floats(pr.overall[key]) : new Float32Array(0);
+  for (const key of ["mean", "q1", "q3"]) overall[key] = pr.overall?.[key] ? floats(pr.overall[key]) : new Float32Array(0);
 
   function emit(event, ...args) {
     for (const fn of [...(handlers.get(event) || [])]) fn(...args);
@@ -145,7 +145,7 @@ export function createStaticModel(payload) {
       else if (handlers.has(event)) handlers.get(event).delete(fn);
     },
     save_changes() {
-      const shown = (state.view && state.view.params) || {};
+      const shown = state.view?.params || {};
       if (RESELECT_PARAMS.some((k) => state[k] !== shown[k]) && local.canReselect()) setTimeout(() => local.apply(), 0);
     },
     send(msg) {
@@ -154,7 +154,7 @@ export function createStaticModel(payload) {
       else if (msg.type === "profile") answerProfile(msg);
     },
   };
-  const local = createLocalKernel(model, { features: allFeatures(pr, profValues, (state.view || {}).n || 0), nFeatures: F });
+  const local = createLocalKernel(model, { features: allFeatures(pr, profValues, state.view?.n || 0), nFeatures: F });
   model.reselects = local.canReselect() ? [...RESELECT_PARAMS] : [];
   return model;
 }

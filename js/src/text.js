@@ -28,6 +28,6 @@ export function indexTile(index, { cls = "" } = {}) {
 
 /** Mark `root` with the item kind ("napw-items-text" ...): strips and tile grids lay text out one per line. */
 export function markItemKind(root, item) {
-  const kind = KINDS.includes(item && item.kind) ? item.kind : "index";
+  const kind = KINDS.includes(item?.kind) ? item.kind : "index";
   for (const k of KINDS) root.classList.toggle(`napw-items-${k}`, k === kind);
 }

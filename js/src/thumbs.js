@@ -9,7 +9,7 @@ export function paint(canvas, thumb) {
   canvas.width = thumb.w;
   canvas.height = thumb.h;
   if (IS_JSDOM) return; // no canvas backend in tests
-  const ctx = canvas.getContext && canvas.getContext("2d");
+  const ctx = canvas.getContext?.("2d");
   if (!ctx) return;
   const img = ctx.createImageData(thumb.w, thumb.h);
   const px = thumb.pixels;

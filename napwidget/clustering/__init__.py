@@ -1,9 +1,9 @@
 """Exact, fast HDBSCAN (euclidean) with instant re-clustering from a cached single-linkage tree.
 
 Results equal ``hdbscan.HDBSCAN(min_cluster_size, min_samples, cluster_selection_method, metric="euclidean")``
-(labels, probabilities, outlier scores, persistence, condensed tree) for data with more than 60 features, where
-hdbscan uses Prim's algorithm. Two steps, so that changing ``min_cluster_size`` or the selection method costs
-milliseconds instead of a refit:
+(labels, probabilities, outlier scores, persistence, condensed tree) for data with more than 60 features,
+where hdbscan uses Prim's algorithm. Two steps, so that changing ``min_cluster_size`` or the selection method
+costs milliseconds instead of a refit:
 
 >>> import numpy as np
 >>> from napwidget.clustering import build_tree, select_clusters
@@ -17,6 +17,7 @@ Modules: ``distances`` (float32 bound matrix, exact float64 distances, core dist
 union-find merges), ``linkage`` (:class:`SingleLinkageTree`, :func:`build_tree`), ``condense`` (vectorised
 condensed tree and stability), ``select`` (:func:`select_clusters`), ``result`` (:class:`ClusterResult`).
 """
+
 from napwidget.clustering.linkage import SingleLinkageTree, build_tree
 from napwidget.clustering.result import ClusterResult
 from napwidget.clustering.select import select_clusters

@@ -3,6 +3,7 @@
 Every error is a :class:`ValueError` whose message names the problem and the fix, so notebooks and the widget
 can show it as it is.
 """
+
 from __future__ import annotations
 
 import numbers

@@ -1,18 +1,20 @@
 """Approximate HDBSCAN for large N: the single-linkage tree of a k-NN mutual-reachability graph.
 
-Memory is O(N * D + N * k) instead of the exact engine's N x N matrix, so a million inputs fit on a laptop-class
-machine. Stages (one module each): k nearest neighbours (:mod:`~napwidget.clustering.knn`: blocked brute force,
-exact, or an HNSW index beyond :data:`~napwidget.clustering.knn.BRUTE_FORCE_MAX` points), core distances (the
-``min_samples``-th neighbour, as hdbscan), the minimum spanning tree of mutual reachability over the k-NN edges
-with its components joined by their cheapest edges (:mod:`~napwidget.clustering.knn_mst`), then the exact
-engine's union-find merges. The result is a :class:`SingleLinkageTree`, so condensing, selection (milliseconds
-per ``min_cluster_size``), persistence diagrams and everything downstream are shared with the exact engine.
+Memory is O(N * D + N * k) instead of the exact engine's N x N matrix, so a million inputs fit on a
+laptop-class machine. Stages (one module each): k nearest neighbours (:mod:`~napwidget.clustering.knn`:
+blocked brute force, exact, or an HNSW index beyond :data:`~napwidget.clustering.knn.BRUTE_FORCE_MAX` points),
+core distances (the ``min_samples``-th neighbour, as hdbscan), the minimum spanning tree of mutual
+reachability over the k-NN edges with its components joined by their cheapest edges
+(:mod:`~napwidget.clustering.knn_mst`), then the exact engine's union-find merges. The result is a
+:class:`SingleLinkageTree`, so condensing, selection (milliseconds per ``min_cluster_size``), persistence
+diagrams and everything downstream are shared with the exact engine.
 
 Where it differs from exact HDBSCAN: core distances are exact with the brute-force index (up to HNSW recall
 otherwise), and the tree uses only k-NN edges plus the joining edges; an MST edge of the complete graph that
 is not among them is replaced by the cheapest path through them. At NAP settings the labels agree with the
 exact engine at ARI >= 0.95 (benchmarks/README.md).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -76,7 +78,10 @@ def build_approximate_tree(
         raise ValueError(f"unknown knn={knn!r}. Fix: use one of {KNN_METHODS}.")
     n = x32.shape[0]
     min_samples = min(n - 1, min_samples)
-    k = max(min_samples + 1, DEFAULT_NEIGHBORS if n_neighbors is None else v.check_int(n_neighbors, "n_neighbors", 2))
+    k = max(
+        min_samples + 1,
+        DEFAULT_NEIGHBORS if n_neighbors is None else v.check_int(n_neighbors, "n_neighbors", 2),
+    )
     k = min(k, n)
     index = make_index(x32, knn)
     idx, dist = knn_graph(x32, k, index)

@@ -4,9 +4,10 @@ hdbscan's ``condense_tree`` walks the merge tree breadth-first in a Python-speed
 tree comes from array operations: a node is *big* when it holds >= min_cluster_size points; a merge whose two
 children are both big is a *split*; the root and the children of splits head the condensed clusters; every
 other big node continues its parent's cluster; and each point falls out of the cluster of its lowest big
-ancestor, at that ancestor's lambda. Cluster ids and row order follow hdbscan's breadth-first walk (precomputed
-``bfs_rank``), so the condensed tree equals hdbscan's row for row.
+ancestor, at that ancestor's lambda. Cluster ids and row order follow hdbscan's breadth-first walk
+(precomputed ``bfs_rank``), so the condensed tree equals hdbscan's row for row.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -131,4 +132,6 @@ def condense(tree: SingleLinkageTree, min_cluster_size: int) -> CondensedTree:
     birth[1:] = c_lambda
     weights = (rows["lambda_val"] - birth[row_cluster]) * rows["child_size"]
     stability = np.bincount(row_cluster, weights=weights, minlength=n_clusters)
-    return CondensedTree(rows, n, cluster_parent, first_child, stability, point_cluster, point_lambda, row_cluster)
+    return CondensedTree(
+        rows, n, cluster_parent, first_child, stability, point_cluster, point_lambda, row_cluster
+    )

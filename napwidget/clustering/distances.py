@@ -1,12 +1,13 @@
 """Euclidean distances: a fast float32 lower-bound matrix plus exact float64 distances where they decide.
 
-Why two precisions: BLAS computes all N^2 squared distances quickly in float32 (``|x|^2 + |y|^2 - 2 x.y``), but
-those values are neither exact nor bitwise equal to hdbscan's (which sums ``(x_k - y_k)^2`` one feature after
-the other in float64). So the float32 matrix is shifted down by a rigorous error bound and only used as a
-*filter*: every decision (core distances, Prim's updates) is re-made on exact float64 distances computed the
-same way hdbscan does, for the few pairs the filter cannot rule out. The results are therefore bitwise equal to
-hdbscan's and do not depend on the BLAS, the thread count or the block size.
+Why two precisions: BLAS computes all N^2 squared distances quickly in float32 (``|x|^2 + |y|^2 - 2 x.y``),
+but those values are neither exact nor bitwise equal to hdbscan's (which sums ``(x_k - y_k)^2`` one feature
+after the other in float64). So the float32 matrix is shifted down by a rigorous error bound and only used
+as a *filter*: every decision (core distances, Prim's updates) is re-made on exact float64 distances computed
+the same way hdbscan does, for the few pairs the filter cannot rule out. The results are therefore bitwise
+equal to hdbscan's and do not depend on the BLAS, the thread count or the block size.
 """
+
 from __future__ import annotations
 
 import os
@@ -83,8 +84,8 @@ def check_lean_memory(n_samples: int, n_features: int) -> None:
     have = available_memory_bytes()
     if have is not None and need > have:
         raise MemoryError(
-            f"exact HDBSCAN on {n_samples} x {n_features} needs ~{need / 2**30:.1f} GiB even row by row, but only "
-            f"{have / 2**30:.1f} GiB are available. Fix: cluster a subsample, free memory, or use "
+            f"exact HDBSCAN on {n_samples} x {n_features} needs ~{need / 2**30:.1f} GiB even row by row, "
+            f"but only {have / 2**30:.1f} GiB are available. Fix: cluster a subsample, free memory, or use "
             f"find_naps(..., algorithm='approximate')"
         )
 
@@ -93,8 +94,8 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
     """Float32 lower bounds of all squared distances, and each row's ``n_candidates`` smallest.
 
     ``key[i, j] <= |x_i - x_j|^2 <= key[i, j] + width[i] + width[j]`` holds for every pair, with
-    ``width = 2 c |x|^2`` (float32 value minus / plus its error bound); the diagonal is a large negative number
-    so that each point is its own first candidate neighbour.
+    ``width = 2 c |x|^2`` (float32 value minus / plus its error bound); the diagonal is a large negative
+    number so that each point is its own first candidate neighbour.
 
     Parameters
     ----------
@@ -126,7 +127,9 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
         # The matrix is symmetric: compute columns >= start only and mirror them below the diagonal; the
         # columns < start of these rows were mirrored in by the earlier blocks. Halves the GEMM work.
         block = key_t[start:stop, start:]
-        torch.addmm(shifted[start:].unsqueeze(0), xt[start:stop], xt[start:].T, beta=1.0, alpha=-2.0, out=block)
+        torch.addmm(
+            shifted[start:].unsqueeze(0), xt[start:stop], xt[start:].T, beta=1.0, alpha=-2.0, out=block
+        )
         block.add_(shifted[start:stop].unsqueeze(1))
         block.diagonal().fill_(-3.0e38)
         if stop < n:
@@ -143,8 +146,8 @@ def exact_distances(x64: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -
     """Exact euclidean distances between pairs ``(rows[p], cols[p])``, bitwise equal to hdbscan's.
 
     hdbscan (and scikit-learn's KDTree) sum ``(x_k - y_k)^2`` sequentially over k in float64 and take the
-    square root. A cumulative sum along the feature axis is sequential by definition, so its last entry has the
-    same bits (``np.sum`` uses pairwise summation and differs in the last bits).
+    square root. A cumulative sum along the feature axis is sequential by definition, so its last entry has
+    the same bits (``np.sum`` uses pairwise summation and differs in the last bits).
 
     Parameters
     ----------
@@ -180,8 +183,8 @@ def core_distances(
 ) -> np.ndarray:
     """Distance of each point to its ``min_samples``-th nearest other point, exactly as hdbscan computes it.
 
-    hdbscan queries a KDTree with ``k = min_samples + 1`` (the point itself included) and keeps the last column,
-    so the core distance is entry ``min_samples`` of the sorted row (entry 0 is the point itself).
+    hdbscan queries a KDTree with ``k = min_samples + 1`` (the point itself included) and keeps the last
+    column, so the core distance is entry ``min_samples`` of the sorted row (entry 0 is the point itself).
     Fast path (most rows): when the bound intervals show which candidate is the k-th, one exact distance is
     enough. Otherwise all candidates are evaluated exactly, and a row whose exact k-th distance is not below
     the largest candidate bound (so a non-candidate might be closer) is recomputed against all points.

@@ -7,6 +7,7 @@ statistics, topology, the widget and save/load work the same on each. Add an eng
 ``"auto"`` picks the exact engine while its N x N matrix fits comfortably (at most half of the memory that is
 available now), else the approximate one, and says so once per build (a ``UserWarning`` and a log line).
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,7 +45,9 @@ def algorithm_names() -> tuple[str, ...]:
     return ("auto", *ENGINES)
 
 
-def resolve_algorithm(algorithm: str, n_samples: int, n_features: int, *, available: int | None = None) -> str:
+def resolve_algorithm(
+    algorithm: str, n_samples: int, n_features: int, *, available: int | None = None
+) -> str:
     """The engine that runs for ``algorithm`` on an (N, D) matrix; ``"auto"`` decides by memory.
 
     Example
@@ -68,8 +71,9 @@ def auto_message(n_samples: int, n_features: int) -> str:
     need = required_memory_bytes(n_samples, n_features) / 2**30
     have = (available_memory_bytes() or 0) / 2**30
     return (
-        f"napwidget: exact HDBSCAN on {n_samples} x {n_features} needs ~{need:.1f} GiB (available: {have:.1f} "
-        f"GiB), so find_naps(algorithm='auto') uses the approximate engine (k-NN graph, O(N*k) memory). "
+        f"napwidget: exact HDBSCAN on {n_samples} x {n_features} needs ~{need:.1f} GiB "
+        f"(available: {have:.1f} GiB), so find_naps(algorithm='auto') uses the approximate engine "
+        f"(k-NN graph, O(N*k) memory). "
         f"Pass algorithm='exact' or 'approximate' to choose; naps.algorithm records which ran."
     )
 

@@ -6,6 +6,7 @@ points an HNSW graph (faiss ``IndexHNSWFlat``) answers in roughly N log N. Eithe
 returned pairs are recomputed in float64 from the data, so ties and core distances do not depend on the
 device, the BLAS or the index, and rows are sorted by (distance, index).
 """
+
 from __future__ import annotations
 
 import logging
@@ -120,7 +121,9 @@ class BruteForceIndex:
         idx = np.empty((queries.shape[0], k), dtype=np.int64)
         d2 = np.empty((queries.shape[0], k), dtype=np.float32)
         groups = None if exclude is None else torch.from_numpy(exclude).to(self.device)
-        floor2 = None if floor is None else torch.from_numpy((floor * floor).astype(np.float32)).to(self.device)
+        floor2 = (
+            None if floor is None else torch.from_numpy((floor * floor).astype(np.float32)).to(self.device)
+        )
         for start in range(0, queries.shape[0], block):
             q = torch.from_numpy(queries[start : start + block]).to(self.device)
             dist = torch.addmm(self.sq.unsqueeze(0), self.xt[q], self.xt.T, beta=1.0, alpha=-2.0)
@@ -171,7 +174,9 @@ class HNSWIndex:
         self.index.hnsw.efConstruction = self.ef_construction
         self.index.add(self.x)
 
-    def search(self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Indices and squared distances of (about) the ``k`` nearest points; -1 where fewer were found."""
         k = min(k, self.x.shape[0])
         self.index.hnsw.efSearch = max(64, 2 * k)
@@ -179,7 +184,7 @@ class HNSWIndex:
         return idx.astype(np.int64), d2
 
     def search_vectors(self, points: np.ndarray, k: int) -> np.ndarray:
-        """Indices of (about) the ``k`` nearest points to each row of ``points``; -1 where fewer were found."""
+        """Indices of (about) the ``k`` nearest points to each row of ``points``; -1 where fewer found."""
         k = min(k, self.x.shape[0])
         self.index.hnsw.efSearch = max(64, 2 * k)
         return self.index.search(np.ascontiguousarray(points, dtype=np.float32), k)[1].astype(np.int64)
@@ -200,8 +205,10 @@ def make_index(x: np.ndarray, method: str = "auto") -> BruteForceIndex | HNSWInd
     if method == "auto":
         method = "hnsw" if x.shape[0] > BRUTE_FORCE_MAX else "brute"
         if method == "hnsw" and not faiss_available():
-            log.warning("napwidget: faiss is not installed, so the k-NN search is brute force (exact, O(N^2 D)); "
-                        "pip install 'napwidget[scale]' for the HNSW index")
+            log.warning(
+                "napwidget: faiss is not installed, so the k-NN search is brute force (exact, O(N^2 D)); "
+                "pip install 'napwidget[scale]' for the HNSW index"
+            )
             method = "brute"
     return HNSWIndex(x) if method == "hnsw" else BruteForceIndex(x)
 
@@ -226,7 +233,9 @@ def knn_graph(x: np.ndarray, k: int, index: BruteForceIndex | HNSWIndex) -> tupl
     self_missing = ~(idx == rows[:, None]).any(axis=1)
     if self_missing.any():
         idx[self_missing] = np.concatenate([rows[self_missing, None], idx[self_missing, :-1]], axis=1)
-    idx = np.where(idx < 0, rows[:, None], idx)  # HNSW pads with -1 when it finds too few: harmless self-pairs
+    idx = np.where(
+        idx < 0, rows[:, None], idx
+    )  # HNSW pads with -1 when it finds too few: harmless self-pairs
     dist = pair_distances(x, np.repeat(rows, k), idx.ravel()).reshape(n, k)
     # Self-pairs beyond column 0 (padding) must not count as neighbours at distance 0.
     dup_self = (idx == rows[:, None]) & (np.arange(k)[None, :] > 0)

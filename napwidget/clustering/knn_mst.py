@@ -13,6 +13,7 @@ only the points whose bound is below their component's best candidate are search
 ``k`` on the same index and the other component's points only. With the brute-force index the result is the
 exact cheapest edge; with HNSW it is as exact as the index's recall.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,8 @@ from napwidget.clustering.knn import BruteForceIndex, pair_distances
 # Most points searched further per component and round (the ones with the lowest bounds): bounds the work of
 # a round when whole components have no candidate edge.
 _MAX_SEARCH_PER_COMPONENT = 16
-# With HNSW, exact (brute-force) searches are kept for components that found no edge at all, a few points each.
+# With HNSW, exact (brute-force) searches are kept for components that found no edge at all, a few points
+# each.
 _MAX_EXACT_PER_COMPONENT = 4
 _MAX_REFINE_PASSES = 6
 _TINY = np.nextafter(0.0, 1.0)  # scipy drops explicit zeros: weight-0 edges travel as the smallest double
@@ -101,7 +103,7 @@ class _Union:
 
 
 def _best_listed(idx, dist, core, comp):
-    """Per point: cheapest listed edge to another component (weight, target) and the bound for unlisted ones."""
+    """Per point: cheapest listed edge to another component (weight, target), bound for unlisted ones."""
     n = idx.shape[0]
     rows = np.arange(n)
     w = mutual_reachability(dist, core, rows[:, None], idx)

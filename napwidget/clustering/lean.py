@@ -8,6 +8,7 @@ and every decision is still re-made on exact float64 distances, so the tree is b
 :func:`~napwidget.clustering.build_tree` (and hdbscan) builds. The price is time: N matrix-vector products
 instead of one GEMM (memory-bound), so use it where the matrix does not fit.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,7 +47,9 @@ class LazyKey:
         block = torch.addmm(self.shifted.unsqueeze(0), self.xt[rows], self.xt.T, beta=1.0, alpha=-2.0)
         block.add_(self.shifted[rows].unsqueeze(1))
         idx = torch.arange(rows.start, rows.stop)
-        block[idx - rows.start, idx] = -3.0e38  # each point is its own first candidate, as in the dense matrix
+        block[
+            idx - rows.start, idx
+        ] = -3.0e38  # each point is its own first candidate, as in the dense matrix
         return block
 
     def _candidates(self, m: int) -> tuple[np.ndarray, np.ndarray]:

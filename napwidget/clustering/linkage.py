@@ -3,6 +3,7 @@
 Everything here depends on the data and ``min_samples`` only, so re-clustering with another
 ``min_cluster_size`` or selection method reuses it (see :func:`napwidget.clustering.select_clusters`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

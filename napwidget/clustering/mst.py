@@ -5,6 +5,7 @@ index wins ties) and ``label`` (union-find over edges sorted by ``np.argsort``) 
 list, including the order of tied merges, is the one hdbscan builds for the same matrix (its Prim's path,
 used for more than 60 features).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,7 +24,10 @@ def _round_up_f32(values: np.ndarray) -> np.ndarray:
 
 
 def prim_mst(
-    key: np.ndarray, x64: np.ndarray, core: np.ndarray, width: np.ndarray,
+    key: np.ndarray,
+    x64: np.ndarray,
+    core: np.ndarray,
+    width: np.ndarray,
     progress: Callable[[float], None] | None = None,
 ) -> np.ndarray:
     """Minimum spanning tree of mutual reachability ``max(d_ij, core_i, core_j)``, in hdbscan's Prim order.

@@ -9,6 +9,7 @@ above that (or noise) and probability ``min(lambda, max lambda) / max lambda`` o
 exactly as hdbscan 0.8's ``approximate_predict``. One difference: the clustered points' core distances
 are the ones the tree was built with (hdbscan recomputes them one neighbour shorter for prediction).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ class Predictor:
         """Collect the arrays from a tree and one selection of it (needs ``result.condensed_tree``)."""
         rows = result.condensed_tree
         if rows is None:
-            raise ValueError("this clustering has no condensed tree (it was loaded from disk); predict needs one")
+            raise ValueError(
+                "this clustering has no condensed tree (it was loaded from disk); predict needs one"
+            )
         n = tree.n_samples
         parent = rows["parent"] - n
         child = rows["child"]
@@ -80,8 +83,17 @@ class Predictor:
             p = c_parent[c]
             if label[c] < 0 and p >= 0 and label[p] >= 0:
                 label[c], max_lambda[c] = label[p], max_lambda[p]
-        return cls(np.asarray(features, dtype=np.float32), np.asarray(tree.core_distances), tree.min_samples,
-                   point_cluster, point_lambda, c_parent, birth, label, max_lambda)
+        return cls(
+            np.asarray(features, dtype=np.float32),
+            np.asarray(tree.core_distances),
+            tree.min_samples,
+            point_cluster,
+            point_lambda,
+            c_parent,
+            birth,
+            label,
+            max_lambda,
+        )
 
     def neighbours(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest clustered points of each new point: indices and float64 distances, sorted."""
@@ -125,6 +137,8 @@ class Predictor:
             cluster[move] = self.parent[cluster[move]]
         labels = self.label[cluster]
         max_lambda = self.max_lambda[cluster]
-        prob = np.where(max_lambda > 0.0, np.minimum(max_lambda, lam) / np.where(max_lambda > 0, max_lambda, 1), 1.0)
+        prob = np.where(
+            max_lambda > 0.0, np.minimum(max_lambda, lam) / np.where(max_lambda > 0, max_lambda, 1), 1.0
+        )
         prob = np.where(labels >= 0, prob, 0.0)
         return labels, prob

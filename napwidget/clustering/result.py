@@ -1,4 +1,5 @@
 """:class:`ClusterResult`, the flat clustering that :func:`napwidget.clustering.select_clusters` returns."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

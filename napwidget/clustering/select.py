@@ -1,10 +1,11 @@
 """Flat clusters from a cached :class:`SingleLinkageTree`: condense, select (eom / leaf), label, score.
 
-This is the cheap step (milliseconds at N = 10,000): change ``min_cluster_size`` or ``method`` and call it again
-on the same tree. Semantics follow hdbscan 0.8's ``get_clusters`` with ``allow_single_cluster=False``,
+This is the cheap step (milliseconds at N = 10,000): change ``min_cluster_size`` or ``method`` and call it
+again on the same tree. Semantics follow hdbscan 0.8's ``get_clusters`` with ``allow_single_cluster=False``,
 ``cluster_selection_epsilon=0.0``, ``max_cluster_size=0`` and ``match_reference_implementation=False``
 (the NAP method's settings); those other options are not offered.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,8 +19,9 @@ from napwidget.clustering.result import ClusterResult
 def _select_eom(ct: CondensedTree) -> np.ndarray:
     """Excess-of-mass selection, replicating hdbscan's arithmetic.
 
-    hdbscan keeps the children's summed stability in a C ``float`` (float32) and stores that rounded value back
-    as the parent's stability; near-ties between a cluster and its children then resolve the same way here.
+    hdbscan keeps the children's summed stability in a C ``float`` (float32) and stores that rounded value
+    back as the parent's stability; near-ties between a cluster and its children then resolve the same way
+    here.
     """
     stability = ct.stability.tolist()
     first = ct.first_child.tolist()
@@ -58,7 +60,9 @@ def _max_lambda_per_cluster(ct: CondensedTree) -> np.ndarray:
     return deaths
 
 
-def select_clusters(tree: SingleLinkageTree, min_cluster_size: int = 5, method: str = "leaf") -> ClusterResult:
+def select_clusters(
+    tree: SingleLinkageTree, min_cluster_size: int = 5, method: str = "leaf"
+) -> ClusterResult:
     """Flat HDBSCAN clusters of a cached tree, equal to ``hdbscan.HDBSCAN(...)`` with the same parameters.
 
     Parameters

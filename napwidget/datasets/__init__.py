@@ -1,4 +1,5 @@
 """Data and small models that ship with napwidget, generated or loaded on the spot (no downloads)."""
+
 from napwidget.datasets.augment import augment_digits
 from napwidget.datasets.curation_bench import augmented_spurious_digits, textured_binary_digits
 from napwidget.datasets.digits import DigitsCNN, DigitsDemo, load_digits_images, train_digits_cnn

@@ -3,6 +3,7 @@
 Used to grow the 1,797 bundled digits into the tens of thousands of distinct images a spurious-correlation
 benchmark needs (groups with dozens of minority inputs), in about a second, without any download.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -10,6 +10,7 @@
 Source digits are split into train and test before augmenting, so no test image is a variant of a training
 digit. In train, each augmented copy gets its confounder independently, with an exact per-class rate.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,7 @@ def _split_sources(n: int, test_fraction: float, rng: np.random.Generator) -> tu
 
 
 def _assign_confounder(y: np.ndarray, correlation: float, rng: np.random.Generator) -> np.ndarray:
-    """Own confounder (``y % 2``) for exactly ``round(correlation * n)`` inputs of each class, else the other."""
+    """Own confounder (``y % 2``) for exactly ``round(correlation * n)`` inputs per class, else the other."""
     aligned = np.zeros(len(y), dtype=bool)
     for cls in np.unique(y):
         members = np.flatnonzero(y == cls)
@@ -35,7 +36,7 @@ def _assign_confounder(y: np.ndarray, correlation: float, rng: np.random.Generat
 
 
 def _stripes(conf: np.ndarray, rng: np.random.Generator, size: int = 8) -> np.ndarray:
-    """(N, 1, size, size) stripe textures: horizontal for confounder 0, vertical for 1; random phase and contrast."""
+    """(N, 1, size, size) stripes: horizontal for confounder 0, vertical for 1; random phase and contrast."""
     n = len(conf)
     coord = np.arange(size)
     phase = rng.integers(0, 2, n)[:, None, None]
@@ -47,27 +48,55 @@ def _stripes(conf: np.ndarray, rng: np.random.Generator, size: int = 8) -> np.nd
 
 
 def _build(
-    digits: np.ndarray, labels: np.ndarray, src: np.ndarray, conf: np.ndarray, rng: np.random.Generator,
-    render, n_conf: int, augment: bool = True,
+    digits: np.ndarray,
+    labels: np.ndarray,
+    src: np.ndarray,
+    conf: np.ndarray,
+    rng: np.random.Generator,
+    render,
+    n_conf: int,
+    augment: bool = True,
 ) -> SpuriousSplit:
     strokes = augment_digits(digits[src], rng) if augment else digits[src]
     y = labels[src].astype(np.int64)
-    return SpuriousSplit(render(strokes, conf, rng), y, conf, y * n_conf + conf, conf == y % n_conf, src.astype(np.int64), n_conf)
+    return SpuriousSplit(
+        render(strokes, conf, rng),
+        y,
+        conf,
+        y * n_conf + conf,
+        conf == y % n_conf,
+        src.astype(np.int64),
+        n_conf,
+    )
 
 
 def _balanced_test(
-    digits: np.ndarray, labels: np.ndarray, test_src: np.ndarray, copies: int, rng: np.random.Generator, render,
+    digits: np.ndarray,
+    labels: np.ndarray,
+    test_src: np.ndarray,
+    copies: int,
+    rng: np.random.Generator,
+    render,
 ) -> SpuriousSplit:
-    """Every augmented test image rendered in both confounders: the confounder is exactly independent of the class."""
+    """Every augmented test image in both confounders: the confounder is exactly independent of the class."""
     src = np.repeat(test_src, copies)
     strokes = augment_digits(digits[src], rng)
     parts = []
     for c in (0, 1):
         conf = np.full(len(src), c, dtype=np.int64)
         y = labels[src].astype(np.int64)
-        parts.append(SpuriousSplit(render(strokes, conf, rng), y, conf, y * 2 + conf, conf == y % 2, src.astype(np.int64), 2))
-    return SpuriousSplit(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                           ("images", "labels", "confounder", "groups", "aligned", "source")), 2)
+        parts.append(
+            SpuriousSplit(
+                render(strokes, conf, rng), y, conf, y * 2 + conf, conf == y % 2, src.astype(np.int64), 2
+            )
+        )
+    return SpuriousSplit(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("images", "labels", "confounder", "groups", "aligned", "source")
+        ),
+        2,
+    )
 
 
 def _check(correlation: float, copies: int, test_copies: int) -> None:

@@ -1,4 +1,5 @@
 """The demo: scikit-learn's bundled 8x8 digits and a small CNN trained on them in seconds on a CPU."""
+
 from __future__ import annotations
 
 import hashlib
@@ -121,8 +122,8 @@ class DigitsDemo:
     class_names: list[str]
 
     @classmethod
-    def load(cls, *, seed: int = 0, cache_dir: str | os.PathLike | None = None) -> "DigitsDemo":
-        """Train the demo CNN, or load its weights from ``cache_dir`` (default: $NAPWIDGET_CACHE) when trained before.
+    def load(cls, *, seed: int = 0, cache_dir: str | os.PathLike | None = None) -> DigitsDemo:
+        """Train the demo CNN, or load its weights from ``cache_dir`` (default: $NAPWIDGET_CACHE) if trained.
 
         Example
         -------

@@ -5,6 +5,7 @@ background colour (the *confounder*) agrees with the digit's class at a chosen r
 it is independent of the class. A model trained on the training split learns the colour as a shortcut,
 and its worst-group accuracy on the test split shows how much.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,8 +82,13 @@ class SpuriousSplit:
         """
         idx = np.asarray(indices)
         return SpuriousSplit(
-            self.images[idx], self.labels[idx], self.confounder[idx], self.groups[idx],
-            self.aligned[idx], self.source[idx], self.n_confounders,
+            self.images[idx],
+            self.labels[idx],
+            self.confounder[idx],
+            self.groups[idx],
+            self.aligned[idx],
+            self.source[idx],
+            self.n_confounders,
         )
 
 
@@ -171,8 +177,13 @@ def spurious_digits(
     other = (own + rng.integers(1, k, size=len(y))) % k  # uniform over the k - 1 other colours
     conf = np.where(aligned, own, other)
     train = SpuriousSplit(
-        _render(digits[train_src], conf, strength), y.astype(np.int64), conf.astype(np.int64),
-        (y * k + conf).astype(np.int64), aligned, train_src.astype(np.int64), k,
+        _render(digits[train_src], conf, strength),
+        y.astype(np.int64),
+        conf.astype(np.int64),
+        (y * k + conf).astype(np.int64),
+        aligned,
+        train_src.astype(np.int64),
+        k,
     )
 
     if balanced_test:
@@ -183,7 +194,12 @@ def spurious_digits(
         conf_t = rng.integers(0, k, size=len(test_src))
     y_t = labels[src]
     test = SpuriousSplit(
-        _render(digits[src], conf_t, strength), y_t.astype(np.int64), conf_t.astype(np.int64),
-        (y_t * k + conf_t).astype(np.int64), conf_t == y_t % k, src.astype(np.int64), k,
+        _render(digits[src], conf_t, strength),
+        y_t.astype(np.int64),
+        conf_t.astype(np.int64),
+        (y_t * k + conf_t).astype(np.int64),
+        conf_t == y_t % k,
+        src.astype(np.int64),
+        k,
     )
     return train, test

@@ -13,6 +13,7 @@ the head on such inputs weakens spurious correlations.
 - :mod:`napwidget.midrange.benchmark`: the curation benchmark with the power to decide (cached features per
   seed, every row a head refit, paired bootstrap CIs); run by ``benchmarks/bench_midrange.py``.
 """
+
 from napwidget.midrange.bands import BandNAPs, LogitBands, band_naps, logit_bands
 from napwidget.midrange.curate import Curation, curate
 from napwidget.midrange.evaluate import GroupAccuracy, evaluate_midrange, group_accuracy

@@ -12,6 +12,7 @@ edges are ours, and every edge is a parameter:
   the paper's literal sense (mid band = the middle part of the range of logit values).
 - ``mode="value"``: edges are raw logit values (e.g. thresholds a person drew on a histogram).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
@@ -53,7 +54,8 @@ def _check_target(target: int, n_outputs: int) -> int:
         raise NapInputError(f"target must be an int output index; got {target!r}", "pass e.g. target=3")
     if not 0 <= int(target) < n_outputs:
         raise NapInputError(
-            f"target={int(target)} is out of range for {n_outputs} outputs", f"pass an index in 0..{n_outputs - 1}"
+            f"target={int(target)} is out of range for {n_outputs} outputs",
+            f"pass an index in 0..{n_outputs - 1}",
         )
     return int(target)
 
@@ -68,7 +70,9 @@ def _check_edges(bands: Sequence[float], mode: str) -> tuple[float, float]:
             f"bands={bands!r} must be two edges (low/mid, mid/high)", "pass e.g. bands=(1/3, 2/3)"
         ) from None
     if not (np.isfinite(lo) and np.isfinite(hi)) or not lo < hi:
-        raise NapInputError(f"bands={bands!r} must be finite and strictly increasing", "pass e.g. bands=(1/3, 2/3)")
+        raise NapInputError(
+            f"bands={bands!r} must be finite and strictly increasing", "pass e.g. bands=(1/3, 2/3)"
+        )
     if mode != "value" and not (0.0 <= lo and hi <= 1.0):
         raise NapInputError(
             f"bands={bands!r} are fractions in mode={mode!r} and must lie in [0, 1]",
@@ -274,18 +278,24 @@ def band_naps(
 
     if layer is not None:
         if not isinstance(acts, Mapping) or layer not in acts:
-            raise NapInputError(f"layer {layer!r} is not in acts", "pass one of its keys, or layer=None with an array")
+            raise NapInputError(
+                f"layer {layer!r} is not in acts", "pass one of its keys, or layer=None with an array"
+            )
         rows = np.asarray(acts[layer])
     else:
         rows = np.asarray(acts)
     if rows.ndim != 2:
-        raise NapInputError(f"activations must be (N, C); got shape {rows.shape}", "reduce conv maps first (extract does)")
+        raise NapInputError(
+            f"activations must be (N, C); got shape {rows.shape}", "reduce conv maps first (extract does)"
+        )
     idx = np.asarray(indices)
     if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
         raise NapInputError("indices must be a 1-D array of integer input indices", "pass e.g. bands['mid']")
     idx = idx.astype(np.int64)
     if idx.size and (idx.min() < 0 or idx.max() >= len(rows)):
-        raise NapInputError(f"indices must lie in 0..{len(rows) - 1}; some are outside", "pass indices of rows of acts")
+        raise NapInputError(
+            f"indices must lie in 0..{len(rows) - 1}; some are outside", "pass indices of rows of acts"
+        )
     if len(np.unique(idx)) != len(idx):
         raise NapInputError("indices hold duplicates", "pass each input once, e.g. np.unique(indices)")
     # Per-input extras given for all N inputs (labels=, predictions=) follow the band's rows.

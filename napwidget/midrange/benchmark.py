@@ -1,13 +1,14 @@
-"""The mid-range curation benchmark: cached features per seed, one last-layer refit per row, paired statistics.
+"""The mid-range curation benchmark: cached features per seed, one last-layer refit per row, paired stats.
 
-Protocol per seed (:func:`seed_features`): generate a setting's data (:mod:`napwidget.datasets.curation_bench`),
-split the training sources at random (no group labels) into a *fit* half, on which a
-:class:`~napwidget.datasets.DigitsCNN` is trained once, and a held-out *pool* half; cache the penultimate
-features and logits of pool and test. Every row (:func:`benchmark_rows`) then only refits the head
-(:func:`~napwidget.midrange.retrain_last_layer`) on a curation set of the pool, so a row costs seconds.
-Group labels are used by the oracle row, for scoring and for reporting minority shares, never for curation.
-:func:`paired_bootstrap` and :func:`gap_share` summarise rows over seeds.
+Protocol per seed (:func:`seed_features`): generate a setting's data
+(:mod:`napwidget.datasets.curation_bench`), split the training sources at random (no group labels) into a
+*fit* half, on which a :class:`~napwidget.datasets.DigitsCNN` is trained once, and a held-out *pool* half;
+cache the penultimate features and logits of pool and test. Every row (:func:`benchmark_rows`) then only
+refits the head (:func:`~napwidget.midrange.retrain_last_layer`) on a curation set of the pool, so a row costs
+seconds. Group labels are used by the oracle row, for scoring and for reporting minority shares, never for
+curation. :func:`paired_bootstrap` and :func:`gap_share` summarise rows over seeds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -86,15 +87,32 @@ def _data(setting: str, seed: int, data_kwargs: dict[str, Any]) -> tuple[Any, An
     return make(seed, **data_kwargs)
 
 
-def _cache_key(setting: str, seed: int, epochs: int, fit_size: int | None, width: int, data_kwargs: dict) -> tuple:
-    """Every argument, the generator's own defaults (so changing a default invalidates old files) and torch."""
+def _cache_key(
+    setting: str, seed: int, epochs: int, fit_size: int | None, width: int, data_kwargs: dict
+) -> tuple:
+    """Every argument, the generator's defaults (so changing a default invalidates old files) and torch."""
     import inspect
 
     from napwidget.datasets import curation_bench
 
-    make = curation_bench.augmented_spurious_digits if setting == "digits" else curation_bench.textured_binary_digits
-    defaults = {k: p.default for k, p in inspect.signature(make).parameters.items() if p.default is not p.empty}
-    return (setting, seed, epochs, fit_size, width, sorted({**defaults, **data_kwargs}.items()), torch.__version__, "v2")
+    make = (
+        curation_bench.augmented_spurious_digits
+        if setting == "digits"
+        else curation_bench.textured_binary_digits
+    )
+    defaults = {
+        k: p.default for k, p in inspect.signature(make).parameters.items() if p.default is not p.empty
+    }
+    return (
+        setting,
+        seed,
+        epochs,
+        fit_size,
+        width,
+        sorted({**defaults, **data_kwargs}.items()),
+        torch.__version__,
+        "v2",
+    )
 
 
 def seed_features(
@@ -112,7 +130,8 @@ def seed_features(
     Parameters
     ----------
     setting : {"digits", "binary"}
-        :func:`~napwidget.datasets.augmented_spurious_digits` or :func:`~napwidget.datasets.textured_binary_digits`.
+        :func:`~napwidget.datasets.augmented_spurious_digits` or
+        :func:`~napwidget.datasets.textured_binary_digits`.
     seed : int
         Seeds the data, the fit / pool split (by source digit) and the CNN.
     epochs : int
@@ -129,7 +148,8 @@ def seed_features(
 
     Example
     -------
-    >>> sf = seed_features("binary", 0, epochs=1, data_kwargs={"copies": 1, "test_copies": 1})  # doctest: +SKIP
+    >>> small = {"copies": 1, "test_copies": 1}
+    >>> sf = seed_features("binary", 0, epochs=1, data_kwargs=small)  # doctest: +SKIP
     >>> sf.z_pool.shape[1]  # doctest: +SKIP
     2
     """
@@ -156,10 +176,30 @@ def seed_features(
     model = train_digits_cnn(fit.images, fit.labels, epochs=epochs, seed=seed, model=model, batch_size=128)
     f_pool, z_pool = head_features(model, pool.images)
     f_test, z_test = head_features(model, test.images)
-    meta = {"setting": setting, "seed": seed, "epochs": epochs, "width": width, "n_fit": len(fit), "n_pool": len(pool),
-            "n_test": len(test), "data_kwargs": data_kwargs}
-    sf = SeedFeatures(f_pool, z_pool, pool.labels, pool.groups, pool.aligned, f_test, z_test, test.labels, test.groups,
-                      model.fc2.weight.detach().numpy().copy(), model.fc2.bias.detach().numpy().copy(), meta)
+    meta = {
+        "setting": setting,
+        "seed": seed,
+        "epochs": epochs,
+        "width": width,
+        "n_fit": len(fit),
+        "n_pool": len(pool),
+        "n_test": len(test),
+        "data_kwargs": data_kwargs,
+    }
+    sf = SeedFeatures(
+        f_pool,
+        z_pool,
+        pool.labels,
+        pool.groups,
+        pool.aligned,
+        f_test,
+        z_test,
+        test.labels,
+        test.groups,
+        model.fc2.weight.detach().numpy().copy(),
+        model.fc2.bias.detach().numpy().copy(),
+        meta,
+    )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {k: v for k, v in asdict(sf).items() if k != "meta"}
@@ -179,9 +219,13 @@ def curation_sets(sf: SeedFeatures, choices: Choices, seed: int = 0) -> dict[str
     z, y = sf.z_pool, sf.y_pool
     everything = np.arange(len(y))
     mid = curate(z, y, strategy="midrange", bands=choices.subset_bands, seed=seed)
-    mid_w = curate(z, y, strategy="midrange_weighted", bands=choices.weighted_bands, upweight=choices.upweight, seed=seed)
+    mid_w = curate(
+        z, y, strategy="midrange_weighted", bands=choices.weighted_bands, upweight=choices.upweight, seed=seed
+    )
     # Same band => same size of the up-weighted random set as of the up-weighted mid-range set.
-    rand_w = curate(z, y, strategy="random_weighted", bands=choices.weighted_bands, upweight=choices.upweight, seed=seed)
+    rand_w = curate(
+        z, y, strategy="random_weighted", bands=choices.weighted_bands, upweight=choices.upweight, seed=seed
+    )
     _, inv, counts = np.unique(sf.g_pool, return_inverse=True, return_counts=True)
     w_or = (1.0 / counts[inv]).astype(np.float32)
     return {
@@ -244,7 +288,9 @@ def paired_bootstrap(
     """
     d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     if d.ndim != 1 or len(d) < 2:
-        raise NapInputError("paired_bootstrap needs two equal-length 1-D arrays of >= 2 seeds", "pass per-seed values")
+        raise NapInputError(
+            "paired_bootstrap needs two equal-length 1-D arrays of >= 2 seeds", "pass per-seed values"
+        )
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
     alpha = (1.0 - level) / 2
@@ -256,7 +302,7 @@ def gap_share(row: np.ndarray, plain: np.ndarray, oracle: np.ndarray) -> float:
 
     Example
     -------
-    >>> gap_share(np.array([0.5]), np.array([0.2]), np.array([0.8]))
+    >>> round(gap_share(np.array([0.5]), np.array([0.2]), np.array([0.8])), 6)
     0.5
     """
     gap = float(np.mean(oracle) - np.mean(plain))
@@ -270,11 +316,15 @@ def summarize(result: dict[str, dict[str, list[float]]], *, n_boot: int = 10_000
 
     Example
     -------
-    >>> r = {"rows": {k: {"worst_group": [0.1 * i, 0.1 * i + 0.05], "average": [0.9, 0.9]} for i, k in enumerate(ROWS)}}
+    >>> r = {"rows": {k: {"worst_group": [0.1 * i, 0.1 * i + 0.05], "average": [0.9, 0.9]}
+    ...               for i, k in enumerate(ROWS)}}
     >>> round(summarize(r, n_boot=100)["gap_share"]["oracle"], 2)
     1.0
     """
-    rows = {k: {m: np.asarray(v[m], dtype=np.float64) for m in ("worst_group", "average")} for k, v in result["rows"].items()}
+    rows = {
+        k: {m: np.asarray(v[m], dtype=np.float64) for m in ("worst_group", "average")}
+        for k, v in result["rows"].items()
+    }
     wg = {k: v["worst_group"] for k, v in rows.items()}
     out: dict[str, Any] = {
         "mean": {k: {m: float(v[m].mean()) for m in v} for k, v in rows.items()},

@@ -6,6 +6,7 @@ the penultimate layer associates with it (a missing confounder, or a confounder 
 retraining the head on them, with their true class labels, weakens the association. No group or
 confounder labels are used: only logits and class labels.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,7 +22,9 @@ Strategy = Literal["midrange", "top", "random", "midrange_weighted", "random_wei
 STRATEGIES = ("midrange", "top", "random", "midrange_weighted", "random_weighted", "jtt")
 WEIGHTED_BANDS = (0.0, 0.05)  # default mid band of "midrange_weighted" (chosen on development seeds)
 WEIGHTED_UPWEIGHT = 9.0  # default up-weight of "midrange_weighted" (chosen on development seeds)
-JTT_UPWEIGHT = 9.0  # JTT error set weight 1 + 9 = lambda_up 10; the benchmark tunes it per setting on dev seeds
+JTT_UPWEIGHT = (
+    9.0  # JTT error set weight 1 + 9 = lambda_up 10; the benchmark tunes it per setting on dev seeds
+)
 Weighting = Literal["class_balanced", "uniform"]
 
 
@@ -42,7 +45,8 @@ class Curation:
 
     Example
     -------
-    >>> c = curate(np.random.default_rng(0).normal(size=(100, 3)), np.arange(100) % 3, strategy="random", size=10)
+    >>> z = np.random.default_rng(0).normal(size=(100, 3))
+    >>> c = curate(z, np.arange(100) % 3, strategy="random", size=10)
     >>> len(c), float(c.weights.mean())
     (10, 1.0)
     """
@@ -59,7 +63,10 @@ class Curation:
 def _as_index_array(values: Any, n: int, what: str) -> np.ndarray:
     arr = np.asarray(values if values is not None else [], dtype=np.int64).ravel()
     if arr.size and (arr.min() < 0 or arr.max() >= n):
-        raise NapInputError(f"{what} must be pool indices in 0..{n - 1}; some are outside", f"pass row indices of outputs as {what}")
+        raise NapInputError(
+            f"{what} must be pool indices in 0..{n - 1}; some are outside",
+            f"pass row indices of outputs as {what}",
+        )
     return np.unique(arr)
 
 
@@ -74,8 +81,13 @@ def _weights(labels: np.ndarray, weighting: str, base: np.ndarray | None = None)
 
 
 def _midrange(
-    logits: np.ndarray, y: np.ndarray, pool: np.ndarray, classes: np.ndarray,
-    bands: tuple[float, float], mode: BandMode, among: str,
+    logits: np.ndarray,
+    y: np.ndarray,
+    pool: np.ndarray,
+    classes: np.ndarray,
+    bands: tuple[float, float],
+    mode: BandMode,
+    among: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     picked: dict[int, int] = {}
     for k in classes:
@@ -162,9 +174,10 @@ def curate(
     weighting : ``"class_balanced"`` (each label gets equal total weight; default) or ``"uniform"``.
     seed : seeds the random draws.
     upweight : extra weight of the up-weighted inputs in the weighted strategies and ``"jtt"`` (default 9,
-        i.e. 10x the other pool inputs before class balancing); must be left ``None`` for the subset strategies.
-        ``bands=(0, 0.05)`` with ``upweight=9`` was the best of (0, 0.05|0.1|0.25|0.5) x (1|3|9|19) on the
-        benchmark's development seeds (never on test data); see benchmarks/README.md, "Mid-range".
+        i.e. 10x the other pool inputs before class balancing); must be left ``None`` for the subset
+        strategies. ``bands=(0, 0.05)`` with ``upweight=9`` was the best of (0, 0.05|0.1|0.25|0.5) x
+        (1|3|9|19) on the benchmark's development seeds (never on test data); see benchmarks/README.md,
+        "Mid-range".
 
     Returns
     -------
@@ -184,15 +197,27 @@ def curate(
     n, n_out = logits.shape
     y = np.asarray(labels)
     if y.shape != (n,) or (y.size and not np.issubdtype(y.dtype, np.integer)):
-        raise NapInputError(f"labels must be (N,) = ({n},) integers; got shape {y.shape}", "pass one class label per row of outputs")
+        raise NapInputError(
+            f"labels must be (N,) = ({n},) integers; got shape {y.shape}",
+            "pass one class label per row of outputs",
+        )
     if strategy not in STRATEGIES:
-        raise NapInputError(f"strategy={strategy!r} is unknown", f"use one of {', '.join(map(repr, STRATEGIES))}")
+        raise NapInputError(
+            f"strategy={strategy!r} is unknown", f"use one of {', '.join(map(repr, STRATEGIES))}"
+        )
     weighted = strategy.endswith("_weighted") or strategy == "jtt"
     if upweight is not None and not weighted:
-        raise NapInputError(f"upweight={upweight!r} only applies to the weighted strategies", "pass strategy='midrange_weighted'")
+        raise NapInputError(
+            f"upweight={upweight!r} only applies to the weighted strategies",
+            "pass strategy='midrange_weighted'",
+        )
     alpha = (JTT_UPWEIGHT if strategy == "jtt" else WEIGHTED_UPWEIGHT) if upweight is None else upweight
-    if weighted and (isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating))
-                     or not np.isfinite(alpha) or alpha < 0):
+    if weighted and (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float, np.integer, np.floating))
+        or not np.isfinite(alpha)
+        or alpha < 0
+    ):
         raise NapInputError(f"upweight={upweight!r} must be a finite number >= 0", "pass e.g. upweight=9")
     if bands is None:
         bands = WEIGHTED_BANDS if weighted else (0.0, 0.5)
@@ -205,15 +230,21 @@ def curate(
     pool = np.setdiff1d(np.arange(n), held)
     cls = np.unique(y[pool]) if classes is None else np.unique(np.asarray(classes, dtype=np.int64))
     if cls.size and (cls.min() < 0 or cls.max() >= n_out):
-        raise NapInputError(f"classes must be output indices in 0..{n_out - 1}", "pass classes the model outputs")
+        raise NapInputError(
+            f"classes must be output indices in 0..{n_out - 1}", "pass classes the model outputs"
+        )
     if size is not None and (not isinstance(size, (int, np.integer)) or size < 1):
-        raise NapInputError(f"size={size!r} must be a positive int", "pass e.g. size=200, or None for the mid-range size")
+        raise NapInputError(
+            f"size={size!r} must be a positive int", "pass e.g. size=200, or None for the mid-range size"
+        )
     rng = np.random.default_rng(seed)
     if strategy == "jtt":
         return _jtt(logits, y, pool, weighting, float(alpha))
 
     if selection is not None:
-        mid_idx = np.setdiff1d(_as_index_array(selection, n, "selection"), held)  # held-out inputs never enter
+        mid_idx = np.setdiff1d(
+            _as_index_array(selection, n, "selection"), held
+        )  # held-out inputs never enter
         mid_src = y[mid_idx].astype(np.int64)
     else:
         mid_idx, mid_src = _midrange(logits, y, pool, cls, edges, mode, among)
@@ -224,27 +255,40 @@ def curate(
             "widen bands, or use mode='quantile', or pass size=",
         )
     if target > len(pool):
-        raise NapInputError(f"size={target} exceeds the {len(pool)} pool inputs not held out", "pass a smaller size")
+        raise NapInputError(
+            f"size={target} exceeds the {len(pool)} pool inputs not held out", "pass a smaller size"
+        )
 
     base = strategy.removesuffix("_weighted")
     if base == "midrange":
         if target > len(mid_idx):
             raise NapInputError(
-                f"size={target} exceeds the {len(mid_idx)} inputs in the mid bands", "widen bands or pass a smaller size"
+                f"size={target} exceeds the {len(mid_idx)} inputs in the mid bands",
+                "widen bands or pass a smaller size",
             )
-        keep = np.sort(rng.choice(len(mid_idx), size=target, replace=False)) if target < len(mid_idx) else np.arange(target)
+        keep = (
+            np.sort(rng.choice(len(mid_idx), size=target, replace=False))
+            if target < len(mid_idx)
+            else np.arange(target)
+        )
         idx, src = mid_idx[keep], mid_src[keep]
     elif base == "random":
         idx = np.sort(rng.choice(pool, size=target, replace=False))
         src = np.full(target, -1, dtype=np.int64)
     else:  # top: per class, the highest logits, matching the mid-range set's class make-up
-        quota = np.bincount(mid_src, minlength=n_out)[cls] if size is None else np.full(len(cls), target // len(cls))
+        quota = (
+            np.bincount(mid_src, minlength=n_out)[cls]
+            if size is None
+            else np.full(len(cls), target // len(cls))
+        )
         if size is not None:
             quota[: target - quota.sum()] += 1
         picked: dict[int, int] = {}
         ranked = {}
         for k in cls:
-            rows = pool if among == "all" else pool[y[pool] == k]  # "labelled"/"class": the class's own inputs
+            rows = (
+                pool if among == "all" else pool[y[pool] == k]
+            )  # "labelled"/"class": the class's own inputs
             ranked[int(k)] = rows[np.argsort(-logits[rows, k], kind="stable")]
         # Fill quotas class by class; an input already taken by another class is skipped, so sizes stay exact.
         cursor = {int(k): 0 for k in cls}
@@ -257,7 +301,9 @@ def curate(
                     picked[i] = k
                     q -= 1
         if len(picked) < target:  # a class ran out of inputs: top up from the best remaining of any class
-            rest = [i for i in pool[np.argsort(-logits[pool].max(axis=1), kind="stable")] if int(i) not in picked]
+            rest = [
+                i for i in pool[np.argsort(-logits[pool].max(axis=1), kind="stable")] if int(i) not in picked
+            ]
             for i in rest[: target - len(picked)]:
                 picked[int(i)] = int(np.argmax(logits[i]))
         idx = np.array(sorted(picked), dtype=np.int64)
@@ -266,5 +312,7 @@ def curate(
         up = np.isin(pool, idx)
         full_src = np.full(len(pool), -1, dtype=np.int64)
         full_src[up] = src if base == "midrange" else -1
-        return Curation(pool.astype(np.int64), _weights(y[pool], weighting, 1.0 + alpha * up), strategy, full_src)
+        return Curation(
+            pool.astype(np.int64), _weights(y[pool], weighting, 1.0 + alpha * up), strategy, full_src
+        )
     return Curation(idx, _weights(y[idx], weighting), strategy, src)

@@ -1,4 +1,4 @@
-"""Evaluate curation strategies on :func:`napwidget.datasets.spurious_digits`: average and worst-group accuracy.
+"""Evaluate curation on :func:`napwidget.datasets.spurious_digits`: average and worst-group accuracy.
 
 Protocol (one seed): the spurious training split is divided at random (no group labels) into a *fit* part,
 on which a :class:`~napwidget.datasets.DigitsCNN` is trained, and a held-out *pool*, from which curation
@@ -7,6 +7,7 @@ every model is scored on the test split, where the confounder is independent of 
 are used for the oracle (group-balanced weights over the whole pool, as deep feature reweighting does),
 for scoring, and for reporting the minority share of each set, never for choosing a curation set.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ def group_accuracy(predictions: np.ndarray, labels: np.ndarray, groups: np.ndarr
     pred, y, g = (np.asarray(a) for a in (predictions, labels, groups))
     if not (pred.shape == y.shape == g.shape) or pred.ndim != 1:
         raise NapInputError(
-            f"predictions {pred.shape}, labels {y.shape} and groups {g.shape} must be equal-length 1-D arrays",
+            f"predictions {pred.shape}, labels {y.shape} and groups {g.shape} "
+            "must be equal-length 1-D arrays",
             "pass one prediction, label and group per input",
         )
     correct = pred == y
@@ -104,7 +106,9 @@ def evaluate_midrange(
     from napwidget.datasets.spurious import spurious_digits
 
     if not 0.0 < pool_fraction < 1.0:
-        raise NapInputError(f"pool_fraction={pool_fraction!r} must lie strictly between 0 and 1", "pass e.g. 0.5")
+        raise NapInputError(
+            f"pool_fraction={pool_fraction!r} must lie strictly between 0 and 1", "pass e.g. 0.5"
+        )
     train, test = data if data is not None else spurious_digits(correlation, seed, **(data_kwargs or {}))
     rng = np.random.default_rng(seed + 1_000)  # a split independent of the data generator's draws
     order = rng.permutation(len(train))
@@ -124,7 +128,12 @@ def evaluate_midrange(
     def row(acc: GroupAccuracy, idx: np.ndarray | None) -> dict[str, float]:
         n = len(pool) if idx is None else len(idx)
         minority = (~pool.aligned).mean() if idx is None else (~pool.aligned[idx]).mean() if len(idx) else 0.0
-        return {"average": acc.average, "worst_group": acc.worst_group, "n": float(n), "minority_share": float(minority)}
+        return {
+            "average": acc.average,
+            "worst_group": acc.worst_group,
+            "n": float(n),
+            "minority_share": float(minority),
+        }
 
     rows: dict[str, dict[str, float]] = {"plain": row(score(z_test), np.zeros(0, np.int64))}
     rows["plain"]["n"] = 0.0

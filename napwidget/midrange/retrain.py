@@ -4,6 +4,7 @@ The cheapest retraining that tests whether a curation set removes a spurious cor
 (the head's inputs) stay fixed, only the last ``nn.Linear`` is refit, as in deep feature reweighting
 (Kirichenko et al. 2023) and the mid-range curation of O'Mahony et al. (WACV 2025).
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,11 +29,15 @@ def find_head(model: nn.Module, head: str | None = None) -> tuple[str, nn.Linear
     if head is not None:
         modules = dict(model.named_modules())
         if head not in modules or not isinstance(modules[head], nn.Linear):
-            raise NapInputError(f"head={head!r} is not an nn.Linear of the model", "pass the name of the last Linear layer")
+            raise NapInputError(
+                f"head={head!r} is not an nn.Linear of the model", "pass the name of the last Linear layer"
+            )
         return head, modules[head]
     linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
-        raise NapInputError("the model has no nn.Linear head", "retrain_last_layer needs a final nn.Linear classifier")
+        raise NapInputError(
+            "the model has no nn.Linear head", "retrain_last_layer needs a final nn.Linear classifier"
+        )
     return linears[-1]
 
 
@@ -134,10 +139,13 @@ def retrain_last_layer(
     feats = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels)
     if feats.ndim != 2:
-        raise NapInputError(f"features must be (N, D); got shape {feats.shape}", "pass head_features(model, x)[0]")
+        raise NapInputError(
+            f"features must be (N, D); got shape {feats.shape}", "pass head_features(model, x)[0]"
+        )
     if y.shape != (len(feats),) or (y.size and not np.issubdtype(y.dtype, np.integer)):
         raise NapInputError(
-            f"labels have shape {y.shape} but features hold {len(feats)} rows", "pass one integer class label per feature row"
+            f"labels have shape {y.shape} but features hold {len(feats)} rows",
+            "pass one integer class label per feature row",
         )
     if not np.isfinite(feats).all():
         raise NapInputError("features hold NaN or infinite values", "drop those rows or fix the model")
@@ -145,23 +153,32 @@ def retrain_last_layer(
     w = getattr(curated, "weights", None)
     w = np.ones(len(idx)) if w is None else np.asarray(w, dtype=np.float64)
     if idx.ndim != 1 or len(idx) == 0:
-        raise NapInputError("the curation set is empty", "curate at least one input per class you want to keep")
+        raise NapInputError(
+            "the curation set is empty", "curate at least one input per class you want to keep"
+        )
     if idx.min() < 0 or idx.max() >= len(feats):
-        raise NapInputError("curated indices fall outside the feature rows", "curate with the same pool you pass here")
+        raise NapInputError(
+            "curated indices fall outside the feature rows", "curate with the same pool you pass here"
+        )
     if w.shape != idx.shape or (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-        raise NapInputError("sample weights must be finite, >= 0, one per curated input", "pass Curation.weights")
+        raise NapInputError(
+            "sample weights must be finite, >= 0, one per curated input", "pass Curation.weights"
+        )
     if l2 < 0:
         raise NapInputError(f"l2={l2!r} must be >= 0", "pass e.g. l2=1e-3")
     name, lin = find_head(model, head)
     d, k = lin.in_features, lin.out_features
     if feats.shape[1] != d:
         raise NapInputError(
-            f"features have {feats.shape[1]} columns but head {name!r} takes {d}", "pass the head's inputs (head_features)"
+            f"features have {feats.shape[1]} columns but head {name!r} takes {d}",
+            "pass the head's inputs (head_features)",
         )
     if y.min() < 0 or y.max() >= k:
         raise NapInputError(f"labels must lie in 0..{k - 1}", "pass class indices of the head's outputs")
     if lin.bias is None:  # the standardisation's offset is folded into the bias
-        raise NapInputError(f"head {name!r} has no bias", "give the last Linear a bias (bias=True) to retrain it")
+        raise NapInputError(
+            f"head {name!r} has no bias", "give the last Linear a bias (bias=True) to retrain it"
+        )
 
     mu = feats.mean(axis=0) if standardize else np.zeros(d)
     sd = feats.std(axis=0) if standardize else np.ones(d)

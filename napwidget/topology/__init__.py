@@ -4,6 +4,7 @@
 NAP engine's single-linkage tree, 1-dim via ripser) and ``nap_flow`` (NAP-to-NAP counts between layers) return
 plain objects with ``to_dict()`` for the widget.
 """
+
 from napwidget.topology.flow import FlowLink, NapFlow, nap_flow
 from napwidget.topology.mapper import (
     MapperGraph,

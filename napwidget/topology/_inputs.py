@@ -1,4 +1,5 @@
-"""Input checks shared by the topology kernels: every problem is a ValueError naming the problem and the fix."""
+"""Input checks shared by the topology kernels: each problem is a ValueError naming it and the fix."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -9,8 +10,10 @@ import numpy as np
 from napwidget.errors import NapInputError
 
 
-def as_matrix(activations: Any, layer: str | None, *, what: str = "activations") -> tuple[np.ndarray, str | None]:
-    """(N, D) real matrix and layer name from an array, a Tensor, an Activations / mapping (+ ``layer``) or a NAPs.
+def as_matrix(
+    activations: Any, layer: str | None, *, what: str = "activations"
+) -> tuple[np.ndarray, str | None]:
+    """(N, D) real matrix and layer name from an array, Tensor, Activations / mapping (+ ``layer``) or NAPs.
 
     The array keeps its dtype (KeplerMapper computes its lens on the array as given; equality needs the same).
     """
@@ -35,7 +38,9 @@ def as_matrix(activations: Any, layer: str | None, *, what: str = "activations")
     if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
         raise NapInputError(f"{what} have dtype {x.dtype}", "pass real numbers (e.g. float32)")
     if x.shape[0] < 2 or x.shape[1] < 1:
-        raise NapInputError(f"{what} have shape {x.shape}", "pass at least 2 inputs with at least 1 feature each")
+        raise NapInputError(
+            f"{what} have shape {x.shape}", "pass at least 2 inputs with at least 1 feature each"
+        )
     check_finite(x, what)
     return x, layer
 
@@ -47,7 +52,8 @@ def check_finite(x: np.ndarray, what: str) -> None:
         if bad.any():
             rows = np.flatnonzero(bad.reshape(len(x), -1).any(axis=1))
             raise NapInputError(
-                f"{what} contain {int(bad.sum())} NaN/inf values in {len(rows)} rows (first: row {int(rows[0])})",
+                f"{what} contain {int(bad.sum())} NaN/inf values in {len(rows)} rows "
+                f"(first: row {int(rows[0])})",
                 "drop or impute those rows before the topology analysis",
             )
 
@@ -62,7 +68,9 @@ def per_input(values: Any, n: int, what: str) -> np.ndarray | None:
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.shape != (n,):
-        raise NapInputError(f"{what} have shape {arr.shape}, expected ({n},): one per input", f"pass {n} {what}")
+        raise NapInputError(
+            f"{what} have shape {arr.shape}, expected ({n},): one per input", f"pass {n} {what}"
+        )
     return arr
 
 

@@ -1,4 +1,5 @@
 """NAP flow across layers: where the members of each NAP at one layer go among the NAPs of the next layer."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -39,9 +40,15 @@ class FlowLink:
         >>> FlowLink("a", 0, "b", -1, 1, np.array([3])).to_dict()["noise_b"]
         True
         """
-        d: dict[str, Any] = {"layer_a": self.layer_a, "nap_a": self.nap_a, "layer_b": self.layer_b,
-                             "nap_b": self.nap_b, "count": self.count, "noise_a": self.noise_a,
-                             "noise_b": self.noise_b}
+        d: dict[str, Any] = {
+            "layer_a": self.layer_a,
+            "nap_a": self.nap_a,
+            "layer_b": self.layer_b,
+            "nap_b": self.nap_b,
+            "count": self.count,
+            "noise_a": self.noise_a,
+            "noise_b": self.noise_b,
+        }
         if include_members:
             d["members"] = self.members.tolist()
         return d
@@ -96,13 +103,20 @@ class NapFlow:
         nodes = []
         for name, lab in zip(self.layers, self.labels):
             values, counts = np.unique(lab, return_counts=True)
-            nodes += [{"layer": name, "nap": int(v), "size": int(c), "noise": bool(v == NOISE)}
-                      for v, c in zip(values, counts)]
-        return {"layers": list(self.layers), "nodes": nodes,
-                "links": [link.to_dict(include_members) for link in self.links]}
+            nodes += [
+                {"layer": name, "nap": int(v), "size": int(c), "noise": bool(v == NOISE)}
+                for v, c in zip(values, counts)
+            ]
+        return {
+            "layers": list(self.layers),
+            "nodes": nodes,
+            "links": [link.to_dict(include_members) for link in self.links],
+        }
 
 
-def nap_flow(naps_by_layer: Mapping[str, Any] | Sequence[tuple[str, Any]], *, include_noise: bool = True) -> NapFlow:
+def nap_flow(
+    naps_by_layer: Mapping[str, Any] | Sequence[tuple[str, Any]], *, include_noise: bool = True
+) -> NapFlow:
     """How the members of each NAP at one layer distribute over the NAPs of the next layer.
 
     Parameters
@@ -120,24 +134,37 @@ def nap_flow(naps_by_layer: Mapping[str, Any] | Sequence[tuple[str, Any]], *, in
     """
     items = list(naps_by_layer.items()) if isinstance(naps_by_layer, Mapping) else list(naps_by_layer)
     if len(items) < 2:
-        raise NapInputError(f"nap_flow got {len(items)} layer(s)", "pass NAPs of at least two layers, e.g. {'a': naps_a, 'b': naps_b}")
+        raise NapInputError(
+            f"nap_flow got {len(items)} layer(s)",
+            "pass NAPs of at least two layers, e.g. {'a': naps_a, 'b': naps_b}",
+        )
     names: list[str] = []
     rows: list[np.ndarray] = []
     for item in items:
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise NapInputError(f"nap_flow got the entry {item!r}", "pass (layer, naps) pairs or a dict layer -> naps")
+            raise NapInputError(
+                f"nap_flow got the entry {item!r}", "pass (layer, naps) pairs or a dict layer -> naps"
+            )
         name, value = item
         lab = np.asarray(getattr(value, "labels", value))
-        if lab.ndim != 1 or not np.issubdtype(lab.dtype, np.integer) and not (
-            np.issubdtype(lab.dtype, np.floating) and np.all(lab == np.round(lab))
+        if (
+            lab.ndim != 1
+            or not np.issubdtype(lab.dtype, np.integer)
+            and not (np.issubdtype(lab.dtype, np.floating) and np.all(lab == np.round(lab)))
         ):
-            raise NapInputError(f"the NAP labels of layer {name!r} have shape {lab.shape} and dtype {lab.dtype}",
-                                "pass a NAPs object or a 1-D integer array of NAP ids (-1 = noise)")
+            raise NapInputError(
+                f"the NAP labels of layer {name!r} have shape {lab.shape} and dtype {lab.dtype}",
+                "pass a NAPs object or a 1-D integer array of NAP ids (-1 = noise)",
+            )
         if rows and len(lab) != len(rows[0]):
-            raise NapInputError(f"layer {name!r} labels {len(lab)} inputs but layer {names[0]!r} labels {len(rows[0])}",
-                                "use NAPs of the same inputs at every layer")
+            raise NapInputError(
+                f"layer {name!r} labels {len(lab)} inputs but layer {names[0]!r} labels {len(rows[0])}",
+                "use NAPs of the same inputs at every layer",
+            )
         if lab.size and lab.min() < NOISE:
-            raise NapInputError(f"layer {name!r} has NAP id {int(lab.min())}", "use -1 for noise and 0.. for NAPs")
+            raise NapInputError(
+                f"layer {name!r} has NAP id {int(lab.min())}", "use -1 for noise and 0.. for NAPs"
+            )
         if str(name) in names:
             raise NapInputError(f"layer {name!r} appears twice", "give every layer once")
         names.append(str(name))

@@ -8,6 +8,7 @@ cluster's label within its interval. Links go from the earlier node to the later
 ``GraphNerve`` lists them. The dict feeds ``KeplerMapper().visualize(graph, ...)`` and kmapper's
 ``to_networkx``-style helpers unchanged.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -42,10 +43,13 @@ def to_kmapper_dict(graph: MapperGraph) -> dict[str, Any]:
     simplices = [[i] for i in ids] + [[a, b] for a, ends in links.items() for b in ends]
     p = graph.params
     meta = {
-        "projection": p.get("lens", "custom"), "n_cubes": p.get("n_intervals"),
+        "projection": p.get("lens", "custom"),
+        "n_cubes": p.get("n_intervals"),
         "perc_overlap": p.get("overlap"),
-        "clusterer": p.get("clusterer") if p.get("clusterer") != "DBSCAN" else
-        f"DBSCAN(eps={graph.eps}, min_samples={p.get('min_samples')}, metric={p.get('metric')!r})",
-        "scaler": "None", "nerve_min_intersection": p.get("min_intersection", 1),
+        "clusterer": p.get("clusterer")
+        if p.get("clusterer") != "DBSCAN"
+        else f"DBSCAN(eps={graph.eps}, min_samples={p.get('min_samples')}, metric={p.get('metric')!r})",
+        "scaler": "None",
+        "nerve_min_intersection": p.get("min_intersection", 1),
     }
     return {"nodes": nodes, "links": links, "simplices": simplices, "meta_data": meta, "meta_nodes": {}}

@@ -1,15 +1,17 @@
-"""Mapper graphs of activations, as in TopoAct: lens -> 1-D overlapping cover -> clustering per interval -> nerve.
+"""Mapper graphs of activations (TopoAct): lens -> overlapping 1-D cover -> clusters per interval -> nerve.
 
 The pieces are small functions (:func:`compute_lens`, :func:`interval_cover`, :func:`dbscan_labels`,
 :func:`auto_eps`) composed by :func:`mapper_graph`. For the same lens, cover and clusterer the node membership
-sets and the edge set equal KeplerMapper 2.1's ``KeplerMapper().map(lens, X, clusterer, Cover(n, p))``: the cover
-repeats its float arithmetic operation for operation, cubes with fewer points than the clusterer's minimum are
-skipped as KeplerMapper skips them, and the built-in DBSCAN reproduces scikit-learn's labelling exactly.
+sets and the edge set equal KeplerMapper 2.1's ``KeplerMapper().map(lens, X, clusterer, Cover(n, p))``: the
+cover repeats its float arithmetic operation for operation, cubes with fewer points than the clusterer's
+minimum are skipped as KeplerMapper skips them, and the built-in DBSCAN reproduces scikit-learn's labelling
+exactly.
 
-Speed: KeplerMapper re-fits scikit-learn's DBSCAN on every interval. Here the points are sorted by lens, so each
-interval is a contiguous run; the eps-neighbour matrix of an interval is built from BLAS distance blocks and the
-part shared with the previous interval is copied, not recomputed.
+Speed: KeplerMapper re-fits scikit-learn's DBSCAN on every interval. Here the points are sorted by lens, so
+each interval is a contiguous run; the eps-neighbour matrix of an interval is built from BLAS distance blocks
+and the part shared with the previous interval is copied, not recomputed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,7 +35,9 @@ _REFINE_CHUNK = 16384
 
 
 # ---------------------------------------------------------------------------------------------------- lens
-def compute_lens(x: np.ndarray, lens: str | np.ndarray | Callable[[np.ndarray], Any] = "l2norm") -> np.ndarray:
+def compute_lens(
+    x: np.ndarray, lens: str | np.ndarray | Callable[[np.ndarray], Any] = "l2norm"
+) -> np.ndarray:
     """The 1-D filter function of the Mapper pipeline, one value per input.
 
     Parameters
@@ -113,13 +117,19 @@ def interval_cover(lens: np.ndarray, n_intervals: int = 10, overlap: float = 0.3
 
 def _check_cover(n_intervals: Any, overlap: Any) -> tuple[int, float]:
     if isinstance(n_intervals, bool) or not isinstance(n_intervals, (int, np.integer)) or n_intervals < 1:
-        raise NapInputError(f"n_intervals={n_intervals!r} is not a positive integer", "use an integer >= 1, e.g. 10")
+        raise NapInputError(
+            f"n_intervals={n_intervals!r} is not a positive integer", "use an integer >= 1, e.g. 10"
+        )
     try:
         overlap = float(overlap)
     except (TypeError, ValueError):
-        raise NapInputError(f"overlap={overlap!r} is not a number", "use a fraction in [0, 1), e.g. 0.3") from None
+        raise NapInputError(
+            f"overlap={overlap!r} is not a number", "use a fraction in [0, 1), e.g. 0.3"
+        ) from None
     if not 0.0 <= overlap < 1.0:
-        raise NapInputError(f"overlap={overlap} is outside [0, 1)", "use a fraction in [0, 1), e.g. 0.3 for 30 %")
+        raise NapInputError(
+            f"overlap={overlap} is outside [0, 1)", "use a fraction in [0, 1), e.g. 0.3 for 30 %"
+        )
     return int(n_intervals), overlap
 
 
@@ -133,8 +143,8 @@ class _Geometry:
         self.zero = np.zeros(len(x), dtype=bool)
         if metric == "cosine":
             # scikit-learn's normalize(): zero rows stay zero, so their cosine distance to anything is 1 --
-            # to themselves too, as KeplerMapper's DBSCAN sees it (its rows are a copy, so scikit-learn does not
-            # zero the diagonal): with eps < 1 a zero row is in no neighbourhood, not even its own.
+            # to themselves too, as KeplerMapper's DBSCAN sees it (its rows are a copy, so scikit-learn does
+            # not zero the diagonal): with eps < 1 a zero row is in no neighbourhood, not even its own.
             norms = np.linalg.norm(x, axis=1)
             self.zero = norms == 0
             x = x / np.where(self.zero, 1.0, norms)[:, None]
@@ -153,7 +163,8 @@ class _Geometry:
 
     def _augment(self) -> None:
         # One float32 GEMM of [x, |x|^2, 1] and [-2y, 1, |y|^2] yields |x|^2 + |y|^2 - 2<x, y> directly, so a
-        # block costs the GEMM plus one comparison instead of several broadcast passes. Cosine: [u, 1].[-u, 1].
+        # block costs the GEMM plus one comparison instead of several broadcast passes.
+        # Cosine: [u, 1].[-u, 1].
         n, d = self.x.shape
         extra = 1 if self.metric == "cosine" else 2
         self.left = np.empty((n, d + extra), dtype=np.float32)
@@ -171,9 +182,9 @@ class _Geometry:
         """(row, col) positions with col < row and distance <= eps, decided as in float64 arithmetic.
 
         The block is screened with one float32 GEMM (twice the speed of float64). A pair whose float32 value
-        lies within the GEMM's rounding-error bound, (D + 4) * 2^-24 * (|x|^2 + |y|^2 + eps^2), of the threshold
-        is decided again in float64: the direct sum of squared differences for euclidean (what a KD-tree
-        compares), 1 - <u, v> clipped to [0, 2] for cosine (scikit-learn's ``cosine_distances``).
+        lies within the GEMM's rounding-error bound, (D + 4) * 2^-24 * (|x|^2 + |y|^2 + eps^2), of the
+        threshold is decided again in float64: the direct sum of squared differences for euclidean (what a
+        KD-tree compares), 1 - <u, v> clipped to [0, 2] for cosine (scikit-learn's ``cosine_distances``).
         """
         r0, c0 = rows.start, cols.start
         dist = self.left[rows] @ self.right[cols].T
@@ -236,10 +247,11 @@ def auto_eps(
     Method (Ester et al.'s k-dist heuristic, with the elbow found as in "Kneedle"): for up to ``max_points``
     inputs (a seeded random subsample, queried against *all* inputs so densities are not thinned) take the
     distance to the k-th nearest input, k = ``min_samples`` counting the input itself, i.e. the smallest eps
-    at which that input is a DBSCAN core point (k = 2, the nearest other input, when ``min_samples=1``). Sort ascending, rescale both axes to [0, 1] and return the
-    distance at the point farthest below the chord from the first to the last point: where the curve turns
-    from dense inputs (flat part) to sparse ones (steep part). One eps for the whole graph, so the result can
-    be reproduced with ``DBSCAN(eps=graph.eps)`` in KeplerMapper.
+    at which that input is a DBSCAN core point (k = 2, the nearest other input, when ``min_samples=1``). Sort
+    ascending, rescale both axes to [0, 1] and return the distance at the point farthest below the chord from
+    the first to the last point: where the curve turns from dense inputs (flat part) to sparse ones (steep
+    part). One eps for the whole graph, so the result can be reproduced with ``DBSCAN(eps=graph.eps)`` in
+    KeplerMapper.
 
     Example
     -------
@@ -278,9 +290,13 @@ def _auto_eps(geom: _Geometry, min_samples: int, max_points: int, seed: int) -> 
 # ---------------------------------------------------------------------------------------------------- DBSCAN
 def _check_dbscan(min_samples: Any, metric: str) -> None:
     if isinstance(min_samples, bool) or not isinstance(min_samples, (int, np.integer)) or min_samples < 1:
-        raise NapInputError(f"min_samples={min_samples!r} is not a positive integer", "use an integer >= 1, e.g. 3")
+        raise NapInputError(
+            f"min_samples={min_samples!r} is not a positive integer", "use an integer >= 1, e.g. 3"
+        )
     if metric not in METRICS:
-        raise NapInputError(f"unknown metric={metric!r}", f"use one of {METRICS}, or pass your own clusterer=")
+        raise NapInputError(
+            f"unknown metric={metric!r}", f"use one of {METRICS}, or pass your own clusterer="
+        )
 
 
 def dbscan_labels(
@@ -305,7 +321,9 @@ def dbscan_labels(
     n = coo.shape[0]
     off = (coo.row < coo.col) & (coo.data != 0)  # one entry per unordered pair; self-pairs are implicit
     key = np.arange(n) if order_key is None else np.asarray(order_key, dtype=np.int64)
-    return _dbscan_from_pairs(n, coo.col[off].astype(np.int64), coo.row[off].astype(np.int64), min_samples, key)
+    return _dbscan_from_pairs(
+        n, coo.col[off].astype(np.int64), coo.row[off].astype(np.int64), min_samples, key
+    )
 
 
 def _dbscan_from_pairs(
@@ -342,7 +360,7 @@ def _dbscan_from_pairs(
 
 
 def _min_cluster_samples(clusterer: Any) -> int:
-    """KeplerMapper's rule for the smallest interval it clusters (fewer points: the interval gives no node)."""
+    """KeplerMapper's rule for the smallest interval it clusters (fewer points: the interval has no node)."""
     params = clusterer.get_params() if hasattr(clusterer, "get_params") else {}
     for name in ("n_clusters", "min_cluster_size", "min_samples"):
         value = params.get(name)
@@ -428,8 +446,10 @@ class MapperGraph:
         return np.array([len(m) for m in self.nodes], dtype=np.int64)
 
     def __repr__(self) -> str:
-        return (f"MapperGraph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, layer={self.layer!r}, "
-                f"lens={self.params.get('lens')!r}, eps={self.eps})")
+        return (
+            f"MapperGraph(n_nodes={self.n_nodes}, n_edges={self.n_edges}, layer={self.layer!r}, "
+            f"lens={self.params.get('lens')!r}, eps={self.eps})"
+        )
 
     def nodes_containing(self, i: int) -> np.ndarray:
         """Ids of the nodes that hold input ``i`` (none when it was DBSCAN noise in every interval).
@@ -447,8 +467,8 @@ class MapperGraph:
         return np.sort(col.nonzero()[0]).astype(np.int64)
 
     def to_networkx(self):
-        """A ``networkx.Graph``: node attributes size, members, mean_lens, interval, top_classes; edge attributes
-        shared and jaccard (also as ``weight``).
+        """A ``networkx.Graph``: node attributes size, members, mean_lens, interval, top_classes; edge
+        attributes shared and jaccard (also as ``weight``).
 
         Example
         -------
@@ -459,11 +479,19 @@ class MapperGraph:
         try:
             import networkx as nx
         except ImportError:
-            raise ImportError("MapperGraph.to_networkx needs networkx: pip install napwidget[topology]") from None
+            raise ImportError(
+                "MapperGraph.to_networkx needs networkx: pip install napwidget[topology]"
+            ) from None
         graph = nx.Graph(**{k: v for k, v in self.params.items() if v is not None})
         for i, members in enumerate(self.nodes):
-            graph.add_node(i, size=len(members), members=members.tolist(), mean_lens=float(self.mean_lens[i]),
-                           interval=int(self.node_interval[i]), top_classes=self.top_classes[i])
+            graph.add_node(
+                i,
+                size=len(members),
+                members=members.tolist(),
+                mean_lens=float(self.mean_lens[i]),
+                interval=int(self.node_interval[i]),
+                top_classes=self.top_classes[i],
+            )
         for (a, b), s, j in zip(self.edges.tolist(), self.shared.tolist(), self.jaccard.tolist()):
             graph.add_edge(a, b, shared=s, jaccard=j, weight=j)
         return graph
@@ -484,7 +512,9 @@ class MapperGraph:
 
         return to_kmapper_dict(self)
 
-    def to_dict(self, *, include_members: bool = True, include_mean_activation: bool = False) -> dict[str, Any]:
+    def to_dict(
+        self, *, include_members: bool = True, include_mean_activation: bool = False
+    ) -> dict[str, Any]:
         """JSON-able view model for the widget.
 
         ``{"nodes": [{id, interval, size, members, mean_lens, top_classes: [{label, name, count, share}]}],
@@ -500,10 +530,17 @@ class MapperGraph:
         nodes = []
         for i, members in enumerate(self.nodes):
             node: dict[str, Any] = {
-                "id": i, "interval": int(self.node_interval[i]), "size": len(members),
+                "id": i,
+                "interval": int(self.node_interval[i]),
+                "size": len(members),
                 "mean_lens": float(self.mean_lens[i]),
                 "top_classes": [
-                    {"label": _jsonable(lab), "name": self._class_name(lab), "count": int(c), "share": float(s)}
+                    {
+                        "label": _jsonable(lab),
+                        "name": self._class_name(lab),
+                        "count": int(c),
+                        "share": float(s),
+                    }
                     for lab, c, s in self.top_classes[i]
                 ],
             }
@@ -517,14 +554,21 @@ class MapperGraph:
             for (a, b), s, j in zip(self.edges.tolist(), self.shared.tolist(), self.jaccard.tolist())
         ]
         return {
-            "layer": self.layer, "n_inputs": len(self.lens), "nodes": nodes, "edges": edges,
+            "layer": self.layer,
+            "n_inputs": len(self.lens),
+            "nodes": nodes,
+            "edges": edges,
             "intervals": self.intervals.tolist(),
             "lens_range": [float(self.lens.min()), float(self.lens.max())],
             "params": dict(self.params),
         }
 
     def _class_name(self, lab: Any) -> str:
-        if self.class_names is not None and isinstance(lab, (int, np.integer)) and 0 <= lab < len(self.class_names):
+        if (
+            self.class_names is not None
+            and isinstance(lab, (int, np.integer))
+            and 0 <= lab < len(self.class_names)
+        ):
             return str(self.class_names[int(lab)])
         return str(lab)
 
@@ -555,8 +599,8 @@ def mapper_graph(
     """Build the Mapper graph of a layer's activations (TopoAct's pipeline).
 
     1. lens: one value per input (default the L2 norm of its activation vector);
-    2. cover: ``n_intervals`` closed intervals overlapping by the fraction ``overlap`` (KeplerMapper's geometry,
-       see :func:`interval_cover`);
+    2. cover: ``n_intervals`` closed intervals overlapping by the fraction ``overlap`` (KeplerMapper's
+       geometry, see :func:`interval_cover`);
     3. clustering of each interval's inputs in activation space: DBSCAN(``eps``, ``min_samples``, ``metric``)
        by default, or any scikit-learn-style ``clusterer`` (``fit_predict`` or ``fit`` + ``labels_``; label -1
        is noise and gives no node). Intervals with fewer points than the clusterer's minimum
@@ -567,7 +611,8 @@ def mapper_graph(
 
     Parameters
     ----------
-    activations : an (N, D) array or Tensor, an Activations / mapping with ``layer=``, or a NAPs (its features).
+    activations : an (N, D) array or Tensor, an Activations / mapping with ``layer=``, or a NAPs (its
+        features).
     lens : ``"l2norm"``, ``"pca"``, an (N,) array or a callable, see :func:`compute_lens`.
     n_intervals : number of intervals, >= 1.
     overlap : fraction of each interval shared with its neighbour, in [0, 1); TopoAct uses 0.2, 0.3, 0.5.
@@ -601,8 +646,14 @@ def mapper_graph(
     """
     x, layer = as_matrix(activations, layer)
     n_intervals, overlap = _check_cover(n_intervals, overlap)
-    if isinstance(min_intersection, bool) or not isinstance(min_intersection, (int, np.integer)) or min_intersection < 1:
-        raise NapInputError(f"min_intersection={min_intersection!r} is not a positive integer", "use 1 (the default) or more")
+    if (
+        isinstance(min_intersection, bool)
+        or not isinstance(min_intersection, (int, np.integer))
+        or min_intersection < 1
+    ):
+        raise NapInputError(
+            f"min_intersection={min_intersection!r} is not a positive integer", "use 1 (the default) or more"
+        )
     n = len(x)
     label_arr = per_input(labels if labels is not None else default_labels(activations), n, "labels")
     lens_values = compute_lens(x, lens)
@@ -614,8 +665,10 @@ def mapper_graph(
         fast = (eps, int(min_samples), metric)
     else:
         if not (hasattr(clusterer, "fit_predict") or hasattr(clusterer, "fit")):
-            raise NapInputError(f"clusterer {clusterer!r} has neither fit_predict nor fit",
-                                "pass a scikit-learn-style clusterer, e.g. sklearn.cluster.DBSCAN(eps=0.5)")
+            raise NapInputError(
+                f"clusterer {clusterer!r} has neither fit_predict nor fit",
+                "pass a scikit-learn-style clusterer, e.g. sklearn.cluster.DBSCAN(eps=0.5)",
+            )
         fast = _fast_dbscan_params(clusterer)
 
     # Sorting by lens makes every interval a contiguous run [start, stop) of the sorted order.
@@ -624,8 +677,9 @@ def mapper_graph(
     starts = np.searchsorted(sorted_lens, intervals[:, 0], side="left")
     stops = np.searchsorted(sorted_lens, intervals[:, 1], side="right")
 
-    report = ProgressBar(progress, f"Mapper {layer}" if layer else "Mapper",
-                         expected=expected_seconds("mapper", n, x.shape[1]))
+    report = ProgressBar(
+        progress, f"Mapper {layer}" if layer else "Mapper", expected=expected_seconds("mapper", n, x.shape[1])
+    )
     used_eps: float | None = None
     if fast is not None:
         f_eps, f_min, f_metric = fast
@@ -636,11 +690,15 @@ def mapper_graph(
             report(0.0, "auto eps")
             f_eps = _auto_eps(geom, f_min, max_points_eps, seed)
         elif not np.isfinite(f_eps) or f_eps <= 0:
-            raise NapInputError(f"eps={f_eps!r} is not a positive number", "use a positive radius or eps='auto'")
+            raise NapInputError(
+                f"eps={f_eps!r} is not a positive number", "use a positive radius or eps='auto'"
+            )
         used_eps = float(f_eps)
         # KeplerMapper skips intervals with fewer points than its _min_cluster_samples rule gives.
         min_pts = f_min if clusterer is None else _min_cluster_samples(clusterer)
-        lipschitz = f_metric == "euclidean" and isinstance(lens, str)  # l2norm and unit-vector pca are 1-Lipschitz
+        lipschitz = f_metric == "euclidean" and isinstance(
+            lens, str
+        )  # l2norm and unit-vector pca are 1-Lipschitz
         cube_labels = _cluster_cubes_dbscan(
             geom.take(order), order, sorted_lens, starts, stops, used_eps, f_min, min_pts, lipschitz, report
         )
@@ -675,18 +733,34 @@ def mapper_graph(
     top = [_top_classes(label_arr[m], top_k) if label_arr is not None else [] for m in nodes]
 
     params = {
-        "lens": lens if isinstance(lens, str) else "custom", "n_intervals": n_intervals, "overlap": overlap,
-        "clusterer": "DBSCAN" if clusterer is None else repr(clusterer), "eps": used_eps,
+        "lens": lens if isinstance(lens, str) else "custom",
+        "n_intervals": n_intervals,
+        "overlap": overlap,
+        "clusterer": "DBSCAN" if clusterer is None else repr(clusterer),
+        "eps": used_eps,
         "eps_mode": "auto" if isinstance(eps, str) and clusterer is None else "fixed",
         "min_samples": fast[1] if fast else None,
         "metric": metric if clusterer is None else (fast[2] if fast else None),
-        "min_intersection": int(min_intersection), "layer": layer,
+        "min_intersection": int(min_intersection),
+        "layer": layer,
     }
     return MapperGraph(
-        nodes=nodes, node_interval=np.asarray(node_interval, dtype=np.int64), edges=edges, shared=shared,
-        jaccard=jaccard, lens=lens_values, intervals=intervals, mean_lens=mean_lens, mean_activation=mean_act,
-        top_classes=top, eps=used_eps, params=params, labels=label_arr,
-        class_names=list(class_names) if class_names is not None else None, layer=layer, _membership=membership,
+        nodes=nodes,
+        node_interval=np.asarray(node_interval, dtype=np.int64),
+        edges=edges,
+        shared=shared,
+        jaccard=jaccard,
+        lens=lens_values,
+        intervals=intervals,
+        mean_lens=mean_lens,
+        mean_activation=mean_act,
+        top_classes=top,
+        eps=used_eps,
+        params=params,
+        labels=label_arr,
+        class_names=list(class_names) if class_names is not None else None,
+        layer=layer,
+        _membership=membership,
     )
 
 
@@ -704,7 +778,11 @@ def _nerve(
     membership = sparse.csr_matrix((np.ones(len(cols), dtype=np.int64), (rows, cols)), shape=(len(nodes), n))
     inter = sparse.triu(membership @ membership.T, k=1).tocoo()
     keep = inter.data >= min_intersection
-    a, b, shared = inter.row[keep].astype(np.int64), inter.col[keep].astype(np.int64), inter.data[keep].astype(np.int64)
+    a, b, shared = (
+        inter.row[keep].astype(np.int64),
+        inter.col[keep].astype(np.int64),
+        inter.data[keep].astype(np.int64),
+    )
     o = np.lexsort((b, a))
     a, b, shared = a[o], b[o], shared[o]
     jaccard = shared / (sizes[a] + sizes[b] - shared)
@@ -733,8 +811,10 @@ def _fit_labels(clusterer: Any, rows: np.ndarray) -> np.ndarray:
         lab = clusterer.fit(rows).labels_
     lab = np.asarray(lab)
     if lab.shape != (len(rows),):
-        raise NapInputError(f"clusterer returned labels of shape {lab.shape} for {len(rows)} rows",
-                            "pass a clusterer whose fit_predict returns one label per row")
+        raise NapInputError(
+            f"clusterer returned labels of shape {lab.shape} for {len(rows)} rows",
+            "pass a clusterer whose fit_predict returns one label per row",
+        )
     return lab
 
 

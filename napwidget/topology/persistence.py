@@ -3,16 +3,18 @@
 Filtration (dim 0). HDBSCAN clusters with the mutual-reachability distance
 ``d_mr(a, b) = max(core(a), core(b), d(a, b))``, where ``core(a)`` is the distance from ``a`` to its
 ``min_samples``-th nearest input (itself included). Its natural filtration is the one whose level ``r`` is the
-graph with vertices ``{a : core(a) <= r}`` and edges ``{(a, b) : d_mr(a, b) <= r}``, i.e. the Rips filtration of
-the mutual-reachability matrix with ``core(a)`` on its diagonal: an input *exists* only from the scale at which it
-is dense, which is what makes HDBSCAN robust to outliers. So births are **core distances, not 0**: with births 0
-every isolated outlier would be a long bar from 0 to its (large) core distance, exactly the noise that
-``min_samples`` is meant to suppress. Every edge enters after both its ends (``d_mr >= max(core)``), so this is a
-valid filtration, and its 0-dimensional persistence is computed on the minimum spanning tree of ``d_mr`` with the
-elder rule: at each MST edge (ascending) the component whose densest point has the larger core distance dies.
-It equals ``ripser`` on that matrix (tested). With ``min_samples=1`` all core distances are 0 and this is plain
-single linkage (births 0, deaths = MST edge lengths).
+graph with vertices ``{a : core(a) <= r}`` and edges ``{(a, b) : d_mr(a, b) <= r}``, i.e. the Rips filtration
+of the mutual-reachability matrix with ``core(a)`` on its diagonal: an input *exists* only from the scale at
+which it is dense, which is what makes HDBSCAN robust to outliers. So births are **core distances, not 0**:
+with births 0 every isolated outlier would be a long bar from 0 to its (large) core distance, exactly the
+noise that ``min_samples`` is meant to suppress. Every edge enters after both its ends
+(``d_mr >= max(core)``), so this is a valid filtration, and its 0-dimensional persistence is computed on the
+minimum spanning tree of ``d_mr`` with the elder rule: at each MST edge (ascending) the component whose
+densest point has the larger core distance dies. It equals ``ripser`` on that matrix (tested). With
+``min_samples=1`` all core distances are 0 and this is plain single linkage (births 0, deaths = MST edge
+lengths).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -72,7 +74,9 @@ def h0_bars(mst: np.ndarray, core_distances: np.ndarray) -> H0Bars:
     n = len(core)
     mst = np.asarray(mst, dtype=np.float64).reshape(-1, 3)
     if len(mst) != max(n - 1, 0):
-        raise NapInputError(f"the MST has {len(mst)} edges for {n} points", "pass a spanning tree with N-1 edges")
+        raise NapInputError(
+            f"the MST has {len(mst)} edges for {n} points", "pass a spanning tree with N-1 edges"
+        )
     mst = mst[np.argsort(mst[:, 2], kind="stable")]
     parent = np.arange(n)
     eldest = np.arange(n)  # per root: the vertex with the smallest (core, index) in its component
@@ -86,7 +90,9 @@ def h0_bars(mst: np.ndarray, core_distances: np.ndarray) -> H0Bars:
             parent[a], a = root, parent[a]
         return root
 
-    for i, j, w in zip(mst[:, 0].astype(np.int64).tolist(), mst[:, 1].astype(np.int64).tolist(), mst[:, 2].tolist()):
+    for i, j, w in zip(
+        mst[:, 0].astype(np.int64).tolist(), mst[:, 1].astype(np.int64).tolist(), mst[:, 2].tolist()
+    ):
         ri, rj = find(i), find(j)
         if ri == rj:
             raise NapInputError("the MST has a cycle", "pass the tree's .mst (a spanning tree)")
@@ -110,9 +116,13 @@ def _tree_of(activations: Any, min_samples: int, layer: str | None) -> Any:
         min_samples = int(getattr(activations, "params", {}).get("min_samples", min_samples))
     x, _ = as_matrix(activations, layer)
     if isinstance(min_samples, bool) or not isinstance(min_samples, (int, np.integer)) or min_samples < 1:
-        raise NapInputError(f"min_samples={min_samples!r} is not a positive integer", "use an integer >= 1, e.g. 5")
+        raise NapInputError(
+            f"min_samples={min_samples!r} is not a positive integer", "use an integer >= 1, e.g. 5"
+        )
     if len(x) <= min_samples:
-        raise NapInputError(f"only {len(x)} inputs for min_samples={min_samples}", "pass more inputs or lower min_samples")
+        raise NapInputError(
+            f"only {len(x)} inputs for min_samples={min_samples}", "pass more inputs or lower min_samples"
+        )
     from napwidget.clustering import build_tree
 
     return build_tree(x, min_samples=int(min_samples))
@@ -143,7 +153,8 @@ def persistence_diagram(
 
     Parameters
     ----------
-    activations : a NAPs (reuses ``naps.tree``), a SingleLinkageTree, an (N, D) array, or Activations + ``layer``.
+    activations : a NAPs (reuses ``naps.tree``), a SingleLinkageTree, an (N, D) array, or
+        Activations + ``layer``.
     min_samples : for arrays: the HDBSCAN ``min_samples`` defining core distances (NAPs use their own).
     max_points, seed, metric : subsample size, its seed, and the ripser metric for ``dim=1``.
 
@@ -228,8 +239,11 @@ def nap_diagram_points(naps: Any, *, min_samples: int = 5) -> np.ndarray:
     for nap in np.flatnonzero(remaining == 1):  # a single-member NAP is connected from the start
         v = int(np.flatnonzero(labels == nap)[0])
         record(int(nap), v, core[v])
-    for i, j, w in zip(bars.connect[:, 0].astype(np.int64).tolist(), bars.connect[:, 1].astype(np.int64).tolist(),
-                       bars.connect[:, 2].tolist()):
+    for i, j, w in zip(
+        bars.connect[:, 0].astype(np.int64).tolist(),
+        bars.connect[:, 1].astype(np.int64).tolist(),
+        bars.connect[:, 2].tolist(),
+    ):
         ri, rj = find(i), find(j)
         a, b = naps_in[ri], naps_in[rj]
         if a is not None and b is not None and len(a) < len(b):

@@ -1,17 +1,20 @@
 """Cross-layer views in a real JupyterLab: a NAP pinned from its card stays in the pinned tray after switching
-layers with the layer strip; following the selected inputs lists the NAPs holding them in every layer, and clicking
-one switches to that layer and selects it (seen from the kernel)."""
+layers with the layer strip; following the selected inputs lists the NAPs holding them in every layer, and
+clicking one switches to that layer and selects it (seen from the kernel)."""
+
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+
 from labkit import SYNTHETIC_WIDGET_PRELUDE, run_widget_cell, widget_root
 
 pytestmark = pytest.mark.browser
 
 CELLS = [
     # 0: a small widget over synthetic activations (no model to train)
-    SYNTHETIC_WIDGET_PRELUDE + """\
+    SYNTHETIC_WIDGET_PRELUDE
+    + """\
 images = rng.uniform(size=(160, 1, 8, 8)).astype("float32")
 w = NapWidget.from_activations({"early": X[:, :6] * 2, "mid": X, "logits": X[:, :4]}, labels=y, images=images,
                                class_names=["<b>zero</b>", "one", "two", "three"], min_cluster_size=10)
@@ -49,7 +52,9 @@ def test_pin_then_switch_layer_keeps_the_pin(nb):
     r = root(nb)
     r.locator("[data-testid=nap-card][data-nap='0'] [data-testid=pin-button]").click()
     st = wait_state(nb, lambda s: len(s["pinned"]) == 1 and s["n_pinned_view"] == 1)
-    assert st["pinned"][0]["layer"] == "mid" and st["pinned"][0]["nap"] == 0 and st["naps"] == []  # pinning is not selecting
+    assert (
+        st["pinned"][0]["layer"] == "mid" and st["pinned"][0]["nap"] == 0 and st["naps"] == []
+    )  # pinning is not selecting
     tray = r.locator("[data-testid=pinned]")
     expect(tray.locator("[data-testid=pinned-nap][data-layer=mid][data-nap='0']")).to_have_count(1)
     expect(tray.locator("[data-testid=pinned-overlay][data-layer=mid]")).to_have_count(1)
@@ -87,9 +92,14 @@ def test_follow_inputs_through_every_layer_and_click_to_switch(nb):
         assert sum(counts.values()) == len(st["selected"])
     # click the biggest NAP of another layer: the widget switches to it and selects that NAP
     target_layer = "mid"
-    nap = max((int(n) for n in st["follow"][target_layer] if int(n) >= 0), key=lambda n: st["follow"][target_layer][str(n)])
+    nap = max(
+        (int(n) for n in st["follow"][target_layer] if int(n) >= 0),
+        key=lambda n: st["follow"][target_layer][str(n)],
+    )
     panel.locator(f"[data-testid=follow-nap][data-layer={target_layer}][data-nap='{nap}']").click()
     st = wait_state(nb, lambda s: s["layer"] == target_layer and s["naps"] == [nap], timeout_ms=30_000)
     assert st["error"] == ""
-    expect(r.locator(f"[data-testid=nap-card][data-nap='{nap}']")).to_have_attribute("aria-selected", "true", timeout=15_000)
+    expect(r.locator(f"[data-testid=nap-card][data-nap='{nap}']")).to_have_attribute(
+        "aria-selected", "true", timeout=15_000
+    )
     expect(r.locator("[data-testid=pinned] [data-testid=pinned-nap]")).to_have_count(2)

@@ -1,26 +1,30 @@
-"""Detail views in a real JupyterLab: a label bar click filters (Python's ``w.filters`` and ``selected_indices``
-follow), the pills remove filters again, a distribution bubble selects its NAP and filters its label, and the
-statistics chart plots exactly ``NAPs.stats`` of the selected NAP.
+"""Detail views in a real JupyterLab: a label bar click filters (Python's ``w.filters`` and
+``selected_indices`` follow), the pills remove filters again, a distribution bubble selects its NAP and
+filters its label, and the statistics chart plots exactly ``NAPs.stats`` of the selected NAP.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from playwright.sync_api import expect
+
 from labkit import SYNTHETIC_WIDGET_PRELUDE, run_widget_cell, widget_root
 
 pytestmark = pytest.mark.browser
 
 CELLS = [
     # 0: a small widget over synthetic activations, with labels and (partly wrong) predictions
-    SYNTHETIC_WIDGET_PRELUDE + """\
+    SYNTHETIC_WIDGET_PRELUDE
+    + """\
 pred = np.where(rng.uniform(size=160) < 0.15, (y + 1) % 4, y)
 w = NapWidget.from_activations({"mid": X}, labels=y, predictions=pred,
                                class_names=["<b>zero</b>", "one", "two", "three"], min_cluster_size=10)
 w""",
     # 1: the Python side's state
     """names = w.explorer.classes
-print("STATE", json.dumps({"filters": w.filters, "selected": list(w.selected_indices), "naps": list(w.selected_naps),
+print("STATE", json.dumps({"filters": w.filters, "selected": list(w.selected_indices),
+    "naps": list(w.selected_naps),
     "labels": [names[c] for c in w.explorer.label_codes], "preds": [names[c] for c in w.explorer.pred_codes],
     "members0": w.explorer.members_of([0]), "error": w.error,
     "stats0": {k: v[0].tolist() for k, v in w.naps.stats.items()}}))""",
@@ -73,7 +77,9 @@ def test_label_bar_click_filters_and_pills_remove_them(nb):
     bars = r.locator("[data-testid=label-bars]")
     expect(bars).to_have_attribute("data-ready", "1", timeout=15_000)
     st = nb.state(1)
-    dominant = max({st["labels"][i] for i in st["members0"]}, key=[st["labels"][i] for i in st["members0"]].count)
+    dominant = max(
+        {st["labels"][i] for i in st["members0"]}, key=[st["labels"][i] for i in st["members0"]].count
+    )
     bar = bars.locator("path[aria-roledescription=bar]").first
     bar.click()
     st = wait_for(nb, lambda s: s["filters"]["labels"])
@@ -87,7 +93,11 @@ def test_label_bar_click_filters_and_pills_remove_them(nb):
     r.locator("[data-testid=pred-bars] path[aria-roledescription=bar]").first.click()
     st = wait_for(nb, lambda s: s["filters"]["predictions"])
     expect(pills).to_have_count(2)
-    assert st["selected"] == [i for i in st["members0"] if st["labels"][i] == dominant and st["preds"][i] in st["filters"]["predictions"]]
+    assert st["selected"] == [
+        i
+        for i in st["members0"]
+        if st["labels"][i] == dominant and st["preds"][i] in st["filters"]["predictions"]
+    ]
     r.locator("[data-testid=filter-pill][data-kind=labels]").click()
     st = wait_for(nb, lambda s: not s["filters"]["labels"])
     expect(pills).to_have_count(1)

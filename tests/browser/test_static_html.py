@@ -2,14 +2,16 @@
 
 Every non-file request is blocked (``page.route``) and recorded; the tests assert none was attempted.
 """
+
 from __future__ import annotations
 
 import re
 
 import numpy as np
 import pytest
-from labkit import CONTEXTS
 from playwright.sync_api import expect
+
+from labkit import CONTEXTS
 
 pytestmark = pytest.mark.browser
 
@@ -23,8 +25,14 @@ def digits_html(demo_cache_dir, tmp_path_factory):
     from napwidget.widget import NapWidget
 
     demo = DigitsDemo.load(seed=0, cache_dir=demo_cache_dir)  # the Lab kernel's weights when it ran first
-    w = NapWidget(demo.model, demo.images, layers=["conv3", "relu4"], labels=demo.labels,
-                  class_names=demo.class_names, cache=None)
+    w = NapWidget(
+        demo.model,
+        demo.images,
+        layers=["conv3", "relu4"],
+        labels=demo.labels,
+        class_names=demo.class_names,
+        cache=None,
+    )
     path = w.save_html(tmp_path_factory.mktemp("static") / "naps.html")
     members = {i: w.explorer.members_of([i]) for i in range(w.naps.n_naps)}
     return path, int(w.naps.n_naps), members
@@ -75,7 +83,8 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
     expect(r.locator("[data-testid=nap-count]")).to_contain_text(str(n_naps))
     expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(n_naps)
     expect(r.locator("[data-testid=heatmap]")).to_be_visible()
-    # no kernel: the parameters that need a new tree are disabled; min_cluster_size / method re-select in the page
+    # no kernel: the parameters that need a new tree are disabled; min_cluster_size / method re-select in the
+    # page
     expect(r.locator("[data-testid=layer-select]")).to_be_disabled()
     expect(r.locator("[data-testid=ms-input]")).to_be_disabled()
     expect(r.locator("[data-testid=mcs-input]")).to_be_enabled()
@@ -105,8 +114,13 @@ def test_static_html_escapes_class_names(offline_page, tmp_path):
     centers = rng.uniform(0, 3, size=(4, 16)) * (rng.uniform(size=(4, 16)) < 0.4)
     X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(60, 16)) for c in centers]), 0)
     imgs = rng.uniform(size=(240, 1, 8, 8)).astype(np.float32)
-    w = NapWidget.from_activations({"fc": X.astype(np.float32)}, images=imgs, labels=np.repeat(np.arange(4), 60),
-                                   class_names=[f"{XSS} c{i}" for i in range(4)], min_cluster_size=10)
+    w = NapWidget.from_activations(
+        {"fc": X.astype(np.float32)},
+        images=imgs,
+        labels=np.repeat(np.arange(4), 60),
+        class_names=[f"{XSS} c{i}" for i in range(4)],
+        min_cluster_size=10,
+    )
     page = offline_page
     r = open_static(page, w.save_html(tmp_path / "xss.html"))
     r.locator("[data-testid=nap-card]").first.click()
@@ -126,8 +140,14 @@ def digits_reselect(demo_cache_dir, tmp_path_factory):
     from napwidget.widget import NapWidget
 
     demo = DigitsDemo.load(seed=0, cache_dir=demo_cache_dir)
-    w = NapWidget(demo.model, demo.images, layers=["conv3", "relu4"], labels=demo.labels,
-                  class_names=demo.class_names, cache=None)
+    w = NapWidget(
+        demo.model,
+        demo.images,
+        layers=["conv3", "relu4"],
+        labels=demo.labels,
+        class_names=demo.class_names,
+        cache=None,
+    )
     path = w.save_html(tmp_path_factory.mktemp("static") / "reselect.html")
     kernel = {}
     for method, mcs in (("leaf", 12), ("leaf", 30), ("eom", 30), ("eom", 5)):
@@ -138,8 +158,8 @@ def digits_reselect(demo_cache_dir, tmp_path_factory):
 
 
 def test_static_html_reselects_min_cluster_size_like_the_kernel(offline_page, digits_reselect, artifacts_dir):
-    """No kernel: changing min_cluster_size / the method in a saved page gives the kernel's NAPs (count, cards,
-    members in the kernel's order), from the tree shipped in the file."""
+    """No kernel: changing min_cluster_size / the method in a saved page gives the kernel's NAPs (count,
+    cards, members in the kernel's order), from the tree shipped in the file."""
     path, kernel = digits_reselect
     page = offline_page
     r = open_static(page, path)

@@ -1,5 +1,6 @@
 """save_html: panels never opened before saving (Mapper, mid-range) are computed for the file when cheap, and
 otherwise say "not part of this export" when opened; the gallery's pager never wraps apart."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,14 @@ def widget():
     X, y = small_blobs(n_per=60)
     logits = np.eye(4)[y] * 3 + np.random.default_rng(0).normal(size=(len(y), 4))
     imgs = np.random.default_rng(1).random((len(y), 1, 6, 6)).astype(np.float32)
-    return NapWidget.from_activations({"fc": X, "logits": logits.astype(np.float32)}, images=imgs, labels=y,
-                                      outputs=logits, layer="fc", min_cluster_size=10)
+    return NapWidget.from_activations(
+        {"fc": X, "logits": logits.astype(np.float32)},
+        images=imgs,
+        labels=y,
+        outputs=logits,
+        layer="fc",
+        min_cluster_size=10,
+    )
 
 
 def test_unopened_panels_are_computed_on_save(offline_page, widget, tmp_path):  # noqa: F811

@@ -1,6 +1,7 @@
-"""Text inputs in Chromium (a ``save_html`` export: the same views and CSS as in a notebook, no kernel): a text
-card's least-typical strip shows whole snippets, one per line, clipped with an ellipsis, the whole text on
-hover (title) and on focus; index-only items never cut their ids; the "no predictions" line is shown."""
+"""Text inputs in Chromium (a ``save_html`` export: the same views and CSS as in a notebook, no kernel): a
+text card's least-typical strip shows whole snippets, one per line, clipped with an ellipsis, the whole text
+on hover (title) and on focus; index-only items never cut their ids; the "no predictions" line is shown."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from labkit import CONTEXTS
 from playwright.sync_api import expect
+
+from labkit import CONTEXTS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from synthetic import small_blobs
@@ -26,7 +28,20 @@ SNIPPET_JS = """(el) => {
 
 
 def _texts(n: int) -> list[str]:
-    words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "hashlib", "hashes"]
+    words = [
+        "the",
+        "quick",
+        "brown",
+        "fox",
+        "jumps",
+        "over",
+        "a",
+        "lazy",
+        "dog",
+        "while",
+        "hashlib",
+        "hashes",
+    ]
     return [f"doc {i}: " + " ".join(words[(i + k) % len(words)] for k in range(30 + i % 9)) for i in range(n)]
 
 
@@ -38,7 +53,9 @@ def text_html(tmp_path_factory):
     X, y = small_blobs()
     texts = _texts(len(X))
     emb = np.random.default_rng(0).normal(size=(len(X), 24))  # an embedding, not scores for 4 classes
-    w = NapWidget.from_activations(Activations({"h": X}, outputs=emb), labels=y, images=texts, min_cluster_size=8)
+    w = NapWidget.from_activations(
+        Activations({"h": X}, outputs=emb), labels=y, images=texts, min_cluster_size=8
+    )
     out = tmp_path_factory.mktemp("text")
     return w.save_html(out / "text.html"), texts, w
 
@@ -95,7 +112,11 @@ def test_text_card_strip_shows_whole_clipped_snippets(page, text_html):
     # keyboard focus shows the whole text in place
     snippets.nth(0).focus()
     focused = snippets.nth(0).evaluate(SNIPPET_JS)
-    assert focused["whiteSpace"] == "normal" and not focused["clipped"] and focused["height"] > 2 * infos[0]["height"]
+    assert (
+        focused["whiteSpace"] == "normal"
+        and not focused["clipped"]
+        and focused["height"] > 2 * infos[0]["height"]
+    )
     # the gallery: the selected NAP's members as snippets of a few lines, whole text in the tooltip
     card.click()
     items = r.locator("[data-testid=gallery-item] [data-testid=text-snippet]")
@@ -103,7 +124,9 @@ def test_text_card_strip_shows_whole_clipped_snippets(page, text_html):
     first = items.first.evaluate(SNIPPET_JS)
     assert first["title"] == first["text"] == texts[w.explorer.members_of([nap])[0]]
     assert first["height"] <= 3 * first["lineHeight"] + 2
-    assert items.first.evaluate("(el) => el.scrollHeight > el.clientHeight + 1")  # clipped: more text than lines
+    assert items.first.evaluate(
+        "(el) => el.scrollHeight > el.clientHeight + 1"
+    )  # clipped: more text than lines
     assert page.errors == []
 
 
@@ -111,7 +134,9 @@ def test_index_items_keep_their_whole_ids(page, index_html):
     r = _open(page, index_html)
     tiles = r.locator("[data-testid=nap-card] .napw-index-tile")
     expect(tiles.first).to_be_visible()
-    cut = tiles.evaluate_all("(els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent)")
+    cut = tiles.evaluate_all(
+        "(els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent)"
+    )
     assert cut == []
     texts = tiles.evaluate_all("(els) => els.map((e) => e.textContent)")
     assert any(len(t) == 4 for t in texts)  # three-digit ids such as "#152" shown whole

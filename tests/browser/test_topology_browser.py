@@ -2,23 +2,27 @@
 click reaches ``w.selected_indices``; a NAP selected in Python highlights the nodes holding its members; the
 flow panel's band click selects that band's inputs; the scatter switches to the persistence diagram.
 """
+
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
+
 from labkit import SYNTHETIC_WIDGET_PRELUDE, run_widget_cell, widget_root
 
 pytestmark = pytest.mark.browser
 
 CELLS = [
     # 0: a small widget over synthetic activations (no model to train)
-    SYNTHETIC_WIDGET_PRELUDE + """\
+    SYNTHETIC_WIDGET_PRELUDE
+    + """\
 w = NapWidget.from_activations({"early": X[:, :6] * 2, "mid": X, "logits": X[:, :4]}, labels=y,
                                class_names=["<b>zero</b>", "one", "two", "three"], min_cluster_size=10)
 w""",
     # 1: the Python side's state
     """print("STATE", json.dumps({"open": list(w.topology_open), "n_nodes": len(w.mapper.get("nodes", [])),
-    "nodes": {str(n["id"]): n["members"] for n in w.mapper.get("nodes", [])}, "selected": list(w.selected_indices),
+    "nodes": {str(n["id"]): n["members"] for n in w.mapper.get("nodes", [])},
+    "selected": list(w.selected_indices),
     "naps": list(w.selected_naps), "flow_links": [l["members"] for l in w.flow.get("links", [])],
     "error": w.error}))""",
     # 2: Python selects NAP 0
@@ -46,10 +50,12 @@ def test_mapper_opens_lazily_and_a_node_click_selects_its_members(nb):
     st = nb.state(1)
     assert st["open"] == ["mapper"] and st["n_nodes"] > 0 and st["error"] == ""
     expect(r.locator("circle[data-testid=mapper-node]")).to_have_count(st["n_nodes"])
-    # the biggest node whose centre is not covered by another node: click it, the kernel sees exactly its members.
-    # elementFromPoint only sees the viewport, and running the state cell may have scrolled the graph out of it.
+    # the biggest node whose centre is not covered by another node: click it, the kernel sees exactly its
+    # members. elementFromPoint only sees the viewport, and running the state cell may have scrolled the graph
+    # out of it.
     svg.scroll_into_view_if_needed()
-    clickable = svg.evaluate("""el => [...el.querySelectorAll('circle[data-testid=mapper-node]')].filter(c => {
+    clickable = svg.evaluate("""el => [...el.querySelectorAll('circle[data-testid=mapper-node]')]
+      .filter(c => {
         const b = c.getBoundingClientRect();
         return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2) === c;
     }).map(c => c.dataset.node)""")

@@ -49,7 +49,7 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     return gone || Boolean(el && typeof el.closest === "function" && el.closest(".jupyter-widgets-disconnected"));
   }
 
-  const shown = () => ((get("view") || {}).params || {});
+  const shown = () => (get("view")?.params || {});
   const changed = (names) => names.filter((k) => get(k) !== shown()[k]);
 
   function goLocal() {
@@ -70,7 +70,7 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     if (!disconnected()) {
       try {
         model.save_changes();
-      } catch (err) {
+      } catch {
         gone = true; // no comm to send on
       }
     }

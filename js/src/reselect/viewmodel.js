@@ -34,7 +34,7 @@ function composition(members, labelCodes, nClasses, top = 5) {
   if (!labelCodes || !members.length) return { comp: [], other: 0, dominant: null, purity: null };
   const counts = new Array(Math.max(nClasses, 1)).fill(0);
   for (const i of members) if (labelCodes[i] >= 0) counts[labelCodes[i]] += 1;
-  const order = counts.map((c, j) => j).filter((j) => counts[j] > 0).sort((a, b) => (counts[b] - counts[a]) || (a - b));
+  const order = counts.map((_c, j) => j).filter((j) => counts[j] > 0).sort((a, b) => (counts[b] - counts[a]) || (a - b));
   if (!order.length) return { comp: [], other: 0, dominant: null, purity: null };
   const other = order.slice(top).reduce((s, j) => s + counts[j], 0);
   return { comp: order.slice(0, top).map((j) => [j, counts[j]]), other, dominant: order[0], purity: counts[order[0]] / members.length };
@@ -113,8 +113,8 @@ export function scatterSpec(base, rows, classes, classColors) {
   if (rows.length > 60 && Array.isArray(spec.layer)) spec.layer = spec.layer.filter((l) => !isText(l)); // as the kernel
   for (const layer of Array.isArray(spec.layer) ? spec.layer : [spec]) {
     const enc = layer.encoding || {};
-    if (enc.x && enc.x.scale) enc.x.scale.domain = xDomain;
-    if (enc.color && enc.color.field && enc.color.scale) {
+    if (enc.x?.scale) enc.x.scale.domain = xDomain;
+    if (enc.color?.field && enc.color.scale) {
       enc.color.scale = { domain: present.map((c) => classes[c]), range: present.map((c) => classColors[c]) };
     }
   }
@@ -156,7 +156,7 @@ function sparseCounts(codes, naps, nClasses) {
 
 /** The detail views' label/prediction counts and probability histograms (nap_detail_view) for new NAPs. */
 export function napDetail(base, naps, params, { labelCodes, predCodes, nClasses }) {
-  if (!base || !base.prob_edges) return base;
+  if (!base?.prob_edges) return base;
   const bins = base.prob_edges.length - 1;
   const lab = sparseCounts(labelCodes, naps, nClasses);
   const pred = sparseCounts(predCodes, naps, nClasses);

@@ -66,7 +66,7 @@ export default {
       fillSelect(layerSelect, layers.map((l) => l.name), (n) => layerLabel(byName.get(n)), store.param("layer"));
       fillSelect(method, options.methods || ["leaf", "eom"], (v) => METHOD_LABELS[v] || v, store.param("cluster_selection_method"));
       fillSelect(norm, options.normalizations || ["unit"], (v) => NORM_LABELS[v] || v, store.param("normalize"));
-      const n = (store.data && store.data.n) || 2;
+      const n = store.data?.n || 2;
       mcs.max = n;
       ms.max = Math.max(1, n - 1);
       if (document.activeElement !== mcs) mcs.value = store.param("min_cluster_size");
@@ -86,7 +86,7 @@ export default {
     }
 
     function renderCount() {
-      const v = (store.data && store.data.view) || {};
+      const v = store.data?.view || {};
       const k = v.n_naps || 0;
       count.replaceChildren(
         h("strong", { text: `${k} NAP${k === 1 ? "" : "s"}` }),

@@ -32,7 +32,10 @@ export function napOrder(data, nap) {
     for (let i = 0; i < data.nap.length; i++) {
       const k = data.nap[i] < 0 ? -1 : data.nap[i];
       let g = groups.get(k);
-      if (!g) groups.set(k, (g = { sorted: false, items: [] }));
+      if (!g) {
+        g = { sorted: false, items: [] };
+        groups.set(k, g);
+      }
       g.items.push(i);
     }
     orderCache.set(data, groups);
@@ -94,12 +97,12 @@ const pending = new Map(); // store -> Map(index -> Set(holder))
 export function memberTile(store, index, { cls = "", testid = null, visuals = null } = {}) {
   const it = store.data ? store.item(index) : null;
   const holder = h("span", {
-    class: `napw-cx-tile${it && it.misclassified ? " napw-cx-wrong" : ""} ${cls}`,
+    class: `napw-cx-tile${it?.misclassified ? " napw-cx-wrong" : ""} ${cls}`,
     title: store.data ? itemTitle(store, index) : `input #${index}`,
     "data-index": index,
     "data-testid": testid,
   }, reusedVisual(store, index, visuals));
-  if (it && it.misclassified) holder.append(h("span", { class: "napw-cx-wrong-mark", "aria-label": "misclassified", text: "✗" }));
+  if (it?.misclassified) holder.append(h("span", { class: "napw-cx-wrong-mark", "aria-label": "misclassified", text: "✗" }));
   if (!store.thumbCache.has(index)) requestThumb(store, index, holder);
   return holder;
 }
@@ -131,10 +134,10 @@ function requestThumb(store, index, holder) {
 async function flush(store) {
   const m = pending.get(store);
   pending.delete(store);
-  if (!m || !m.size) return;
+  if (!m?.size) return;
   try {
     await store.thumbs([...m.keys()]);
-  } catch (err) {
+  } catch {
     return; // tiles keep their placeholder (e.g. not embedded in a static export)
   }
   for (const [idx, holders] of m) {
@@ -147,7 +150,7 @@ async function flush(store) {
 
 /** The average image of `nap` (-1 = noise, stored last) from the `_avg_thumbs` sprite, or null. */
 export function averageImage(store, nap) {
-  const view = (store.data && store.data.view) || {};
+  const view = store.data?.view || {};
   const item = view.item || {};
   if (item.kind !== "image") return null;
   const sprite = toU8(store.get("_avg_thumbs"));
@@ -167,7 +170,7 @@ function sameParams(a = {}, b = {}) {
 }
 
 export function currentPin(store, nap) {
-  const p = (store.data && store.data.view.params) || {};
+  const p = store.data?.view.params || {};
   const { layer, ...params } = p;
   return { layer, nap: Number(nap), params };
 }
@@ -253,7 +256,7 @@ export function noiseCards(store) {
   h("div", { class: "napw-card-head" }, h("span", { class: "napw-nap-id", text: "noise" }),
     h("div", { class: "napw-card-stats" }, h("span", {}, h("b", { text: int(ex.size) }), " inputs"),
       h("span", { class: "napw-muted", text: ` ${pct(ex.size / store.data.n)} of all` }))),
-  h("div", { class: "napw-card-members napw-kind-" + ((store.data.view.item || {}).kind || "index") }, ex.typical.map((i) => memberTile(store, i))),
+  h("div", { class: `napw-card-members napw-kind-${store.data.view.item?.kind || "index"}` }, ex.typical.map((i) => memberTile(store, i))),
   h("div", { class: "napw-cx-least" },
     avg ? h("span", { class: "napw-cx-avg-wrap" }, avg, h("span", { class: "napw-cx-cap", text: "avg" })) : null,
     ex.atypical.length ? h("span", { class: "napw-cx-cap", text: "most outlying" }) : null,
@@ -273,7 +276,7 @@ export const CARD_KEYS = new Set(["pinned", "ui_state", "_avg_thumbs"]);
 // ---------------------------------------------------------------------------------- follow
 /** The NAP of every input in layer `j` of the follow data (Int32Array view). */
 export function followLabels(store, j) {
-  const n = (store.data && store.data.n) || 0;
+  const n = store.data?.n || 0;
   const u8 = toU8(store.get("_follow_labels"));
   if (u8.byteLength < (j + 1) * 4 * n) return null;
   return typed(u8, Int32Array, j * n, n);
@@ -295,7 +298,7 @@ export function followCounts(store, indices) {
 /** Switch to `layer` and select NAP `nap` there (once its NAPs have arrived). */
 const gotoWaiting = new WeakMap();
 export function gotoNap(store, layer, nap) {
-  const view = store.data && store.data.view;
+  const view = store.data?.view;
   if (view && view.layer === layer) {
     store.selectNaps([nap]);
     return true;

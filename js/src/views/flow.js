@@ -29,7 +29,7 @@ export function orderColumns(flow) {
       a[1] += l.count;
       acc.set(l.nap_b, a);
     }
-    const key = (nd) => { const a = acc.get(nd.nap); return a && a[1] ? a[0] / a[1] : 1e9; };
+    const key = (nd) => { const a = acc.get(nd.nap); return a?.[1] ? a[0] / a[1] : 1e9; };
     cols[c].sort((a, b) => (a.noise - b.noise) || (key(a) - key(b)) || (a.nap - b.nap));
   }
   return cols;
@@ -125,7 +125,7 @@ export default {
     function renderChips() {
       const layers = (store.get("layers") || []).map((l) => l.name);
       const chosen = new Set(vm ? vm.layers : store.get("flow_layers") || []);
-      const cur = store.data && store.data.view ? store.data.view.layer : null;
+      const cur = store.data?.view ? store.data.view.layer : null;
       chips.replaceChildren(...layers.map((name) => h("button", {
         type: "button",
         class: `napw-chip${chosen.has(name) ? " napw-on" : ""}${name === cur ? " napw-current" : ""}`,
@@ -157,7 +157,7 @@ export default {
     });
 
     function showOverlay() {
-      const params = store.data && store.data.view ? store.data.view.params : null;
+      const params = store.data?.view ? store.data.view.params : null;
       const stale = !vm || (params && !sameParams(vm.params, params));
       overlay.hidden = !(panel.isOpen() && !store.isStatic() && (waiting || stale) && !store.get("error"));
     }

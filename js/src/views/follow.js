@@ -25,7 +25,7 @@ export default {
       if (!panel.isOpen()) return;
       const rows = store.get("follow_layers") || [];
       const sel = store.selectedIndices();
-      const view = (store.data && store.data.view) || { classes: [], class_colors: [] };
+      const view = store.data?.view || { classes: [], class_colors: [] };
       const current = view.layer;
       panel.sub.textContent = sel.length ? `${int(sel.length)} selected input${sel.length === 1 ? "" : "s"} · ${rows.length} layers` : "";
       if (!rows.length) {

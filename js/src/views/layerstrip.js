@@ -49,7 +49,7 @@ export default {
       if (document.activeElement !== nT) nT.value = o.n_typical;
       if (document.activeElement !== nA) nA.value = o.n_atypical;
       avg.checked = Boolean(o.show_average);
-      avg.disabled = ((store.data && store.data.view.item) || {}).kind !== "image";
+      avg.disabled = store.data?.view.item?.kind !== "image";
       noise.checked = Boolean(o.show_noise);
     }
 

@@ -9,11 +9,11 @@ import { crossPanel, memberTile, setUi, ui } from "./crosslayer-common.js";
 
 /** The unit a click on the heatmap's column head or the profile's bar points at, else null. */
 export function unitFromTarget(target) {
-  if (!target || !target.closest) return null;
+  if (!target?.closest) return null;
   const head = target.closest(".napw-heat-col");
   if (head && /^\d+$/.test(head.textContent.trim())) return Number(head.textContent.trim());
   const bar = target.closest(".napw-profile-svg .napw-bars rect");
-  if (bar && bar.parentNode) return [...bar.parentNode.children].indexOf(bar);
+  if (bar?.parentNode) return [...bar.parentNode.children].indexOf(bar);
   return null;
 }
 

@@ -64,7 +64,7 @@ export default {
     function render() {
       const pins = store.get("pinned") || [];
       const views = store.get("pinned_view") || [];
-      const view = (store.data && store.data.view) || { classes: [], class_colors: [] };
+      const view = store.data?.view || { classes: [], class_colors: [] };
       // the kernel's view models, in pin order (pins not computed yet show as waiting)
       const vmOf = (p) => views.find((v) => samePin(v, p));
       empty.hidden = pins.length > 0;

@@ -9,7 +9,7 @@ export default {
     const line = h("p", { class: "napw-pred-note", "data-testid": "predictions-note", role: "note", hidden: true });
     el.append(line);
     function render(data) {
-      const note = (data && data.view && data.view.predictions_note) || "";
+      const note = data?.view?.predictions_note || "";
       line.textContent = note ? `No predictions: ${note}.` : "";
       line.hidden = !note;
     }

@@ -83,7 +83,7 @@ export default {
       try {
         p = await store.profile(index);
       } catch (err) {
-        if (my === token) placeholder(String(err && err.message ? err.message : err));
+        if (my === token) placeholder(String(err?.message ? err.message : err));
         return;
       }
       if (my !== token) return;
