@@ -15,6 +15,7 @@ Example
 >>> r.kind, r.render([1])[0]["texts"]
 ('text', ['a dog'])
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -101,7 +102,9 @@ class TextRenderer(ItemRenderer):
 class RowRenderer(TextRenderer):
     """Tabular rows (an (N, D) numeric array or a DataFrame) shown as ``name=value`` snippets."""
 
-    def __init__(self, rows: Any, columns: Sequence[str] | None = None, max_values: int = 6, max_chars: int = 160):
+    def __init__(
+        self, rows: Any, columns: Sequence[str] | None = None, max_values: int = 6, max_chars: int = 160
+    ):
         if hasattr(rows, "columns") and hasattr(rows, "to_numpy"):  # a DataFrame
             columns = [str(c) for c in rows.columns] if columns is None else columns
             rows = rows.to_numpy()

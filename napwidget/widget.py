@@ -11,6 +11,7 @@ Messages (front end -> kernel, each answered with the same ``type`` and ``req``)
   or ``texts`` (text items);
 - ``{"type": "profile", "req": n, "index": i}`` -> the input's activation profile and its NAP's mean/IQR.
 """
+
 from __future__ import annotations
 
 import traceback
@@ -27,11 +28,11 @@ from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
 from napwidget.input_checks import check_widget_inputs, input_count
 from napwidget.renderers import ItemRenderer, make_renderer
 from napwidget.thumbnails import is_image_batch
-from napwidget.views.topology import TopologyViews
-from napwidget.views.crosslayer import CrossLayerViews
-from napwidget.views.midrange import MidrangeViews
-from napwidget.views.detail import DetailViews
 from napwidget.views import trait_groups
+from napwidget.views.crosslayer import CrossLayerViews
+from napwidget.views.detail import DetailViews
+from napwidget.views.midrange import MidrangeViews
+from napwidget.views.topology import TopologyViews
 
 _STATIC = Path(__file__).parent / "static"
 _ESM_FALLBACK = """
@@ -171,8 +172,15 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 )
             from napwidget.activations import extract
 
-            per_input = {"images": images, "renderer": renderer, "labels": labels, "predictions": predictions,
-                         "class_names": class_names, "outputs": outputs, "groups": groups}
+            per_input = {
+                "images": images,
+                "renderer": renderer,
+                "labels": labels,
+                "predictions": predictions,
+                "class_names": class_names,
+                "outputs": outputs,
+                "groups": groups,
+            }
             if input_count(inputs) is not None:  # fail before a long extraction when N is known already
                 check_widget_inputs(input_count(inputs), **per_input)
             acts = extract(model, inputs, layers, reduce=reduce, batch_size=batch_size, cache=cache)
@@ -183,8 +191,14 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             if renderer is None:
                 renderer = make_renderer(images, n=acts.n_samples)
             _explorer = Explorer(
-                acts, labels=labels, predictions=predictions, class_names=class_names, renderer=renderer,
-                layer_info=layer_info, layer=layer, **nap_params,
+                acts,
+                labels=labels,
+                predictions=predictions,
+                class_names=class_names,
+                renderer=renderer,
+                layer_info=layer_info,
+                layer=layer,
+                **nap_params,
             )
         self._explorer = _explorer
         self._syncing = False
@@ -196,7 +210,11 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             cluster_selection_method=ex.params["cluster_selection_method"],
             normalize=ex.params["normalize"],
             layers=ex.layer_list(),
-            options={"methods": list(ex.methods), "normalizations": list(ex.normalizations), "sort_keys": list(SORT_KEYS)},
+            options={
+                "methods": list(ex.methods),
+                "normalizations": list(ex.normalizations),
+                "sort_keys": list(SORT_KEYS),
+            },
             _truth=ex.truth_table(),
             _groups=trait_groups(type(self)),
         )
@@ -249,14 +267,28 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 arrays[str(k)] = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr
             acts = Activations(arrays, outputs=outputs)  # logits also give the predictions
         n = acts.n_samples
-        check_widget_inputs(n, images=images, renderer=renderer, labels=labels, predictions=predictions,
-                            class_names=class_names, outputs=outputs, groups=groups)
+        check_widget_inputs(
+            n,
+            images=images,
+            renderer=renderer,
+            labels=labels,
+            predictions=predictions,
+            class_names=class_names,
+            outputs=outputs,
+            groups=groups,
+        )
         if renderer is None:
             renderer = make_renderer(images, n=n)
         info = {name: {"type": "", "shape": list(acts.shapes.get(name, ()) or ())} for name in acts.layers}
         ex = Explorer(
-            acts, labels=labels, predictions=predictions, class_names=class_names, renderer=renderer,
-            layer_info=info, layer=layer, **nap_params,
+            acts,
+            labels=labels,
+            predictions=predictions,
+            class_names=class_names,
+            renderer=renderer,
+            layer_info=info,
+            layer=layer,
+            **nap_params,
         )
         return cls(_explorer=ex, outputs=outputs, groups=groups)
 
@@ -391,8 +423,12 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 if shown != new:
                     self.selected_indices = shown
                     if valid != new:
-                        self.error = f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
-                if self.selected_naps and set(shown) != set(self._filter_indices(self._explorer.members_of(self.selected_naps))):
+                        self.error = (
+                            f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
+                        )
+                if self.selected_naps and set(shown) != set(
+                    self._filter_indices(self._explorer.members_of(self.selected_naps))
+                ):
                     self.selected_naps = []
         finally:
             self._syncing = False
@@ -438,6 +474,8 @@ def _layer_info(model: Any, acts: Any) -> dict[str, dict[str, Any]]:
     for name in acts.layers:
         mod = modules.get(name)
         shape = shapes.get(name)
-        out[name] = {"type": type(mod).__name__ if mod is not None else "", "shape": list(shape) if shape else None}
+        out[name] = {
+            "type": type(mod).__name__ if mod is not None else "",
+            "shape": list(shape) if shape else None,
+        }
     return out
-
