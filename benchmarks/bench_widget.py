@@ -324,7 +324,10 @@ def main() -> None:
         f"\nMachine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"{Path(CHROMIUM).name} headless; {time.strftime('%Y-%m-%d %H:%M')}\n"
     )
-    med = lambda xs: f"{statistics.median(xs):.3f}" if xs else "n/a"
+
+    def med(xs):
+        return f"{statistics.median(xs):.3f}" if xs else "n/a"
+
     print(
         "| scenario | N | features | first render (s) | of which kernel build (s) | browser share (s) "
         "| min_cluster_size update (s), median / max | kernel handler (s), median "

@@ -636,8 +636,8 @@ class Explorer:
             "hint": ""
             if naps.n_naps
             else (
-                "No NAPs at these settings: every input is noise. Try a smaller min_cluster_size or min_samples, "
-                "the 'leaf' selection method, or another layer."
+                "No NAPs at these settings: every input is noise. Try a smaller min_cluster_size or "
+                "min_samples, the 'leaf' selection method, or another layer."
             ),
         }
         self._view_cache = {key: vm}
@@ -685,7 +685,8 @@ class Explorer:
 def _scatter_template(
     has_labels: bool, has_predictions: bool, with_text: bool, width: int, height: int
 ) -> dict:
-    """The scatter's Vega-Lite structure (Altair, validated once); data and scales are filled in per result."""
+    """The scatter's Vega-Lite structure (Altair, validated once); data and scales are filled in per
+    result."""
     import altair as alt
 
     napsel = alt.param(name="napsel", value=[])

@@ -7,7 +7,8 @@ A renderer turns input indices into something the front end can draw:
 - ``kind == "text"``: a header with ``"texts"`` (short snippets; always inserted as text, never as HTML);
 - ``kind == "index"``: nothing but the index ("#123").
 
-Write your own by subclassing :class:`ItemRenderer` and passing ``renderer=`` to :class:`~napwidget.NapWidget`.
+Write your own by subclassing :class:`ItemRenderer` and passing ``renderer=`` to
+:class:`~napwidget.NapWidget`.
 
 Example
 -------

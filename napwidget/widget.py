@@ -67,8 +67,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     ----------
     model : ``torch.nn.Module``.
     inputs : the inputs whose activations are clustered: a tensor / array, a dict (e.g. a tokenizer's
-        ``input_ids`` / ``attention_mask``, passed as ``model(**batch)``) or tuple (``model(*batch)``) of them,
-        a Dataset or a DataLoader (see :func:`napwidget.extract`).
+        ``input_ids`` / ``attention_mask``, passed as ``model(**batch)``) or tuple (``model(*batch)``) of
+        them, a Dataset or a DataLoader (see :func:`napwidget.extract`).
     layers : layer names to offer (default: every leaf module).
     labels, class_names : per-input class labels and their names (optional).
     predictions : per-input predicted classes; ``False`` for none. By default the argmax of the model's
@@ -103,7 +103,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     -------
     >>> from napwidget.datasets import DigitsDemo
     >>> demo = DigitsDemo.load()                                                     # doctest: +SKIP
-    >>> w = NapWidget(demo.model, demo.images, labels=demo.labels, class_names=demo.class_names)  # doctest: +SKIP
+    >>> w = NapWidget(demo.model, demo.images, labels=demo.labels,                   # doctest: +SKIP
+    ...               class_names=demo.class_names)
     >>> w                                                                           # doctest: +SKIP
     >>> w.min_cluster_size = 10; w.selected_naps = [0]; w.selected_indices[:5]     # doctest: +SKIP
     """
@@ -369,7 +370,10 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             self.error = str(exc)
             self._sync_param_traits()
         except Exception as exc:  # noqa: BLE001 - never let an exception kill the comm: show it
-            self.error = f"Unexpected error: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in the log."
+            self.error = (
+                f"Unexpected error: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in "
+                "the log."
+            )
             traceback.print_exc()
             self._sync_param_traits()
         else:
@@ -400,7 +404,10 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 if valid != list(change["new"]):
                     self.selected_naps = valid
                     if len(valid) < len(change["new"]):
-                        self.error = f"NAP(s) {sorted(set(change['new']) - set(valid))} do not exist. Fix: pick ids 0..{k - 1}."
+                        self.error = (
+                            f"NAP(s) {sorted(set(change['new']) - set(valid))} do not exist. Fix: pick ids "
+                            f"0..{k - 1}."
+                        )
                 # NAPs cleared in the same update that selects other inputs (the front end's selectIndices:
                 # Mapper nodes, flow bands) keep those inputs; clearing them alone clears the members this
                 # handler selected (identity: an update assigns a new list, even with equal content)

@@ -1,6 +1,7 @@
 """Cross-layer views without a browser: most / least typical members, average images, noise on demand, GLOSH
 outlier scores, pinned NAPs across layers, following inputs through every layer, the max-activating baseline,
-the layer strip, and the whole view state round-tripping (``get_state_dict`` / ``set_state_dict``, ``save_html``)."""
+the layer strip, and the whole view state round-tripping (``get_state_dict`` / ``set_state_dict``,
+``save_html``)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def ex(data):
     return Explorer(acts, labels=y, predictions=pred, renderer=make_renderer(images), min_cluster_size=10)
 
 
-# ------------------------------------------------------------------------------------------- members, images, noise
+# ------------------------------------------------------------------------------------- members, images, noise
 def test_typical_and_least_typical_members(ex):
     naps = ex.naps
     assert naps.n_naps >= 2

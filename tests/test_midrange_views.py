@@ -19,7 +19,8 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 
 def data(n_per=40, k=4, dim=12, seed=0):
-    """Four blobs; logit k is high on blob k, half-way on blobs k+1 and k+2 (its "associations"), low on k+3."""
+    """Four blobs; logit k is high on blob k, half-way on blobs k+1 and k+2 (its "associations"), low on
+    k+3."""
     rng = np.random.default_rng(seed)
     centers = rng.uniform(0, 3, size=(k, dim)) * (rng.uniform(size=(k, dim)) < 0.5)
     X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(n_per, dim)) for c in centers]), 0).astype(

@@ -134,8 +134,8 @@ def test_flow_view_counts_and_members(ex):
     labels_mid = np.asarray(ex.naps.labels)
     other = ex.set_params(layer="logits")
     ref = nap_flow([("mid", labels_mid), ("logits", other.labels)])
-    assert [(l["nap_a"], l["nap_b"], l["count"]) for l in vm["links"]] == [
-        (l.nap_a, l.nap_b, l.count) for l in ref.links
+    assert [(lk["nap_a"], lk["nap_b"], lk["count"]) for lk in vm["links"]] == [
+        (lk.nap_a, lk.nap_b, lk.count) for lk in ref.links
     ]
     for link in vm["links"]:
         assert len(link["members"]) == link["count"]
@@ -143,7 +143,7 @@ def test_flow_view_counts_and_members(ex):
     ex.set_params(layer="logits")
     assert default_flow_layers(ex) == ["mid", "logits"]  # the last layer flows from the previous one
     three = flow_view(ex, ["logits", "early", "mid"])
-    assert three["layers"] == ["early", "mid", "logits"] and {l["col"] for l in three["links"]} == {0, 1}
+    assert three["layers"] == ["early", "mid", "logits"] and {lk["col"] for lk in three["links"]} == {0, 1}
     with pytest.raises(NapInputError):
         flow_view(ex, ["mid"])
     with pytest.raises(NapInputError):

@@ -250,7 +250,8 @@ def test_save_html_budget_limits_embedded_items(w, tmp_path):
 
 def test_the_tree_for_kernel_less_reselection_ships_once_per_tree(w, data):
     """The front end re-selects min_cluster_size / method without a kernel from `_reselect_tree`: the shown
-    result's single-linkage tree, packed (napwidget.reselect_export), sent again only when the tree changes."""
+    result's single-linkage tree, packed (napwidget.reselect_export), sent again only when the tree
+    changes."""
     from napwidget.clustering import select_clusters
     from napwidget.reselect_export import tree_from_bytes
 

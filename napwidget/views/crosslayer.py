@@ -479,7 +479,8 @@ def state_from_html(path: str | Path) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- widget mixin
 class CrossLayerViews(traitlets.HasTraits):
-    """The cross-layer traits and their lazy recomputation; mixed into NapWidget (call ``_init_cross_layer()``)."""
+    """The cross-layer traits and their lazy recomputation; mixed into NapWidget (call
+    ``_init_cross_layer()``)."""
 
     pinned = traitlets.List(traitlets.Dict()).tag(sync=True, view="cross", state=True)
     ui_state = traitlets.Dict(dict(UI_DEFAULTS)).tag(sync=True, view="cross", state=True)
@@ -539,8 +540,9 @@ class CrossLayerViews(traitlets.HasTraits):
             self.selected_naps = [int(nap)]
 
     def follow(self, indices: Iterable[int] | None = None) -> dict[str, dict[int, int]]:
-        """For every extracted layer, the NAPs holding ``indices`` (default: the selected inputs) and how many of
-        them each holds: ``{layer: {nap: count}}``, ``-1`` = noise; each layer's counts sum to ``len(indices)``.
+        """For every extracted layer, the NAPs holding ``indices`` (default: the selected inputs) and how
+        many of them each holds: ``{layer: {nap: count}}``, ``-1`` = noise; each layer's counts sum to
+        ``len(indices)``.
 
         Example
         -------
@@ -557,12 +559,14 @@ class CrossLayerViews(traitlets.HasTraits):
         return nap_extremes(self._explorer, nap, n, 0)["typical"]
 
     def least_typical_members(self, nap: int, n: int | None = None) -> list[int]:
-        """The ``n`` least typical members of ``nap`` (least typical first; ``-1``: the most outlying noise)."""
+        """The ``n`` least typical members of ``nap`` (least typical first; ``-1``: the most outlying
+        noise)."""
         n = self.ui_state["n_atypical"] if n is None else n
         return nap_extremes(self._explorer, nap, 0, n)["atypical"]
 
     def average_image(self, nap: int) -> np.ndarray | None:
-        """The average image of ``nap`` (``-1``: noise) as (h, w, c) uint8, or None when items are not images."""
+        """The average image of ``nap`` (``-1``: noise) as (h, w, c) uint8, or None when items are not
+        images."""
         r = self._explorer.renderer
         if r is None or getattr(r, "kind", "") != "image":
             return None
@@ -635,7 +639,10 @@ class CrossLayerViews(traitlets.HasTraits):
         if sel_idx is not None and (not sel_naps or list(sel_idx) != list(self.selected_indices)):
             self.selected_indices = list(sel_idx)
         if unknown:
-            self.error = f"the view state has unknown key(s) {unknown[:5]}. Fix: they were ignored; save the state again."
+            self.error = (
+                f"the view state has unknown key(s) {unknown[:5]}. Fix: they were ignored; save the state "
+                "again."
+            )
 
     # ---------------------------------------------------------------------------- internals
     def _cx_set(self, name: str, value: Any) -> None:
@@ -651,7 +658,10 @@ class CrossLayerViews(traitlets.HasTraits):
         except NapInputError as exc:
             self.error = str(exc)
         except Exception as exc:  # never let an exception kill the comm
-            self.error = f"Unexpected error in the {what}: {type(exc).__name__}: {exc}. Fix: try other settings; details are in the log."
+            self.error = (
+                f"Unexpected error in the {what}: {type(exc).__name__}: {exc}. Fix: try other settings; "
+                "details are in the log."
+            )
             traceback.print_exc()
         else:
             return True

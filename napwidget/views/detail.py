@@ -1,5 +1,5 @@
-"""Per-NAP detail views of the widget: unit statistics, probability / label / prediction charts, the label x NAP
-distribution matrix, and the label / prediction filters that every view respects.
+"""Per-NAP detail views of the widget: unit statistics, probability / label / prediction charts, the label x
+NAP distribution matrix, and the label / prediction filters that every view respects.
 
 The builders (:func:`unit_stats_view`, :func:`nap_detail_view`, :func:`validate_filters`, :func:`filter_mask`)
 take an :class:`~napwidget.explorer.Explorer` and return JSON-able dicts / arrays; they are testable without a
@@ -7,12 +7,12 @@ widget. :class:`DetailViews` is the widget side: a traitlets mixin of :class:`~n
 
 Traits (synced)
 ---------------
-filters : ``{"labels": [class names], "predictions": [class names]}``. An input passes when its label is one of
-    ``labels`` (or ``labels`` is empty) and its prediction is one of ``predictions`` (or that list is empty).
-    Every view respects them: ``selected_indices`` (hence the gallery) holds only passing inputs, the NAP cards
-    show their passing members, the charts highlight the filtered classes. Values may be given as class names,
-    raw labels or integer codes (``class_names[i]``); they are stored as names. Invalid values are reverted,
-    with the problem in ``error``.
+filters : ``{"labels": [class names], "predictions": [class names]}``.
+    An input passes when its label is one of ``labels`` (or ``labels`` is empty) and its prediction is one of
+    ``predictions`` (or that list is empty). Every view respects them: ``selected_indices`` (hence the
+    gallery) holds only passing inputs, the NAP cards show their passing members, the charts highlight the
+    filtered classes. Values may be given as class names, raw labels or integer codes (``class_names[i]``);
+    they are stored as names. Invalid values are reverted, with the problem in ``error``.
 nap_stats : the unit statistics of the selected NAPs (kernel -> front end; at most :data:`MAX_COMPARE` NAPs,
     overlaid in compare mode): see :func:`unit_stats_view`.
 nap_detail : per-result data of the per-NAP charts and the distribution matrix, with the charts' Vega-Lite
@@ -21,8 +21,8 @@ nap_detail : per-result data of the per-NAP charts and the distribution matrix, 
 Example
 -------
 >>> w.filters = {"labels": ["cat"]}                   # doctest: +SKIP
->>> w.selected_naps = [3]; w.selected_indices[:5]     # only NAP 3's cats, most typical first  # doctest: +SKIP
->>> w.nap_stats["naps"][0]["stats"]["mean"][:4]       # == w.naps.stats["mean"][3][:4]          # doctest: +SKIP
+>>> w.selected_naps = [3]; w.selected_indices[:5]     # only NAP 3's cats, most typical first # doctest: +SKIP
+>>> w.nap_stats["naps"][0]["stats"]["mean"][:4]       # == w.naps.stats["mean"][3][:4]        # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -139,9 +139,10 @@ def apply_filters(explorer: Any, indices: Iterable[int], filters: Mapping[str, A
 def unit_stats_view(explorer: Any, naps: Sequence[int], *, max_naps: int = MAX_COMPARE) -> dict[str, Any]:
     """Per-unit statistics of the NAPs ``naps`` (the first ``max_naps``) of the current layer.
 
-    ``{"layer", "params", "n_units", "threshold", "naps": [{"id", "size", "color", "stats": {stat: [F floats]},
-    "near_zero": [units]}], "near_zero": [units near zero in every shown NAP], "truncated"}``. Every number is
-    the float32 value of :attr:`NAPs.stats <napwidget.naps.NAPs.stats>`, unrounded (``float(np.float32)``).
+    ``{"layer", "params", "n_units", "threshold", "naps": [{"id", "size", "color",
+    "stats": {stat: [F floats]}, "near_zero": [units]}], "near_zero": [units near zero in every shown NAP],
+    "truncated"}``. Every number is the float32 value of :attr:`NAPs.stats <napwidget.naps.NAPs.stats>`,
+    unrounded (``float(np.float32)``).
     """
     res = explorer.naps
     k = int(res.n_naps)
@@ -261,9 +262,11 @@ def _finish(chart: Any) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _stats_template() -> dict:
-    """Per unit: whisker rule, IQR bar, mean dot (median in the tooltip); one colour per NAP (``color`` field).
+    """Per unit: whisker rule, IQR bar, mean dot (median in the tooltip); one colour per NAP (``color``
+    field).
 
-    Data ``stats``: rows ``{unit, nap, color, min, q1, median, mean, q3, max, iqr, lower_whisker, upper_whisker}``.
+    Data ``stats``: rows ``{unit, nap, color, min, q1, median, mean, q3, max, iqr, lower_whisker,
+    upper_whisker}``.
     """
     import altair as alt
 
@@ -299,7 +302,8 @@ def _stats_template() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _hist_template() -> dict:
-    """Membership probability histogram; data ``hist``: ``{bin0, bin1, count, nap, color}`` (stacked per NAP)."""
+    """Membership probability histogram; data ``hist``: ``{bin0, bin1, count, nap, color}`` (stacked per
+    NAP)."""
     import altair as alt
 
     chart = (
@@ -409,8 +413,8 @@ class DetailViews(traitlets.HasTraits):
 
     # ---------------------------------------------------------------------------- hooks for widget.py
     def _filter_indices(self, indices: Iterable[int], base: bool = False) -> list[int]:
-        """The selection's filter; ``base=True`` remembers the unfiltered list (a direct selection that a later
-        filter change re-filters, so that removing a filter brings inputs back)."""
+        """The selection's filter; ``base=True`` remembers the unfiltered list (a direct selection that a
+        later filter change re-filters, so that removing a filter brings inputs back)."""
         idx = [int(i) for i in indices]
         shown = apply_filters(self._explorer, idx, getattr(self, "_filters_good", None))
         if base:
@@ -424,7 +428,10 @@ class DetailViews(traitlets.HasTraits):
         except NapInputError as exc:
             self.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - never let an exception kill the comm
-            self.error = f"Unexpected error in the NAP details: {type(exc).__name__}: {exc}. Fix: details are in the log."
+            self.error = (
+                f"Unexpected error in the NAP details: {type(exc).__name__}: {exc}. Fix: details are in the "
+                "log."
+            )
             traceback.print_exc()
 
     def _detail_push_view(self) -> None:

@@ -1,13 +1,14 @@
-"""Mid-range view of the widget: a class's logit histogram, a draggable band over it, the band's inputs and NAPs.
+"""Mid-range view of the widget: a class's logit histogram, a draggable band over it, the band's inputs and
+NAPs.
 
-After O'Mahony, Nikolov & O'Sullivan (WACV 2025; see :mod:`napwidget.midrange`): inputs whose logit for a class
-sits in the middle of that logit's range show what else the penultimate layer associates with the class
+After O'Mahony, Nikolov & O'Sullivan (WACV 2025; see :mod:`napwidget.midrange`): inputs whose logit for a
+class sits in the middle of that logit's range show what else the penultimate layer associates with the class
 (a confounder). The view lets a person pick the class, drag the band, look at the band's inputs (most typical
 of each band-NAP first) and its NAPs (:func:`~napwidget.midrange.band_naps` on a chosen layer), and curate
 them for last-layer retraining (:func:`~napwidget.midrange.retrain_last_layer`).
 
-The builders (:func:`midrange_view`, :func:`curation_records`, :func:`curation_csv`, :func:`curation_json`) are
-pure and testable without a widget; :class:`MidrangeViews` is the widget side, a traitlets mixin of
+The builders (:func:`midrange_view`, :func:`curation_records`, :func:`curation_csv`, :func:`curation_json`)
+are pure and testable without a widget; :class:`MidrangeViews` is the widget side, a traitlets mixin of
 :class:`~napwidget.widget.NapWidget` (like :class:`~napwidget.views.topology.TopologyViews`).
 
 Traits (synced)
@@ -23,9 +24,9 @@ curated_indices : the curation set, ascending input indices (the "curate" button
     :meth:`MidrangeViews.set_curation` sets it from a :class:`~napwidget.midrange.Curation` together with its
     sample weights, which the CSV / JSON export then carries (``weight``; 1 for inputs curated by hand).
 
-Changing the class, the band or the layer selects the band's inputs (``selected_indices``), ordered round-robin
-over the band-NAPs (the most typical input of each band-NAP first, then the second, ...), then the band's noise
-by logit, highest first.
+Changing the class, the band or the layer selects the band's inputs (``selected_indices``), ordered
+round-robin over the band-NAPs (the most typical input of each band-NAP first, then the second, ...), then
+the band's noise by logit, highest first.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ CSV_COLUMNS = ("index", "label", "prediction", "group", "curated_for", "logit", 
 CURATION_FORMAT = "napwidget-curation"
 NO_OUTPUTS = NapInputError(
     "the mid-range view needs the model's outputs (logits), and this widget has none",
-    "build the widget from a model (NapWidget(model, inputs)), or pass outputs=logits to NapWidget.from_activations",
+    "build the widget from a model (NapWidget(model, inputs)), or pass outputs=logits to "
+    "NapWidget.from_activations",
 )
 
 
@@ -63,7 +65,8 @@ def _r(x: float, nd: int = 4) -> float | None:
 
 # ------------------------------------------------------------------------------------------- inputs
 def as_outputs(explorer: Any, outputs: Any = None) -> np.ndarray | None:
-    """(N, K) float64 logits: ``outputs`` or the explorer's ``activations.outputs``; None when there are none."""
+    """(N, K) float64 logits: ``outputs`` or the explorer's ``activations.outputs``; None when there are
+    none."""
     if outputs is None:
         outputs = getattr(explorer.activations, "outputs", None)
     if outputs is None:
@@ -75,7 +78,8 @@ def as_outputs(explorer: Any, outputs: Any = None) -> np.ndarray | None:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] != explorer.n:
         raise NapInputError(
-            f"outputs must be (N, K) logits with N = {explorer.n} rows (one per input); got shape {arr.shape}",
+            f"outputs must be (N, K) logits with N = {explorer.n} rows (one per input); got shape "
+            f"{arr.shape}",
             "pass the logits of the same inputs as the activations",
         )
     if not np.isfinite(arr).all():
@@ -98,7 +102,8 @@ def encode_groups(groups: Any, n: int) -> tuple[np.ndarray, list[str]] | None:
 
 
 def default_layer(explorer: Any, outputs: np.ndarray | None) -> str:
-    """The layer before the output: the second to last layer when the last one is the output itself, else the last."""
+    """The layer before the output: the second to last layer when the last one is the output itself, else the
+    last."""
     layers = list(explorer.layers)
     if len(layers) == 1:
         return layers[0]
@@ -156,7 +161,8 @@ def band_order(members_per_nap: Sequence[np.ndarray], noise: np.ndarray, logits:
 
 
 def _nap_params(explorer: Any, size: int) -> dict[str, Any] | None:
-    """The widget's clustering parameters for a band of ``size`` inputs, or None when the band is too small."""
+    """The widget's clustering parameters for a band of ``size`` inputs, or None when the band is too
+    small."""
     p = explorer.params
     if size < max(2, int(p["min_cluster_size"])) or size <= int(p["min_samples"]):
         return None
@@ -211,7 +217,8 @@ def midrange_view(
         members_per_nap, noise = [], inside
         hint = (
             (
-                f"{len(inside)} inputs in the band: too few for NAPs at min_cluster_size={explorer.params['min_cluster_size']}, "
+                f"{len(inside)} inputs in the band: too few for NAPs at "
+                f"min_cluster_size={explorer.params['min_cluster_size']}, "
                 f"min_samples={explorer.params['min_samples']}. Widen the band or lower them."
             )
             if len(inside)
@@ -230,7 +237,10 @@ def midrange_view(
         members_per_nap = [bn.members(i) for i in range(bn.n_naps)]
         noise = inside[np.asarray(bn.naps.labels) < 0]
         if not bn.n_naps:
-            hint = "No NAPs in this band at these settings: every band input is noise. Try a smaller min_cluster_size."
+            hint = (
+                "No NAPs in this band at these settings: every band input is noise. Try a smaller "
+                "min_cluster_size."
+            )
     for i, members in enumerate(members_per_nap):
         comp, _other, dom, purity = explorer.composition(members)
         gcomp: list[list[int]] = []
@@ -400,14 +410,15 @@ class MidrangeViews(traitlets.HasTraits):
         )
 
     def set_curation(self, curation: Any) -> None:
-        """Make a :class:`~napwidget.midrange.Curation` (from :func:`~napwidget.midrange.curate`) the curation set,
-        with its sample weights: ``curated_indices`` becomes its indices and the export carries its weights
-        (weighted strategies such as ``"midrange_weighted"`` or ``"jtt"`` cover the whole pool and differ only
-        by weight). Inputs added by hand later get weight 1.
+        """Make a :class:`~napwidget.midrange.Curation` (from :func:`~napwidget.midrange.curate`) the
+        curation set, with its sample weights: ``curated_indices`` becomes its indices and the export carries
+        its weights (weighted strategies such as ``"midrange_weighted"`` or ``"jtt"`` cover the whole pool
+        and differ only by weight). Inputs added by hand later get weight 1.
 
         Example
         -------
-        >>> w.set_curation(curate(z_pool, y_pool, strategy="jtt")); w.export_curation("jtt.csv")  # doctest: +SKIP
+        >>> w.set_curation(curate(z_pool, y_pool, strategy="jtt"))  # doctest: +SKIP
+        >>> w.export_curation("jtt.csv")  # doctest: +SKIP
         """
         idx = np.asarray(getattr(curation, "indices", None) if curation is not None else None)
         wts = np.asarray(getattr(curation, "weights", None) if curation is not None else None, dtype=object)
@@ -512,7 +523,8 @@ class MidrangeViews(traitlets.HasTraits):
         except Exception as exc:  # never let an exception kill the comm
             traceback.print_exc()
             self._mr_fail(
-                f"Unexpected error in the mid-range view: {type(exc).__name__}: {exc}. Fix: try another band or layer; details are in the log."
+                f"Unexpected error in the mid-range view: {type(exc).__name__}: {exc}. Fix: try another "
+                "band or layer; details are in the log."
             )
             return
         if not self.midrange_band:  # the default band, made explicit
@@ -535,7 +547,8 @@ class MidrangeViews(traitlets.HasTraits):
             z = self.midrange_outputs
             if z is not None and not 0 <= change["new"] < z.shape[1]:
                 self._mr_fail(
-                    f"midrange_class={change['new']} is out of range for {z.shape[1]} outputs. Fix: pick a class in 0..{z.shape[1] - 1}."
+                    f"midrange_class={change['new']} is out of range for {z.shape[1]} outputs. Fix: pick a "
+                    f"class in 0..{z.shape[1] - 1}."
                 )
                 return
             self._mr_set(midrange_band=[])  # a new class starts from its default band
@@ -551,7 +564,8 @@ class MidrangeViews(traitlets.HasTraits):
             and self.midrange_layer not in self._explorer.layers
         ):
             self._mr_fail(
-                f"unknown layer {self.midrange_layer!r} for the mid-range view. Fix: pick one of {', '.join(self._explorer.layers[:12])}."
+                f"unknown layer {self.midrange_layer!r} for the mid-range view. Fix: pick one of "
+                f"{', '.join(self._explorer.layers[:12])}."
             )
             return
         if not self.midrange_open:  # closed: checked now, computed when opened

@@ -2,8 +2,9 @@
 
 The builders (:func:`mapper_view`, :func:`diagram_view`, :func:`flow_view`) take an
 :class:`~napwidget.explorer.Explorer` and return JSON-able dicts; they are testable without a widget.
-:class:`TopologyViews` is the widget side: a traitlets mixin of :class:`~napwidget.widget.NapWidget` that holds
-the topology traits and recomputes a view model only while its panel is open (the first render stays fast).
+:class:`TopologyViews` is the widget side: a traitlets mixin of :class:`~napwidget.widget.NapWidget` that
+holds the topology traits and recomputes a view model only while its panel is open (the first render stays
+fast).
 
 Traits (synced)
 ---------------
@@ -14,9 +15,9 @@ mapper_params : ``{"lens", "n_intervals", "overlap", "eps", "min_samples", "metr
 flow_layers : layer names of the flow view, in model order; ``[]`` = the current layer and the next one.
 mapper, diagram, flow : the view models (kernel -> front end), ``{}`` while the panel is closed.
 
-Selecting from a topology view sets ``selected_indices`` (the members of the clicked Mapper nodes or flow band),
-exactly as the front end does; :meth:`TopologyViews.select_mapper_nodes` / :meth:`select_flow_link` do it from
-Python.
+Selecting from a topology view sets ``selected_indices`` (the members of the clicked Mapper nodes or flow
+band), exactly as the front end does; :meth:`TopologyViews.select_mapper_nodes` / :meth:`select_flow_link` do
+it from Python.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def validate_mapper_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
     Example
     -------
-    >>> validate_mapper_params({"n_intervals": "12", "eps": ""})["n_intervals"], validate_mapper_params({})["eps"]
+    >>> (validate_mapper_params({"n_intervals": "12", "eps": ""})["n_intervals"],
+    ...  validate_mapper_params({})["eps"])
     (12, 'auto')
     """
     p = dict(MAPPER_DEFAULTS)
@@ -194,7 +196,8 @@ def mapper_view(
 
     ``{"layer", "params" (validated, "eps_used"), "n", "nodes": [{id, size, members, interval, mean_lens, l2,
     dominant, purity, top: [[class code, count, share]]}], "edges": [{source, target, shared, jaccard}],
-    "l2_range", "n_intervals", "covered"}``. Class codes index the main view model's ``classes``/``class_colors``.
+    "l2_range", "n_intervals", "covered"}``. Class codes index the main view model's
+    ``classes``/``class_colors``.
     """
     from napwidget.topology import mapper_graph
 
@@ -385,7 +388,8 @@ def diagram_view(explorer: Any, max_points: int = DIAGRAM_MAX_POINTS) -> dict[st
 
 @functools.lru_cache(maxsize=4)
 def _diagram_template(has_labels: bool, with_text: bool) -> dict:
-    """Vega-Lite structure of the diagram (built with Altair and validated once); data and domains filled later."""
+    """Vega-Lite structure of the diagram (built with Altair and validated once); data and domains filled
+    later."""
     import altair as alt
 
     napsel = alt.param(name="napsel", value=[])
@@ -640,7 +644,10 @@ class TopologyViews(traitlets.HasTraits):
                 self.error = str(exc)
                 self._topo_revert(panel)
             except Exception as exc:  # never let an exception kill the comm
-                self.error = f"Unexpected error in the {panel} view: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in the log."
+                self.error = (
+                    f"Unexpected error in the {panel} view: {type(exc).__name__}: {exc}. Fix: try other "
+                    "parameters; details are in the log."
+                )
                 traceback.print_exc()
                 self._topo_revert(panel)
             else:

@@ -69,7 +69,8 @@ def lab_context(chromium):
 
 @pytest.fixture(scope="session")
 def open_notebook(lab, lab_context):
-    """Factory: ``open_notebook(name, cells)`` writes the notebook with nbformat, opens it, waits for "| Idle".
+    """Factory: ``open_notebook(name, cells)`` writes the notebook with nbformat, opens it,
+    waits for "| Idle".
 
     Pages are closed (and their kernels shut down) at the end of the session.
     """

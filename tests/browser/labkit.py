@@ -121,11 +121,11 @@ def lab_server(base: Path, startup_timeout: float = 90.0, env: dict[str, str] | 
             try:
                 urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
                 break
-            except OSError:
+            except OSError as err:
                 if time.monotonic() > deadline:
                     raise RuntimeError(
                         f"jupyter lab did not answer in {startup_timeout:.0f} s:\n{server.log[-3000:]}"
-                    )
+                    ) from err
                 time.sleep(0.3)
         yield server
     finally:
@@ -247,7 +247,9 @@ from napwidget.widget import NapWidget
 
 rng = np.random.default_rng(0)
 centers = rng.uniform(0, 3, size=(4, 12)) * (rng.uniform(size=(4, 12)) < 0.5)
-X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(40, 12)) for c in centers]), 0).astype("float32")
+X = np.maximum(
+    np.concatenate([c + rng.normal(scale=0.1, size=(40, 12)) for c in centers]), 0
+).astype("float32")
 y = np.repeat(np.arange(4), 40)
 """
 

@@ -49,7 +49,9 @@ import numpy as np
 XSS = {XSS!r}
 rng = np.random.default_rng(3)
 centers = rng.uniform(0, 3, size=(4, 16)) * (rng.uniform(size=(4, 16)) < 0.4)
-X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(60, 16)) for c in centers]), 0).astype("float32")
+X = np.maximum(
+    np.concatenate([c + rng.normal(scale=0.1, size=(60, 16)) for c in centers]), 0
+).astype("float32")
 y = np.repeat(np.arange(4), 60)
 w_xss = NapWidget.from_activations({{"fc": X}}, images=demo.images[:240], labels=y,
                                    class_names=[f"{{XSS}} c{{i}}" for i in range(4)], min_cluster_size=10)
