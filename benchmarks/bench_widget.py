@@ -23,6 +23,7 @@ and after the last update, and the whole page's.
     .venv/bin/python benchmarks/bench_widget.py --scenario resnet --resnet-n 10000 50000
     .venv/bin/python benchmarks/bench_widget.py --scenario synthetic --n 1000 --dims 64
 """
+
 from __future__ import annotations
 
 import argparse
@@ -122,10 +123,13 @@ VIEWS_JS = r"""
   };
 """
 
-INSTRUMENT = """() => {
+INSTRUMENT = (
+    """() => {
   if (window.__bench) return;
   const b = window.__bench = {cell0: null, render: null, upd0: null, updated: null, dom: null};
-""" + VIEWS_JS + """
+"""
+    + VIEWS_JS
+    + """
   document.addEventListener('keydown', e => {
     if (e.key !== 'Enter') return;
     if (e.ctrlKey) { b.cell0 = performance.now(); b.render = null; return; }
@@ -141,6 +145,7 @@ INSTRUMENT = """() => {
     requestAnimationFrame(tick);
   }, true);
 }"""
+)
 
 COMPLETE = """(cell) => {
   const r = document.querySelectorAll('.jp-Notebook .jp-Cell')[cell]?.querySelector('.napw-root');
@@ -167,8 +172,11 @@ def bench_cases(browser, server, cases: list[dict]) -> list[dict]:
     cells = [f"CASES = {spec!r}\n" + SETUP]
     for c in cases:
         u = c["updates"]
-        cells += [WIDGET.format(key=c["key"]), STATE.format(key=c["key"]),
-                  KERNEL.format(key=c["key"], values=[v + 1 for v in u], values2=[v + 2 for v in u])]
+        cells += [
+            WIDGET.format(key=c["key"]),
+            STATE.format(key=c["key"]),
+            KERNEL.format(key=c["key"], values=[v + 1 for v in u], values2=[v + 2 for v in u]),
+        ]
     name = f"bench_{cases[0]['key']}.ipynb"
     write_notebook(server.root / name, cells)
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
@@ -204,17 +212,30 @@ def bench_cases(browser, server, cases: list[dict]) -> list[dict]:
             counts.append(got["n_naps"])
         ks = nb.state(ck, timeout_s=600)
         kernel, handler = ks["kernel_s"], ks["handler_s"]
-        row = {"scenario": c["kind"], "n": c["n"], "dim": c["dim"], "first_render_s": first,
-               "kernel_build_s": st["build_s"], "updates_s": times, "naps": counts, "kernel_update_s": kernel,
-               "kernel_handler_s": handler, "dom_first": dom_first, "dom_updates": dom_upd,
-               "load": f"{load0} -> {load_average()}"}
+        row = {
+            "scenario": c["kind"],
+            "n": c["n"],
+            "dim": c["dim"],
+            "first_render_s": first,
+            "kernel_build_s": st["build_s"],
+            "updates_s": times,
+            "naps": counts,
+            "kernel_update_s": kernel,
+            "kernel_handler_s": handler,
+            "dom_first": dom_first,
+            "dom_updates": dom_upd,
+            "load": f"{load0} -> {load_average()}",
+        }
         rows.append(row)
-        print(f"{c['kind']} N={c['n']} dim={c['dim']}: first render {first:.2f} s "
-              f"(kernel {st['build_s']:.2f} s), "
-              f"updates {[round(t, 3) for t in times]} s, NAPs {counts}, "
-              f"kernel re-clustering {[round(t, 3) for t in kernel]} s, "
-              f"kernel handler {[round(t, 3) for t in handler]} s, DOM (widget, page) first {dom_first} "
-              f"updates {dom_upd}; load {row['load']}", flush=True)
+        print(
+            f"{c['kind']} N={c['n']} dim={c['dim']}: first render {first:.2f} s "
+            f"(kernel {st['build_s']:.2f} s), "
+            f"updates {[round(t, 3) for t in times]} s, NAPs {counts}, "
+            f"kernel re-clustering {[round(t, 3) for t in kernel]} s, "
+            f"kernel handler {[round(t, 3) for t in handler]} s, DOM (widget, page) first {dom_first} "
+            f"updates {dom_upd}; load {row['load']}",
+            flush=True,
+        )
     ctx.close()
     return rows
 
@@ -225,15 +246,28 @@ def main() -> None:
     ap.add_argument("--n", type=int, nargs="+", default=[1000, 10000], help="synthetic scenario: sizes")
     ap.add_argument("--dims", type=int, nargs="+", default=[64, 512], help="synthetic scenario: features")
     ap.add_argument("--resnet-n", type=int, nargs="+", default=[10000], help="many-NAP scenario: sizes")
-    ap.add_argument("--updates", type=float, nargs="+", default=[0.01, 0.025, 0.06],
-                    help="synthetic scenario: min_cluster_size values typed into the UI, in order (starts at "
-                         "5), as fractions of N (values >= 1 are taken as they are)")
-    ap.add_argument("--resnet-updates", type=int, nargs="+", default=[20, 50, 100],
-                    help="many-NAP scenario: min_cluster_size values typed into the UI (starts at 5)")
+    ap.add_argument(
+        "--updates",
+        type=float,
+        nargs="+",
+        default=[0.01, 0.025, 0.06],
+        help="synthetic scenario: min_cluster_size values typed into the UI, in order (starts at "
+        "5), as fractions of N (values >= 1 are taken as they are)",
+    )
+    ap.add_argument(
+        "--resnet-updates",
+        type=int,
+        nargs="+",
+        default=[20, 50, 100],
+        help="many-NAP scenario: min_cluster_size values typed into the UI (starts at 5)",
+    )
     ap.add_argument("--shift", action="store_true", help="many-NAP scenario: digits shifted too (~200 NAPs)")
-    ap.add_argument("--kernel-path", type=Path,
-                    help="A/B runs: put this folder first on the kernel's PYTHONPATH (e.g. an older "
-                         "napwidget checked out with its bundle built)")
+    ap.add_argument(
+        "--kernel-path",
+        type=Path,
+        help="A/B runs: put this folder first on the kernel's PYTHONPATH (e.g. an older "
+        "napwidget checked out with its bundle built)",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -244,42 +278,74 @@ def main() -> None:
 
         for n in args.resnet_n:
             digits_resnet_layer4(n, shift=args.shift)  # extracted once; the kernel loads the cache
-            groups.append([{"key": f"resnet{n}", "kind": "resnet", "n": n, "dim": 512,
-                            "stem": str(cache_stem(n, shift=args.shift)), "updates": args.resnet_updates}])
+            groups.append(
+                [
+                    {
+                        "key": f"resnet{n}",
+                        "kind": "resnet",
+                        "n": n,
+                        "dim": 512,
+                        "stem": str(cache_stem(n, shift=args.shift)),
+                        "updates": args.resnet_updates,
+                    }
+                ]
+            )
     if "synthetic" in args.scenario:
         for n in args.n:
             updates = [int(u) if u >= 1 else max(2, round(u * n)) for u in args.updates]
-            groups.append([{"key": f"syn{n}_{d}", "kind": "synthetic", "n": n, "dim": d, "updates": updates}
-                           for d in args.dims])
+            groups.append(
+                [
+                    {"key": f"syn{n}_{d}", "kind": "synthetic", "n": n, "dim": d, "updates": updates}
+                    for d in args.dims
+                ]
+            )
     rows = []
     env = {"PYTHONPATH": str(args.kernel_path.resolve())} if args.kernel_path else None
-    with (tempfile.TemporaryDirectory() as tmp, lab_server(Path(tmp), env=env) as server,
-          sync_playwright() as p):
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        lab_server(Path(tmp), env=env) as server,
+        sync_playwright() as p,
+    ):
         browser = launch_chromium(p)
         for cases in groups:
             rows += bench_cases(browser, server, cases)
         browser.close()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     if args.kernel_path:
         print(f"\nKernel's napwidget: {args.kernel_path}")
-    print(f"\nMachine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{Path(CHROMIUM).name} headless; {time.strftime('%Y-%m-%d %H:%M')}\n")
-    med = lambda xs: f"{statistics.median(xs):.3f}" if xs else "n/a"
-    print("| scenario | N | features | first render (s) | of which kernel build (s) | browser share (s) "
-          "| min_cluster_size update (s), median / max | kernel handler (s), median "
-          "| of which re-clustering + view model (s), median | NAPs "
-          "| widget DOM nodes, first / after updates (page) | load average |")
+    print(
+        f"\nMachine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{Path(CHROMIUM).name} headless; {time.strftime('%Y-%m-%d %H:%M')}\n"
+    )
+
+    def med(xs):
+        return f"{statistics.median(xs):.3f}" if xs else "n/a"
+
+    print(
+        "| scenario | N | features | first render (s) | of which kernel build (s) | browser share (s) "
+        "| min_cluster_size update (s), median / max | kernel handler (s), median "
+        "| of which re-clustering + view model (s), median | NAPs "
+        "| widget DOM nodes, first / after updates (page) | load average |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         du = "/".join(str(d[0]) for d in r["dom_updates"]) or "-"
-        print(f"| {r['scenario']} | {r['n']:,} | {r['dim']} | {r['first_render_s']:.2f} | "
-              f"{r['kernel_build_s']:.2f} | "
-              f"{r['first_render_s'] - r['kernel_build_s']:.2f} | "
-              f"{med(r['updates_s'])} / {max(r['updates_s'], default=float('nan')):.3f} | "
-              f"{med(r['kernel_handler_s'])} | {med(r['kernel_update_s'])} | "
-              f"{' → '.join(map(str, r['naps']))} | "
-              f"{r['dom_first'][0]} / {du} ({r['dom_first'][1]}) | {r['load']} |")
+        print(
+            f"| {r['scenario']} | {r['n']:,} | {r['dim']} | {r['first_render_s']:.2f} | "
+            f"{r['kernel_build_s']:.2f} | "
+            f"{r['first_render_s'] - r['kernel_build_s']:.2f} | "
+            f"{med(r['updates_s'])} / {max(r['updates_s'], default=float('nan')):.3f} | "
+            f"{med(r['kernel_handler_s'])} | {med(r['kernel_update_s'])} | "
+            f"{' → '.join(map(str, r['naps']))} | "
+            f"{r['dom_first'][0]} / {du} ({r['dom_first'][1]}) | {r['load']} |"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
 

@@ -12,6 +12,7 @@ cores), later calls load the ``.npy`` files in milliseconds.
 
     .venv/bin/python benchmarks/digits_resnet.py --n 10000     # writes the cache, prints the shapes
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,8 +44,9 @@ def cache_stem(n: int, seed: int = 0, shift: bool = False, cache: Path = CACHE) 
     return cache / f"digits_resnet18_layer4_n{n}_s{seed}{'_shift' if shift else ''}"
 
 
-def digits_resnet_layer4(n: int = 10_000, seed: int = 0, shift: bool = False,
-                         cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def digits_resnet_layer4(
+    n: int = 10_000, seed: int = 0, shift: bool = False, cache: Path = CACHE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(acts (n, 512) float32, images (n, 1, 8, 8) float32, labels (n,) int64)``, cached on disk."""
     cache.mkdir(parents=True, exist_ok=True)
     stem = cache_stem(n, seed, shift, cache)

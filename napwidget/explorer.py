@@ -14,6 +14,7 @@ Example
 >>> vm["n_naps"] >= 2, vm["layer"]
 (True, 'fc')
 """
+
 from __future__ import annotations
 
 import copy
@@ -30,13 +31,29 @@ from napwidget.errors import NapInputError
 # Okabe-Ito without black (unreadable on dark themes), then Paul Tol's muted colours: colour-blind safe
 # for the first 7 classes, distinguishable for 13; more classes cycle (labels are always also written).
 PALETTE = [
-    "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7",
-    "#882255", "#44AA99", "#332288", "#999933", "#AA4499", "#DDCC77",
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#882255",
+    "#44AA99",
+    "#332288",
+    "#999933",
+    "#AA4499",
+    "#DDCC77",
 ]
 OTHER_COLOR = "#9E9E9E"
 NO_LABEL_COLOR = "#0072B2"
 
-DEFAULT_PARAMS = {"min_cluster_size": 5, "min_samples": 5, "cluster_selection_method": "leaf", "normalize": "unit"}
+DEFAULT_PARAMS = {
+    "min_cluster_size": 5,
+    "min_samples": 5,
+    "cluster_selection_method": "leaf",
+    "normalize": "unit",
+}
 PARAM_NAMES = ("layer", *DEFAULT_PARAMS)
 
 
@@ -105,9 +122,7 @@ class Explorer:
     ) -> None:
         unknown = set(params) - set(DEFAULT_PARAMS)
         if unknown:
-            raise NapInputError(
-                f"unknown parameter(s) {sorted(unknown)}", f"use {', '.join(DEFAULT_PARAMS)}"
-            )
+            raise NapInputError(f"unknown parameter(s) {sorted(unknown)}", f"use {', '.join(DEFAULT_PARAMS)}")
         if not isinstance(activations, Mapping) or len(activations) == 0:
             raise NapInputError(
                 "activations must be a non-empty mapping of layer name -> (N, F) array",
@@ -136,18 +151,22 @@ class Explorer:
         #: why predictions were not inferred from the outputs ("" when they were, were given, or turned off)
         self.predictions_note = ""
         if predictions is None:
-            predictions, self.predictions_note = self._infer_predictions(getattr(activations, "outputs", None))
+            predictions, self.predictions_note = self._infer_predictions(
+                getattr(activations, "outputs", None)
+            )
         elif isinstance(predictions, bool):
             if predictions:
                 raise NapInputError(
-                    "predictions=True is ambiguous", "omit it (inferred from class-score outputs), or pass an array"
+                    "predictions=True is ambiguous",
+                    "omit it (inferred from class-score outputs), or pass an array",
                 )
             predictions = None
         self.predictions = None if predictions is None else _as_numpy(predictions).reshape(-1)
         for what, arr in (("labels", self.labels), ("predictions", self.predictions)):
             if arr is not None and arr.shape[0] != self.n:
                 raise NapInputError(
-                    f"{what} have {arr.shape[0]} entries but there are {self.n} inputs", f"pass one {what[:-1]} per input"
+                    f"{what} have {arr.shape[0]} entries but there are {self.n} inputs",
+                    f"pass one {what[:-1]} per input",
                 )
         self.classes, self.label_codes, self.pred_codes = self._encode_classes()
 
@@ -189,7 +208,11 @@ class Explorer:
         return self._composition(members, top)
 
     def _class_name(self, v: Any) -> str:
-        if self.class_names is not None and isinstance(v, (int, np.integer)) and 0 <= int(v) < len(self.class_names):
+        if (
+            self.class_names is not None
+            and isinstance(v, (int, np.integer))
+            and 0 <= int(v) < len(self.class_names)
+        ):
             return str(self.class_names[int(v)])
         if isinstance(v, (np.generic,)):
             v = v.item()
@@ -233,12 +256,16 @@ class Explorer:
         for name in self.layers:
             info = self.layer_info.get(name, {})
             shape = info.get("shape")
-            out.append({
-                "name": name,
-                "type": str(info.get("type") or ""),
-                "shape": list(shape) if shape else None,
-                "n_features": int(np.shape(self.activations[name])[1]) if len(np.shape(self.activations[name])) > 1 else 1,
-            })
+            out.append(
+                {
+                    "name": name,
+                    "type": str(info.get("type") or ""),
+                    "shape": list(shape) if shape else None,
+                    "n_features": int(np.shape(self.activations[name])[1])
+                    if len(np.shape(self.activations[name])) > 1
+                    else 1,
+                }
+            )
         return out
 
     # ------------------------------------------------------------------------------ parameters
@@ -253,20 +280,29 @@ class Explorer:
             raise NapInputError(f"unknown layer {p['layer']!r}", hint)
         for key in ("min_cluster_size", "min_samples"):
             v = p[key]
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or float(v) != int(float(v)):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, np.integer, float))
+                or float(v) != int(float(v))
+            ):
                 raise NapInputError(f"{key}={v!r} is not a whole number", "type an integer such as 5")
             p[key] = int(v)
         mcs, ms = p["min_cluster_size"], p["min_samples"]
         if mcs < 2:
-            raise NapInputError(f"min_cluster_size={mcs} is too small", "use 2 or more (the method's default is 5)")
+            raise NapInputError(
+                f"min_cluster_size={mcs} is too small", "use 2 or more (the method's default is 5)"
+            )
         if mcs > self.n:
             raise NapInputError(
-                f"min_cluster_size={mcs} is larger than the {self.n} inputs", f"use a value between 2 and {self.n}"
+                f"min_cluster_size={mcs} is larger than the {self.n} inputs",
+                f"use a value between 2 and {self.n}",
             )
         if ms < 1:
             raise NapInputError(f"min_samples={ms} is too small", "use 1 or more (the method's default is 5)")
         if ms >= self.n:
-            raise NapInputError(f"min_samples={ms} needs more than {self.n} inputs", f"use a value below {self.n}")
+            raise NapInputError(
+                f"min_samples={ms} needs more than {self.n} inputs", f"use a value below {self.n}"
+            )
         if p["cluster_selection_method"] not in self.methods:
             raise NapInputError(
                 f"unknown cluster_selection_method={p['cluster_selection_method']!r}",
@@ -274,7 +310,8 @@ class Explorer:
             )
         if p["normalize"] not in self.normalizations:
             raise NapInputError(
-                f"unknown normalize={p['normalize']!r}", f"use one of {', '.join(map(repr, self.normalizations))}"
+                f"unknown normalize={p['normalize']!r}",
+                f"use one of {', '.join(map(repr, self.normalizations))}",
             )
         return p
 
@@ -365,7 +402,9 @@ class Explorer:
         return lab.tobytes() + pred.tobytes()
 
     # ---------------------------------------------------------------------------- view models
-    def _composition(self, members: np.ndarray, top: int = 5) -> tuple[list[list[int]], int, int | None, float | None]:
+    def _composition(
+        self, members: np.ndarray, top: int = 5
+    ) -> tuple[list[list[int]], int, int | None, float | None]:
         if self.label_codes is None or len(members) == 0:
             return [], 0, None, None
         counts = np.bincount(self.label_codes[members], minlength=len(self.classes))
@@ -420,20 +459,22 @@ class Explorer:
         rows = []
         for i, units in enumerate(top.tolist()):
             c, other, dominant, purity = comp[i]
-            rows.append({
-                "id": i,
-                "size": int(sizes_l[i]),
-                "persistence": _r(pers[i], 5),
-                "purity": None if purity is None else _r(purity, 4),
-                "dominant": dominant,
-                "composition": c,
-                "other": other,
-                "accuracy": None if acc_l is None else _r(acc_l[i], 4),
-                "mean_probability": _r(mprob[i], 4),
-                "top_units": units,
-                "top_unit_values": [_r(v, 3) for v in top_vals[i]],
-                "members": members[i][: self.top_members].tolist(),
-            })
+            rows.append(
+                {
+                    "id": i,
+                    "size": int(sizes_l[i]),
+                    "persistence": _r(pers[i], 5),
+                    "purity": None if purity is None else _r(purity, 4),
+                    "dominant": dominant,
+                    "composition": c,
+                    "other": other,
+                    "accuracy": None if acc_l is None else _r(acc_l[i], 4),
+                    "mean_probability": _r(mprob[i], 4),
+                    "top_units": units,
+                    "top_unit_values": [_r(v, 3) for v in top_vals[i]],
+                    "members": members[i][: self.top_members].tolist(),
+                }
+            )
         return rows
 
     def _compositions(self, lab: np.ndarray, inside: np.ndarray, k: int, top: int = 5) -> list[tuple]:
@@ -465,7 +506,15 @@ class Explorer:
         f = naps.features.shape[1]
         overall = naps.features.mean(axis=0)
         if naps.n_naps == 0:
-            return {"units": [], "values": [], "overall": [], "vmin": 0.0, "vmax": 1.0, "n_units": int(f), "note": ""}
+            return {
+                "units": [],
+                "values": [],
+                "overall": [],
+                "vmin": 0.0,
+                "vmax": 1.0,
+                "n_units": int(f),
+                "note": "",
+            }
         means = naps.means.astype(np.float64)
         contrast = means - overall[None, :]
         # units silent in every NAP carry no pattern: hide them (the reference tool's "remove zeros")
@@ -500,7 +549,10 @@ class Explorer:
         order = np.lexsort((-strength, peak))
         units = units[order]
         vals = means[:, units]
-        vmin, vmax = float(min(vals.min(), overall[units].min(), 0.0)), float(max(vals.max(), overall[units].max()))
+        vmin, vmax = (
+            float(min(vals.min(), overall[units].min(), 0.0)),
+            float(max(vals.max(), overall[units].max())),
+        )
         return {
             "units": units.astype(int).tolist(),
             # plain round() over Python floats: _r per value was ~50 ms for hundreds of NAPs (all finite here)
@@ -512,7 +564,9 @@ class Explorer:
             "note": note,
         }
 
-    def scatter_spec(self, rows: list[dict[str, Any]] | None = None, width: int = 340, height: int = 250) -> dict:
+    def scatter_spec(
+        self, rows: list[dict[str, Any]] | None = None, width: int = 340, height: int = 250
+    ) -> dict:
         """Vega-Lite spec (made with Altair, inline data, explicit types): one point per NAP,
         size vs persistence, coloured by dominant label. Params ``napsel`` (selected ids) and ``napHover``
         are set by the front end; ``brush`` is an interval selection.
@@ -533,7 +587,9 @@ class Explorer:
             }
             for r in rows
         ]
-        spec = copy.deepcopy(_scatter_template(has_labels, self.pred_codes is not None, len(rows) <= 60, width, height))
+        spec = copy.deepcopy(
+            _scatter_template(has_labels, self.pred_codes is not None, len(rows) <= 60, width, height)
+        )
         spec.pop("datasets", None)
         spec["data"] = {"values": data}
         present = sorted({r["dominant"] for r in rows if r["dominant"] is not None})
@@ -577,9 +633,11 @@ class Explorer:
             "heatmap": self.heatmap(),
             "scatter": self.scatter_spec(rows),
             "item": self.renderer.describe() if self.renderer is not None else {"kind": "index"},
-            "hint": "" if naps.n_naps else (
-                "No NAPs at these settings: every input is noise. Try a smaller min_cluster_size or min_samples, "
-                "the 'leaf' selection method, or another layer."
+            "hint": ""
+            if naps.n_naps
+            else (
+                "No NAPs at these settings: every input is noise. Try a smaller min_cluster_size or "
+                "min_samples, the 'leaf' selection method, or another layer."
             ),
         }
         self._view_cache = {key: vm}
@@ -624,8 +682,11 @@ class Explorer:
 
 
 @functools.lru_cache(maxsize=16)
-def _scatter_template(has_labels: bool, has_predictions: bool, with_text: bool, width: int, height: int) -> dict:
-    """The scatter's Vega-Lite structure (Altair, validated once); data and scales are filled in per result."""
+def _scatter_template(
+    has_labels: bool, has_predictions: bool, with_text: bool, width: int, height: int
+) -> dict:
+    """The scatter's Vega-Lite structure (Altair, validated once); data and scales are filled in per
+    result."""
     import altair as alt
 
     napsel = alt.param(name="napsel", value=[])
@@ -637,7 +698,12 @@ def _scatter_template(has_labels: bool, has_predictions: bool, with_text: bool, 
     any_sel = "length(napsel) > 0"
     if has_labels:
         # legend drawn in HTML by the front end: clickable, and the only SVG symbols are the NAPs
-        color = alt.Color("dominant:N", title="dominant label", scale=alt.Scale(domain=["a"], range=["#000000"]), legend=None)
+        color = alt.Color(
+            "dominant:N",
+            title="dominant label",
+            scale=alt.Scale(domain=["a"], range=["#000000"]),
+            legend=None,
+        )
     else:
         color = alt.value(NO_LABEL_COLOR)
     tooltip = [
@@ -646,35 +712,50 @@ def _scatter_template(has_labels: bool, has_predictions: bool, with_text: bool, 
         alt.Tooltip("persistence:Q", title="persistence", format=".3f"),
     ]
     if has_labels:
-        tooltip += [alt.Tooltip("dominant:N", title="dominant label"), alt.Tooltip("purity:Q", title="purity", format=".0%")]
+        tooltip += [
+            alt.Tooltip("dominant:N", title="dominant label"),
+            alt.Tooltip("purity:Q", title="purity", format=".0%"),
+        ]
         if has_predictions:
             tooltip.append(alt.Tooltip("accuracy:Q", title="accuracy", format=".0%"))
     base = alt.Chart(alt.Data(values=[{"nap": 0, "size": 1, "persistence": 0.0}])).encode(
-        x=alt.X("size:Q", title="members (log scale)", scale=alt.Scale(type="log", domain=[1, 2], nice=False)),
+        x=alt.X(
+            "size:Q", title="members (log scale)", scale=alt.Scale(type="log", domain=[1, 2], nice=False)
+        ),
         y=alt.Y("persistence:Q", title="persistence", scale=alt.Scale(zero=False, nice=True)),
     )
     lit = f"{is_sel} || datum.nap == napHover"
-    points = base.mark_point(filled=True, size=110).encode(
-        color=color,
-        tooltip=tooltip,
-        opacity=alt.condition(f"({lit} || !({any_sel})) && {passes}", alt.value(0.95), alt.value(0.28)),
-        # currentColor = the theme's text colour (set by the front end's CSS): visible on light and dark
-        stroke=alt.value("currentColor"),
-        strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.25)),
-        strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
-    ).add_params(napsel, hover, brush, napfilt)
+    points = (
+        base.mark_point(filled=True, size=110)
+        .encode(
+            color=color,
+            tooltip=tooltip,
+            opacity=alt.condition(f"({lit} || !({any_sel})) && {passes}", alt.value(0.95), alt.value(0.28)),
+            # currentColor = the theme's text colour (set by the front end's CSS): visible on light and dark
+            stroke=alt.value("currentColor"),
+            strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.25)),
+            strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
+        )
+        .add_params(napsel, hover, brush, napfilt)
+    )
     layers = [points]
     if with_text:
-        layers.append(base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
-            text=alt.Text("nap:Q"),
-            opacity=alt.condition(f"({is_sel} || !({any_sel})) && {passes}", alt.value(0.85), alt.value(0.3)),
-        ))
+        layers.append(
+            base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
+                text=alt.Text("nap:Q"),
+                opacity=alt.condition(
+                    f"({is_sel} || !({any_sel})) && {passes}", alt.value(0.85), alt.value(0.3)
+                ),
+            )
+        )
     chart = (
         alt.layer(*layers)
         .properties(width=width, height=height)
         .configure_view(stroke=None)
         .configure(background="transparent")
-        .configure_axis(grid=True, gridOpacity=0.35, labelFontSize=10, titleFontSize=11, titleFontWeight="normal")
+        .configure_axis(
+            grid=True, gridOpacity=0.35, labelFontSize=10, titleFontSize=11, titleFontWeight="normal"
+        )
     )
     spec = chart.to_dict()
     spec.pop("$schema", None)  # no URLs in the state (offline; save_html)

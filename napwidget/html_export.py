@@ -9,6 +9,7 @@ selection method, re-selected in the page from the shipped single-linkage tree (
 the other parameters are fixed.
 No network: no script is loaded from a URL.
 """
+
 from __future__ import annotations
 
 import base64

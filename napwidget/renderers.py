@@ -7,7 +7,8 @@ A renderer turns input indices into something the front end can draw:
 - ``kind == "text"``: a header with ``"texts"`` (short snippets; always inserted as text, never as HTML);
 - ``kind == "index"``: nothing but the index ("#123").
 
-Write your own by subclassing :class:`ItemRenderer` and passing ``renderer=`` to :class:`~napwidget.NapWidget`.
+Write your own by subclassing :class:`ItemRenderer` and passing ``renderer=`` to
+:class:`~napwidget.NapWidget`.
 
 Example
 -------
@@ -15,6 +16,7 @@ Example
 >>> r.kind, r.render([1])[0]["texts"]
 ('text', ['a dog'])
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -101,7 +103,9 @@ class TextRenderer(ItemRenderer):
 class RowRenderer(TextRenderer):
     """Tabular rows (an (N, D) numeric array or a DataFrame) shown as ``name=value`` snippets."""
 
-    def __init__(self, rows: Any, columns: Sequence[str] | None = None, max_values: int = 6, max_chars: int = 160):
+    def __init__(
+        self, rows: Any, columns: Sequence[str] | None = None, max_values: int = 6, max_chars: int = 160
+    ):
         if hasattr(rows, "columns") and hasattr(rows, "to_numpy"):  # a DataFrame
             columns = [str(c) for c in rows.columns] if columns is None else columns
             rows = rows.to_numpy()

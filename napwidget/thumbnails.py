@@ -7,6 +7,7 @@ into a canvas with ``ImageData``; no image codec is needed on either side.
 Thumbnails are made on demand for the indices a view shows, so 50k ImageNet-size inputs cost nothing
 until a page of them is looked at.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -222,4 +223,6 @@ class ThumbnailSource:
         idx = list(indices)[:limit]
         if not idx:
             return b""
-        return np.clip(np.rint(self.get(idx).astype(np.float32).mean(axis=0)), 0, 255).astype(np.uint8).tobytes()
+        return (
+            np.clip(np.rint(self.get(idx).astype(np.float32).mean(axis=0)), 0, 255).astype(np.uint8).tobytes()
+        )

@@ -11,6 +11,7 @@ Messages (front end -> kernel, each answered with the same ``type`` and ``req``)
   or ``texts`` (text items);
 - ``{"type": "profile", "req": n, "index": i}`` -> the input's activation profile and its NAP's mean/IQR.
 """
+
 from __future__ import annotations
 
 import traceback
@@ -27,11 +28,11 @@ from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
 from napwidget.input_checks import check_widget_inputs, input_count
 from napwidget.renderers import ItemRenderer, make_renderer
 from napwidget.thumbnails import is_image_batch
-from napwidget.views.topology import TopologyViews
-from napwidget.views.crosslayer import CrossLayerViews
-from napwidget.views.midrange import MidrangeViews
-from napwidget.views.detail import DetailViews
 from napwidget.views import trait_groups
+from napwidget.views.crosslayer import CrossLayerViews
+from napwidget.views.detail import DetailViews
+from napwidget.views.midrange import MidrangeViews
+from napwidget.views.topology import TopologyViews
 
 _STATIC = Path(__file__).parent / "static"
 _ESM_FALLBACK = """
@@ -66,8 +67,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     ----------
     model : ``torch.nn.Module``.
     inputs : the inputs whose activations are clustered: a tensor / array, a dict (e.g. a tokenizer's
-        ``input_ids`` / ``attention_mask``, passed as ``model(**batch)``) or tuple (``model(*batch)``) of them,
-        a Dataset or a DataLoader (see :func:`napwidget.extract`).
+        ``input_ids`` / ``attention_mask``, passed as ``model(**batch)``) or tuple (``model(*batch)``) of
+        them, a Dataset or a DataLoader (see :func:`napwidget.extract`).
     layers : layer names to offer (default: every leaf module).
     labels, class_names : per-input class labels and their names (optional).
     predictions : per-input predicted classes; ``False`` for none. By default the argmax of the model's
@@ -102,7 +103,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     -------
     >>> from napwidget.datasets import DigitsDemo
     >>> demo = DigitsDemo.load()                                                     # doctest: +SKIP
-    >>> w = NapWidget(demo.model, demo.images, labels=demo.labels, class_names=demo.class_names)  # doctest: +SKIP
+    >>> w = NapWidget(demo.model, demo.images, labels=demo.labels,                   # doctest: +SKIP
+    ...               class_names=demo.class_names)
     >>> w                                                                           # doctest: +SKIP
     >>> w.min_cluster_size = 10; w.selected_naps = [0]; w.selected_indices[:5]     # doctest: +SKIP
     """
@@ -171,8 +173,15 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 )
             from napwidget.activations import extract
 
-            per_input = {"images": images, "renderer": renderer, "labels": labels, "predictions": predictions,
-                         "class_names": class_names, "outputs": outputs, "groups": groups}
+            per_input = {
+                "images": images,
+                "renderer": renderer,
+                "labels": labels,
+                "predictions": predictions,
+                "class_names": class_names,
+                "outputs": outputs,
+                "groups": groups,
+            }
             if input_count(inputs) is not None:  # fail before a long extraction when N is known already
                 check_widget_inputs(input_count(inputs), **per_input)
             acts = extract(model, inputs, layers, reduce=reduce, batch_size=batch_size, cache=cache)
@@ -183,8 +192,14 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             if renderer is None:
                 renderer = make_renderer(images, n=acts.n_samples)
             _explorer = Explorer(
-                acts, labels=labels, predictions=predictions, class_names=class_names, renderer=renderer,
-                layer_info=layer_info, layer=layer, **nap_params,
+                acts,
+                labels=labels,
+                predictions=predictions,
+                class_names=class_names,
+                renderer=renderer,
+                layer_info=layer_info,
+                layer=layer,
+                **nap_params,
             )
         self._explorer = _explorer
         self._syncing = False
@@ -196,7 +211,11 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             cluster_selection_method=ex.params["cluster_selection_method"],
             normalize=ex.params["normalize"],
             layers=ex.layer_list(),
-            options={"methods": list(ex.methods), "normalizations": list(ex.normalizations), "sort_keys": list(SORT_KEYS)},
+            options={
+                "methods": list(ex.methods),
+                "normalizations": list(ex.normalizations),
+                "sort_keys": list(SORT_KEYS),
+            },
             _truth=ex.truth_table(),
             _groups=trait_groups(type(self)),
         )
@@ -249,14 +268,28 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 arrays[str(k)] = arr.reshape(len(arr), -1) if arr.ndim > 2 else arr
             acts = Activations(arrays, outputs=outputs)  # logits also give the predictions
         n = acts.n_samples
-        check_widget_inputs(n, images=images, renderer=renderer, labels=labels, predictions=predictions,
-                            class_names=class_names, outputs=outputs, groups=groups)
+        check_widget_inputs(
+            n,
+            images=images,
+            renderer=renderer,
+            labels=labels,
+            predictions=predictions,
+            class_names=class_names,
+            outputs=outputs,
+            groups=groups,
+        )
         if renderer is None:
             renderer = make_renderer(images, n=n)
         info = {name: {"type": "", "shape": list(acts.shapes.get(name, ()) or ())} for name in acts.layers}
         ex = Explorer(
-            acts, labels=labels, predictions=predictions, class_names=class_names, renderer=renderer,
-            layer_info=info, layer=layer, **nap_params,
+            acts,
+            labels=labels,
+            predictions=predictions,
+            class_names=class_names,
+            renderer=renderer,
+            layer_info=info,
+            layer=layer,
+            **nap_params,
         )
         return cls(_explorer=ex, outputs=outputs, groups=groups)
 
@@ -337,7 +370,10 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             self.error = str(exc)
             self._sync_param_traits()
         except Exception as exc:  # noqa: BLE001 - never let an exception kill the comm: show it
-            self.error = f"Unexpected error: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in the log."
+            self.error = (
+                f"Unexpected error: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in "
+                "the log."
+            )
             traceback.print_exc()
             self._sync_param_traits()
         else:
@@ -368,7 +404,10 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 if valid != list(change["new"]):
                     self.selected_naps = valid
                     if len(valid) < len(change["new"]):
-                        self.error = f"NAP(s) {sorted(set(change['new']) - set(valid))} do not exist. Fix: pick ids 0..{k - 1}."
+                        self.error = (
+                            f"NAP(s) {sorted(set(change['new']) - set(valid))} do not exist. Fix: pick ids "
+                            f"0..{k - 1}."
+                        )
                 # NAPs cleared in the same update that selects other inputs (the front end's selectIndices:
                 # Mapper nodes, flow bands) keep those inputs; clearing them alone clears the members this
                 # handler selected (identity: an update assigns a new list, even with equal content)
@@ -391,8 +430,12 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 if shown != new:
                     self.selected_indices = shown
                     if valid != new:
-                        self.error = f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
-                if self.selected_naps and set(shown) != set(self._filter_indices(self._explorer.members_of(self.selected_naps))):
+                        self.error = (
+                            f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
+                        )
+                if self.selected_naps and set(shown) != set(
+                    self._filter_indices(self._explorer.members_of(self.selected_naps))
+                ):
                     self.selected_naps = []
         finally:
             self._syncing = False
@@ -438,6 +481,8 @@ def _layer_info(model: Any, acts: Any) -> dict[str, dict[str, Any]]:
     for name in acts.layers:
         mod = modules.get(name)
         shape = shapes.get(name)
-        out[name] = {"type": type(mod).__name__ if mod is not None else "", "shape": list(shape) if shape else None}
+        out[name] = {
+            "type": type(mod).__name__ if mod is not None else "",
+            "shape": list(shape) if shape else None,
+        }
     return out
-

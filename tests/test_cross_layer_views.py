@@ -1,6 +1,8 @@
 """Cross-layer views without a browser: most / least typical members, average images, noise on demand, GLOSH
 outlier scores, pinned NAPs across layers, following inputs through every layer, the max-activating baseline,
-the layer strip, and the whole view state round-tripping (``get_state_dict`` / ``set_state_dict``, ``save_html``)."""
+the layer strip, and the whole view state round-tripping (``get_state_dict`` / ``set_state_dict``,
+``save_html``)."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +10,11 @@ import json
 import numpy as np
 import pytest
 
+from napwidget.errors import NapInputError
+from napwidget.explorer import Explorer
+from napwidget.naps import top_activating
+from napwidget.renderers import make_renderer
+from napwidget.views import exported_traits
 from napwidget.views.crosslayer import (
     UI_DEFAULTS,
     average_images,
@@ -22,12 +29,8 @@ from napwidget.views.crosslayer import (
     state_from_html,
     validate_ui_state,
 )
-from napwidget.errors import NapInputError
-from napwidget.explorer import Explorer
-from napwidget.views import exported_traits
-from napwidget.naps import top_activating
-from napwidget.renderers import make_renderer
 from napwidget.widget import NapWidget
+
 from synthetic import small_blobs
 
 
@@ -49,8 +52,14 @@ def data():
 @pytest.fixture
 def w(data):
     acts, y, pred, images = data
-    return NapWidget.from_activations(acts, labels=y, predictions=pred, images=images,
-                                      class_names=["zero", "one", "two", "three"], min_cluster_size=10)
+    return NapWidget.from_activations(
+        acts,
+        labels=y,
+        predictions=pred,
+        images=images,
+        class_names=["zero", "one", "two", "three"],
+        min_cluster_size=10,
+    )
 
 
 @pytest.fixture
@@ -59,7 +68,7 @@ def ex(data):
     return Explorer(acts, labels=y, predictions=pred, renderer=make_renderer(images), min_cluster_size=10)
 
 
-# ------------------------------------------------------------------------------------------- members, images, noise
+# ------------------------------------------------------------------------------------- members, images, noise
 def test_typical_and_least_typical_members(ex):
     naps = ex.naps
     assert naps.n_naps >= 2
@@ -88,7 +97,9 @@ def test_noise_is_ordered_by_glosh_and_selectable(w):
     assert np.all(np.diff(scores) >= 0)  # least outlying first
     e = nap_extremes(w.explorer, -1, 4, 3)
     assert e["typical"] == noise[:4].tolist() and e["atypical"] == noise[::-1][:3].tolist()
-    assert w.typical_members(-1, 2) == noise[:2].tolist() and w.least_typical_members(-1, 1) == [int(noise[-1])]
+    assert w.typical_members(-1, 2) == noise[:2].tolist() and w.least_typical_members(-1, 1) == [
+        int(noise[-1])
+    ]
     assert w.ui_state["show_noise"] is False
     sel = w.select_noise()
     assert sel == noise.tolist() and list(w.selected_indices) == sel and w.ui_state["show_noise"] is True
@@ -102,9 +113,11 @@ def test_average_images_are_pixel_means_of_members(w, ex):
     assert len(sprite) == (ex.naps.n_naps + 1) * size  # every NAP, then the noise
     for nap in [0, 1, -1]:
         members = nap_order(ex.naps, nap)
-        want = np.clip(np.rint(src.get(members[:512]).astype(np.float32).mean(axis=0)), 0, 255).astype(np.uint8)
+        want = np.clip(np.rint(src.get(members[:512]).astype(np.float32).mean(axis=0)), 0, 255).astype(
+            np.uint8
+        )
         j = ex.naps.n_naps if nap < 0 else nap
-        got = np.frombuffer(sprite[j * size:(j + 1) * size], dtype=np.uint8).reshape(want.shape)
+        got = np.frombuffer(sprite[j * size : (j + 1) * size], dtype=np.uint8).reshape(want.shape)
         assert np.array_equal(got, want)
     assert len(w._avg_thumbs) == (w.naps.n_naps + 1) * size
     assert w.average_image(0).shape == (src.h, src.w, src.channels)
@@ -190,7 +203,11 @@ def test_goto_switches_layer_and_selects_the_nap(w):
 def test_pins_survive_layer_changes_and_carry_stats(w):
     w.pin(0)
     w.pin(0)  # pinned once
-    assert len(w.pinned) == 1 and w.pinned[0]["layer"] == "mid" and w.pinned[0]["params"]["min_cluster_size"] == 10
+    assert (
+        len(w.pinned) == 1
+        and w.pinned[0]["layer"] == "mid"
+        and w.pinned[0]["params"]["min_cluster_size"] == 10
+    )
     mid_naps = w.naps
     w.layer = "early"
     assert len(w.pinned) == 1 and w.pinned_view[0]["layer"] == "mid"  # still there after switching layers
@@ -256,13 +273,20 @@ def test_max_activating_panel(w, data):
     assert w.max_activating_inputs(5, 7) == vm["indices"]
     # another layer's unit; an impossible unit is refused and reverted
     w.ui_state = {**w.ui_state, "max_layer": "logits", "max_unit": 2}
-    assert w.max_activating["layer"] == "logits" and w.max_activating["indices"] == top_activating(acts["logits"], 2, 7).tolist()
+    assert (
+        w.max_activating["layer"] == "logits"
+        and w.max_activating["indices"] == top_activating(acts["logits"], 2, 7).tolist()
+    )
     w.ui_state = {**w.ui_state, "max_unit": 99}
     assert "does not exist" in w.error and w.ui_state["max_unit"] == 2
     # switching the shown layer where the unit does not exist falls back to the L2 norm
     w.ui_state = {**w.ui_state, "max_layer": None, "max_unit": 10}
     w.layer = "early"
-    assert w.ui_state["max_unit"] is None and w.max_activating["unit"] is None and w.max_activating["layer"] == "early"
+    assert (
+        w.ui_state["max_unit"] is None
+        and w.max_activating["unit"] is None
+        and w.max_activating["layer"] == "early"
+    )
 
 
 def test_max_activating_view_direct(ex, data):
@@ -289,11 +313,21 @@ def test_view_options_are_validated(w):
     assert validate_ui_state({}) == UI_DEFAULTS
     w.ui_state = {**w.ui_state, "n_typical": 3, "gallery_sort": "outlier", "gallery_filter": "wrong"}
     assert w.error == "" and w.ui_state["n_typical"] == 3
-    for bad in ({"n_typical": -1}, {"gallery_sort": "random"}, {"gallery_filter": "x"}, {"bogus": 1}, {"max_k": 0}):
+    for bad in (
+        {"n_typical": -1},
+        {"gallery_sort": "random"},
+        {"gallery_filter": "x"},
+        {"bogus": 1},
+        {"max_k": 0},
+    ):
         w.error = ""
         w.ui_state = {**w.ui_state, **bad}
         assert w.error and "Fix" in w.error, bad
-        assert w.ui_state["n_typical"] == 3 and w.ui_state["gallery_sort"] == "outlier" and "bogus" not in w.ui_state
+        assert (
+            w.ui_state["n_typical"] == 3
+            and w.ui_state["gallery_sort"] == "outlier"
+            and "bogus" not in w.ui_state
+        )
 
 
 # ------------------------------------------------------------------------------------------- whole view state
@@ -314,8 +348,9 @@ def test_state_round_trips(w, data):
     assert d["layer"] == "mid" and d["min_cluster_size"] == 8 and d["selected_naps"] == [1]
     assert d["selected_indices"] == w.explorer.members_of([1]) and len(d["pinned"]) == 2
 
-    w2 = NapWidget.from_activations(acts, labels=y, predictions=pred, images=images,
-                                    class_names=["zero", "one", "two", "three"])
+    w2 = NapWidget.from_activations(
+        acts, labels=y, predictions=pred, images=images, class_names=["zero", "one", "two", "three"]
+    )
     w2.set_state_dict(d)
     assert w2.error == ""
     assert w2.get_state_dict() == d
@@ -337,8 +372,17 @@ def test_state_round_trips(w, data):
 
 
 def test_save_html_embeds_the_view_state(w, tmp_path):
-    for name in ("pinned", "pinned_view", "ui_state", "cross_open", "follow_layers", "_follow_labels",
-                 "max_activating", "layer_strip", "_avg_thumbs"):
+    for name in (
+        "pinned",
+        "pinned_view",
+        "ui_state",
+        "cross_open",
+        "follow_layers",
+        "_follow_labels",
+        "max_activating",
+        "layer_strip",
+        "_avg_thumbs",
+    ):
         assert name in exported_traits(w)
     w.pin(0)
     w.cross_open = ["follow"]

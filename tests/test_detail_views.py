@@ -1,6 +1,7 @@
 """Detail views without a browser: the unit statistics view model equals ``NAPs.stats`` exactly, the per-NAP
 chart data and the distribution matrix equal counts taken from the inputs, and the label / prediction filters
 restrict ``selected_indices`` (whichever side sets them) with clear errors for bad values."""
+
 from __future__ import annotations
 
 import json
@@ -8,6 +9,8 @@ import json
 import numpy as np
 import pytest
 
+from napwidget.errors import NapInputError
+from napwidget.explorer import Explorer
 from napwidget.views.detail import (
     MAX_COMPARE,
     NEAR_ZERO,
@@ -18,9 +21,8 @@ from napwidget.views.detail import (
     unit_stats_view,
     validate_filters,
 )
-from napwidget.errors import NapInputError
-from napwidget.explorer import Explorer
 from napwidget.widget import NapWidget
+
 from synthetic import small_blobs
 
 NAMES = ["zero", "one", "two", "three"]
@@ -49,7 +51,9 @@ def ex(data):
 @pytest.fixture
 def w(data):
     acts, y, pred = data
-    return NapWidget.from_activations(acts, labels=y, predictions=pred, class_names=NAMES, layer="mid", min_cluster_size=10)
+    return NapWidget.from_activations(
+        acts, labels=y, predictions=pred, class_names=NAMES, layer="mid", min_cluster_size=10
+    )
 
 
 # ------------------------------------------------------------------------------------------- view models
@@ -67,7 +71,9 @@ def test_unit_stats_equal_naps_stats_exactly(ex):
             got = np.asarray(row["stats"][key], dtype=np.float32)
             assert np.array_equal(got, ex.naps.stats[key][i]), key  # bit for bit
         st = ex.naps.stats
-        assert np.all(st["lower_whisker"][i] >= st["min"][i]) and np.all(st["upper_whisker"][i] <= st["max"][i])
+        assert np.all(st["lower_whisker"][i] >= st["min"][i]) and np.all(
+            st["upper_whisker"][i] <= st["max"][i]
+        )
         amp = np.maximum(np.abs(st["min"][i]), np.abs(st["max"][i]))
         assert row["near_zero"] == np.flatnonzero(amp < NEAR_ZERO).tolist()
     assert 0 in vm["near_zero"]  # the dead unit
@@ -123,10 +129,18 @@ def test_nap_detail_counts_histograms_and_specs(ex, data):
 # ------------------------------------------------------------------------------------------- filters
 def test_validate_filters_accepts_names_codes_and_raw_labels(ex):
     assert validate_filters(ex, None) == {"labels": [], "predictions": []}
-    assert validate_filters(ex, {"labels": ["two", 3, "two"]}) == {"labels": ["two", "three"], "predictions": []}
+    assert validate_filters(ex, {"labels": ["two", 3, "two"]}) == {
+        "labels": ["two", "three"],
+        "predictions": [],
+    }
     assert validate_filters(ex, {"predictions": np.int64(1)}) == {"labels": [], "predictions": ["one"]}
-    for bad, match in (({"labels": ["seven"]}, "unknown label 'seven'"), ({"colour": ["x"]}, "unknown filter kind"),
-                       ({"labels": [True]}, "unknown label"), ([1, 2], "must be a dict"), ({"labels": [9]}, "unknown label 9")):
+    for bad, match in (
+        ({"labels": ["seven"]}, "unknown label 'seven'"),
+        ({"colour": ["x"]}, "unknown filter kind"),
+        ({"labels": [True]}, "unknown label"),
+        ([1, 2], "must be a dict"),
+        ({"labels": [9]}, "unknown label 9"),
+    ):
         with pytest.raises(NapInputError, match=match) as info:
             validate_filters(ex, bad)
         assert "Fix:" in str(info.value)
@@ -215,7 +229,9 @@ def test_detail_traits_follow_results(w):
     assert w.nap_detail["layer"] == "early" and w.nap_detail["params"]["layer"] == "early"
     w.selected_naps = [0]
     assert w.nap_stats["n_units"] == 6
-    assert np.array_equal(np.asarray(w.unit_stats()["naps"][0]["stats"]["mean"], np.float32), w.naps.stats["mean"][0])
+    assert np.array_equal(
+        np.asarray(w.unit_stats()["naps"][0]["stats"]["mean"], np.float32), w.naps.stats["mean"][0]
+    )
 
 
 def test_html_state_carries_filters(w):

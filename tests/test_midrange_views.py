@@ -1,5 +1,6 @@
 """Mid-range view of the widget without a browser: lazy view model, band -> gallery selection and band-NAPs,
 class / layer changes, validation errors, curation and its CSV / JSON export."""
+
 from __future__ import annotations
 
 import csv
@@ -18,10 +19,13 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 
 def data(n_per=40, k=4, dim=12, seed=0):
-    """Four blobs; logit k is high on blob k, half-way on blobs k+1 and k+2 (its "associations"), low on k+3."""
+    """Four blobs; logit k is high on blob k, half-way on blobs k+1 and k+2 (its "associations"), low on
+    k+3."""
     rng = np.random.default_rng(seed)
     centers = rng.uniform(0, 3, size=(k, dim)) * (rng.uniform(size=(k, dim)) < 0.5)
-    X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(n_per, dim)) for c in centers]), 0).astype(np.float32)
+    X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(n_per, dim)) for c in centers]), 0).astype(
+        np.float32
+    )
     y = np.repeat(np.arange(k), n_per)
     Z = rng.normal(scale=0.3, size=(len(y), k))
     Z[np.arange(len(y)), y] += 6.0
@@ -39,8 +43,14 @@ def parts():
 @pytest.fixture
 def w(parts):
     acts, y, Z, groups = parts
-    return NapWidget.from_activations(acts, labels=y, class_names=[EVIL, "one", "two", "three"], outputs=Z,
-                                      groups=groups, min_cluster_size=8)
+    return NapWidget.from_activations(
+        acts,
+        labels=y,
+        class_names=[EVIL, "one", "two", "three"],
+        outputs=Z,
+        groups=groups,
+        min_cluster_size=8,
+    )
 
 
 def test_lazy_and_default_band(w, parts):
@@ -68,7 +78,15 @@ def test_band_change_moves_gallery_and_band_naps(w, parts):
     inside = np.flatnonzero((Z[:, 0] >= 2.0) & (Z[:, 0] < 4.5))
     assert sorted(w.selected_indices) == inside.tolist() and vm["count"] == len(inside)
     assert len(vm["naps"]) >= 2, "each associated blob forms a band-NAP"
-    bn = band_naps(acts, "mid", inside, min_cluster_size=8, min_samples=5, cluster_selection_method="leaf", normalize="unit")
+    bn = band_naps(
+        acts,
+        "mid",
+        inside,
+        min_cluster_size=8,
+        min_samples=5,
+        cluster_selection_method="leaf",
+        normalize="unit",
+    )
     assert [r["all_members"] for r in vm["naps"]] == [bn.members(i).tolist() for i in range(bn.n_naps)]
     # gallery order: the most typical input of each band-NAP first, then the second, ..., then noise
     noise = inside[np.asarray(bn.naps.labels) < 0]
@@ -88,7 +106,9 @@ def test_class_and_layer_changes(w, parts):
     w.midrange_band = [2.0, 4.5]
     w.midrange_class = 2
     assert w.midrange["class"] == 2
-    assert w.midrange_band == pytest.approx(default_band(Z[:, 2]), abs=1e-5)  # a new class starts from its default band
+    assert w.midrange_band == pytest.approx(
+        default_band(Z[:, 2]), abs=1e-5
+    )  # a new class starts from its default band
     w.midrange_layer = "early"
     assert w.midrange["layer"] == "early" and w.error == ""
     w.min_cluster_size = 6  # new clustering parameters: the band-NAPs follow
@@ -105,7 +125,11 @@ def test_lazy_band_changes_compute_nothing(w):
 
 @pytest.mark.parametrize(
     "trait, value, needle",
-    [("midrange_band", [3.0, 1.0], "lo < hi"), ("midrange_class", 9, "out of range"), ("midrange_layer", "nope", "unknown layer")],
+    [
+        ("midrange_band", [3.0, 1.0], "lo < hi"),
+        ("midrange_class", 9, "out of range"),
+        ("midrange_layer", "nope", "unknown layer"),
+    ],
 )
 def test_bad_values_are_reverted_with_a_message(w, trait, value, needle):
     w.midrange_open = True
@@ -137,8 +161,15 @@ def test_curate_and_export(w, parts, tmp_path):
     recs = w.midrange["curation"]
     assert [r["index"] for r in recs] == cur
     i = cur[0]
-    assert recs[0] == {"index": i, "label": [EVIL, "one", "two", "three"][y[i]], "prediction": [EVIL, "one", "two", "three"][Z[i].argmax()],
-                       "group": str(groups[i]), "curated_for": EVIL, "logit": round(float(Z[i, 0]), 4), "weight": 1.0}
+    assert recs[0] == {
+        "index": i,
+        "label": [EVIL, "one", "two", "three"][y[i]],
+        "prediction": [EVIL, "one", "two", "three"][Z[i].argmax()],
+        "group": str(groups[i]),
+        "curated_for": EVIL,
+        "logit": round(float(Z[i, 0]), 4),
+        "weight": 1.0,
+    }
     w.curated_indices = [*cur, 10_000]
     assert w.curated_indices == cur and "dropped" in w.error
 
@@ -176,7 +207,9 @@ def test_export_carries_the_weights_of_a_weighted_curation(w, parts, tmp_path):
     from napwidget.datasets.digits import DigitsCNN
     from napwidget.midrange import Curation, head_predict
 
-    again = Curation(np.array(doc["indices"]), np.array(doc["weights"], np.float32), "file", np.full(len(cur), -1))
+    again = Curation(
+        np.array(doc["indices"]), np.array(doc["weights"], np.float32), "file", np.full(len(cur), -1)
+    )
     a = head_predict(retrain_last_layer(DigitsCNN(), feats, y, cur, l2=0.1), feats)  # well-conditioned
     b = head_predict(retrain_last_layer(DigitsCNN(), feats, y, again, l2=0.1), feats)
     assert np.allclose(a, b, atol=1e-3)
@@ -194,7 +227,9 @@ def test_view_builder_and_model_path():
     torch.manual_seed(0)
     model = DigitsCNN(in_channels=3)
     x = np.random.default_rng(0).random((60, 3, 8, 8), dtype=np.float32)
-    w = NapWidget(model, x, layers=["fc1", "relu4", "fc2"], cache=None, groups=np.arange(60) % 3, min_cluster_size=5)
+    w = NapWidget(
+        model, x, layers=["fc1", "relu4", "fc2"], cache=None, groups=np.arange(60) % 3, min_cluster_size=5
+    )
     w.midrange_open = True
     assert w.error == "" and w.midrange["layer"] == "relu4"  # the layer before the output
     vm = midrange_view(w.explorer, None, 3, [-100.0, 100.0], "fc1")

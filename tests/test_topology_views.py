@@ -1,6 +1,7 @@
 """Topology views of the widget without a browser: view models (Mapper graph, persistence diagram, NAP flow),
 lazy computation, trait changes that recompute, and selection both ways (node click / band click -> inputs,
 NAP selection -> highlighted nodes)."""
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ from napwidget.views.topology import (
     validate_mapper_params,
 )
 from napwidget.widget import NapWidget
+
 from synthetic import small_blobs
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -40,7 +42,9 @@ def data():
 @pytest.fixture
 def w(data):
     acts, y = data
-    return NapWidget.from_activations(acts, labels=y, class_names=[EVIL, "one", "two", "three"], min_cluster_size=10)
+    return NapWidget.from_activations(
+        acts, labels=y, class_names=[EVIL, "one", "two", "three"], min_cluster_size=10
+    )
 
 
 @pytest.fixture
@@ -71,13 +75,25 @@ def test_mapper_view_is_the_kernels_graph_with_class_codes(ex, data):
     assert 0 < vm["covered"] <= ex.n
     # other layers and parameters
     vm2 = mapper_view(ex, {"n_intervals": 4, "overlap": 0.5, "eps": 2.0, "lens": "pca"}, layer="early")
-    assert vm2["layer"] == "early" and vm2["params"]["eps_used"] == 2.0 and {n["interval"] for n in vm2["nodes"]} <= set(range(4))
+    assert (
+        vm2["layer"] == "early"
+        and vm2["params"]["eps_used"] == 2.0
+        and {n["interval"] for n in vm2["nodes"]} <= set(range(4))
+    )
 
 
-@pytest.mark.parametrize("bad, word", [
-    ({"lens": "umap"}, "lens"), ({"n_intervals": 0}, "intervals"), ({"n_intervals": 2.5}, "whole"),
-    ({"overlap": 0.95}, "overlap"), ({"eps": -1}, "eps"), ({"eps": "big"}, "eps"), ({"colour": 1}, "unknown"),
-])
+@pytest.mark.parametrize(
+    "bad, word",
+    [
+        ({"lens": "umap"}, "lens"),
+        ({"n_intervals": 0}, "intervals"),
+        ({"n_intervals": 2.5}, "whole"),
+        ({"overlap": 0.95}, "overlap"),
+        ({"eps": -1}, "eps"),
+        ({"eps": "big"}, "eps"),
+        ({"colour": 1}, "unknown"),
+    ],
+)
 def test_mapper_params_are_validated_with_a_fix(bad, word):
     with pytest.raises(NapInputError) as err:
         validate_mapper_params(bad)
@@ -102,7 +118,9 @@ def test_diagram_links_naps_to_their_points(ex):
     assert all(r["death"] == top for r in rows if r.get("inf"))
     assert all(r["nap"] == -1 for r in rows if r["kind"] == "bar")
     assert vm["n_shown"] <= vm["n_bars"] + ex.naps.n_naps
-    params = vm["spec"].get("params", []) + [p for layer in vm["spec"]["layer"] for p in layer.get("params", [])]
+    params = vm["spec"].get("params", []) + [
+        p for layer in vm["spec"]["layer"] for p in layer.get("params", [])
+    ]
     names = {p.get("name") for p in params}
     assert {"napsel", "napHover"} <= names  # the scatter view drives selection/hover through these
 
@@ -116,14 +134,16 @@ def test_flow_view_counts_and_members(ex):
     labels_mid = np.asarray(ex.naps.labels)
     other = ex.set_params(layer="logits")
     ref = nap_flow([("mid", labels_mid), ("logits", other.labels)])
-    assert [(l["nap_a"], l["nap_b"], l["count"]) for l in vm["links"]] == [(l.nap_a, l.nap_b, l.count) for l in ref.links]
+    assert [(lk["nap_a"], lk["nap_b"], lk["count"]) for lk in vm["links"]] == [
+        (lk.nap_a, lk.nap_b, lk.count) for lk in ref.links
+    ]
     for link in vm["links"]:
         assert len(link["members"]) == link["count"]
         assert set(labels_mid[link["members"]]) == {link["nap_a"]}
     ex.set_params(layer="logits")
     assert default_flow_layers(ex) == ["mid", "logits"]  # the last layer flows from the previous one
     three = flow_view(ex, ["logits", "early", "mid"])
-    assert three["layers"] == ["early", "mid", "logits"] and {l["col"] for l in three["links"]} == {0, 1}
+    assert three["layers"] == ["early", "mid", "logits"] and {lk["col"] for lk in three["links"]} == {0, 1}
     with pytest.raises(NapInputError):
         flow_view(ex, ["mid"])
     with pytest.raises(NapInputError):
@@ -157,7 +177,11 @@ def test_trait_changes_recompute_open_views(w):
     assert w.mapper["params"]["n_intervals"] == 4 and w.mapper["params"]["eps_used"] == 3.0
     assert len(w.mapper["nodes"]) != n_nodes or w.mapper["nodes"] != []
     w.layer = "early"  # switching layer recomputes the graph, the diagram and the default flow
-    assert w.mapper["layer"] == "early" and w.diagram["layer"] == "early" and w.flow["layers"] == ["early", "mid"]
+    assert (
+        w.mapper["layer"] == "early"
+        and w.diagram["layer"] == "early"
+        and w.flow["layers"] == ["early", "mid"]
+    )
     w.min_cluster_size = 20
     assert w.diagram["params"]["min_cluster_size"] == 20 and w.flow["params"]["min_cluster_size"] == 20
     assert all(r["size"] >= 20 for r in w.view["naps"])

@@ -1,5 +1,6 @@
 """NapWidget without a browser: traits after construction and after each change, selection sync both ways,
 error paths (never an exception out of a handler), binary thumbnails, and save_html."""
+
 from __future__ import annotations
 
 import base64
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from napwidget.widget import NapWidget
+
 from synthetic import small_blobs
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -66,8 +68,13 @@ def test_parameter_traits_recompute_like_the_controls(w):
     w.cluster_selection_method = "eom"
     w.normalize = "none"
     w.min_samples = 3
-    assert w.view["params"] == {"layer": "early", "min_cluster_size": 30, "min_samples": 3,
-                                "cluster_selection_method": "eom", "normalize": "none"}
+    assert w.view["params"] == {
+        "layer": "early",
+        "min_cluster_size": 30,
+        "min_samples": 3,
+        "cluster_selection_method": "eom",
+        "normalize": "none",
+    }
     # several traits at once (as the front end sends them): one recompute
     with w.hold_trait_notifications():
         w.layer, w.min_cluster_size = "mid", 12
@@ -182,8 +189,14 @@ def test_from_activations_rejects_non_mappings():
 
 @pytest.fixture(scope="module")
 def digits_widget(digits_demo):
-    return NapWidget(digits_demo.model, digits_demo.images, layers=["conv3", "relu4", "fc2"],
-                     labels=digits_demo.labels, class_names=digits_demo.class_names, cache=None)
+    return NapWidget(
+        digits_demo.model,
+        digits_demo.images,
+        layers=["conv3", "relu4", "fc2"],
+        labels=digits_demo.labels,
+        class_names=digits_demo.class_names,
+        cache=None,
+    )
 
 
 def test_digits_demo_end_to_end(digits_widget, digits_demo):
@@ -197,7 +210,9 @@ def test_digits_demo_end_to_end(digits_widget, digits_demo):
     assert len(w.selected_indices) == w.naps.sizes[0]
 
 
-@pytest.mark.skipif(not BUNDLE.exists(), reason="front-end bundle not built (cd js && npm ci && npm run build)")
+@pytest.mark.skipif(
+    not BUNDLE.exists(), reason="front-end bundle not built (cd js && npm ci && npm run build)"
+)
 def test_save_html_is_standalone(w, tmp_path):
     w.selected_naps = [1]
     w.sort_by = "size"
@@ -212,7 +227,9 @@ def test_save_html_is_standalone(w, tmp_path):
     assert not re.search(r"https?://", text.replace(esm, ""))
     # user strings cannot break out: '<' only appears in our own markup
     assert EVIL not in text
-    state_json = re.search(r'<script type="application/json" id="napw-state">(.*?)</script>', text, re.DOTALL).group(1)
+    state_json = re.search(
+        r'<script type="application/json" id="napw-state">(.*?)</script>', text, re.DOTALL
+    ).group(1)
     payload = json.loads(state_json)
     state = payload["state"]
     assert state["static"] is True and state["selected_naps"] == [1] and state["sort_by"] == "size"
@@ -233,7 +250,8 @@ def test_save_html_budget_limits_embedded_items(w, tmp_path):
 
 def test_the_tree_for_kernel_less_reselection_ships_once_per_tree(w, data):
     """The front end re-selects min_cluster_size / method without a kernel from `_reselect_tree`: the shown
-    result's single-linkage tree, packed (napwidget.reselect_export), sent again only when the tree changes."""
+    result's single-linkage tree, packed (napwidget.reselect_export), sent again only when the tree
+    changes."""
     from napwidget.clustering import select_clusters
     from napwidget.reselect_export import tree_from_bytes
 

@@ -8,12 +8,12 @@ export const FILTER_KINDS = ["labels", "predictions"];
 /** The trait's value completed: both kinds, arrays of strings, no duplicates. */
 export function normalizeFilters(f) {
   const out = {};
-  for (const kind of FILTER_KINDS) out[kind] = [...new Set(((f && f[kind]) || []).map(String))];
+  for (const kind of FILTER_KINDS) out[kind] = [...new Set((f?.[kind] || []).map(String))];
   return out;
 }
 
 export function hasFilters(f) {
-  return FILTER_KINDS.some((k) => ((f && f[k]) || []).length > 0);
+  return FILTER_KINDS.some((k) => (f?.[k] || []).length > 0);
 }
 
 /** `f` with `name` added to `kind`, or removed when present. */
@@ -33,7 +33,7 @@ export function removeFilter(f, kind, name) {
 /** (index) -> bool for decoded data ({label, pred} Int32Arrays, view.classes); null when no filter is active. */
 export function makePredicate(f, data) {
   if (!data || !hasFilters(f)) return null;
-  const classes = (data.view && data.view.classes) || [];
+  const classes = data.view?.classes || [];
   const codes = (names) => new Set((names || []).map((n) => classes.indexOf(n)).filter((c) => c >= 0));
   const lab = codes(f.labels);
   const pred = codes(f.predictions);

@@ -164,7 +164,7 @@ function createRequests(model, emit) {
 
   const profileCache = new Map();
   async function profile(index) {
-    const key = `${JSON.stringify((model.get("view") || {}).params || {})}:${index}`;
+    const key = `${JSON.stringify(model.get("view")?.params || {})}:${index}`;
     if (profileCache.has(key)) return profileCache.get(key);
     const { msg } = await request("profile", { index });
     profileCache.set(key, msg);
@@ -205,7 +205,7 @@ function createGetters(model, local, st) {
 
   function sortedNaps() {
     const data = st.data;
-    return sortNaps((data && data.view.naps) || [], sortBy());
+    return sortNaps(data?.view.naps || [], sortBy());
   }
 
   function item(index) {
@@ -281,7 +281,7 @@ function createSelection(model, local, st) {
     } else {
       next = uniq;
     }
-    next = next.filter((id) => dataOf() && dataOf().napById.has(id));
+    next = next.filter((id) => dataOf()?.napById.has(id));
     model.set("selected_naps", next);
     const data = dataOf();
     model.set("selected_indices", data ? applyFilters(membersOf(next, data.nap, data.prob), filters(), data) : []);
@@ -291,7 +291,8 @@ function createSelection(model, local, st) {
   function selectIndices(indices) {
     const data = dataOf();
     local.indexBase = [...indices]; // unfiltered: a later filter change re-filters it
-    model.set("selected_indices", (local.indexShown = applyFilters(local.indexBase, filters(), data)));
+    local.indexShown = applyFilters(local.indexBase, filters(), data);
+    model.set("selected_indices", local.indexShown);
     model.set("selected_naps", []);
     model.save_changes();
   }
@@ -312,8 +313,10 @@ function createSelection(model, local, st) {
     model.set("filters", f);
     const naps = selectedNaps();
     if (data && naps.length) model.set("selected_indices", applyFilters(membersOf(naps, data.nap, data.prob), f, data));
-    else if (data && local.indexBase && selectedIndices() === local.indexShown) model.set("selected_indices", (local.indexShown = applyFilters(local.indexBase, f, data)));
-    else if (data) model.set("selected_indices", applyFilters(selectedIndices(), f, data));
+    else if (data && local.indexBase && selectedIndices() === local.indexShown) {
+      local.indexShown = applyFilters(local.indexBase, f, data);
+      model.set("selected_indices", local.indexShown);
+    } else if (data) model.set("selected_indices", applyFilters(selectedIndices(), f, data));
     model.save_changes();
   }
 

@@ -9,6 +9,7 @@ Which synced trait belongs to which view family is said once, where the trait is
 Everything else (the front end's store, ``html_export``, ``views.crosslayer.get_state_dict``) reads these
 tags through :func:`trait_groups` and :func:`state_traits` instead of keeping its own list.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -22,6 +22,7 @@ max_activating : the max-activating panel's view model (``{}`` while closed).
 layer_strip : the layers in model order with their shapes and NAP counts (where computed).
 _avg_thumbs : the average image of every NAP, then of the noise (uint8, like the card sprite).
 """
+
 from __future__ import annotations
 
 import copy
@@ -42,8 +43,15 @@ CROSS_PANELS = ("follow", "max_activating")
 GALLERY_FILTERS = ("all", "wrong", "right")
 GALLERY_SORTS = ("typical", "outlier", "atypical", "index")
 UI_DEFAULTS: dict[str, Any] = {
-    "n_typical": 8, "n_atypical": 4, "show_noise": False, "show_average": True,
-    "gallery_filter": "all", "gallery_sort": "typical", "max_unit": None, "max_k": 16, "max_layer": None,
+    "n_typical": 8,
+    "n_atypical": 4,
+    "show_noise": False,
+    "show_average": True,
+    "gallery_filter": "all",
+    "gallery_sort": "typical",
+    "max_unit": None,
+    "max_k": 16,
+    "max_layer": None,
 }
 MAX_SHOWN = 64
 STATE_VERSION = 1
@@ -89,20 +97,28 @@ def validate_ui_state(state: Mapping[str, Any] | None, explorer: Any = None) -> 
         except (TypeError, ValueError):
             ok = False
         if not ok or not lo <= v <= hi:
-            raise NapInputError(f"{key.replace('_', ' ')}={s[key]!r} is not a whole number in {lo}..{hi}",
-                                f"type an integer between {lo} and {hi}")
+            raise NapInputError(
+                f"{key.replace('_', ' ')}={s[key]!r} is not a whole number in {lo}..{hi}",
+                f"type an integer between {lo} and {hi}",
+            )
         s[key] = v
     for key in ("show_noise", "show_average"):
         s[key] = bool(s[key])
     if s["gallery_filter"] not in GALLERY_FILTERS:
-        raise NapInputError(f"unknown gallery filter {s['gallery_filter']!r}", f"use one of {', '.join(GALLERY_FILTERS)}")
+        raise NapInputError(
+            f"unknown gallery filter {s['gallery_filter']!r}", f"use one of {', '.join(GALLERY_FILTERS)}"
+        )
     if s["gallery_sort"] not in GALLERY_SORTS:
-        raise NapInputError(f"unknown gallery sort {s['gallery_sort']!r}", f"use one of {', '.join(GALLERY_SORTS)}")
+        raise NapInputError(
+            f"unknown gallery sort {s['gallery_sort']!r}", f"use one of {', '.join(GALLERY_SORTS)}"
+        )
     if s["max_layer"] in ("", None):
         s["max_layer"] = None
     elif explorer is not None and s["max_layer"] not in explorer.layers:
-        raise NapInputError(f"unknown layer {s['max_layer']!r} for the max-activating panel",
-                            f"pick one of {', '.join(explorer.layers[:12])}")
+        raise NapInputError(
+            f"unknown layer {s['max_layer']!r} for the max-activating panel",
+            f"pick one of {', '.join(explorer.layers[:12])}",
+        )
     if s["max_unit"] in ("", None):
         s["max_unit"] = None
     else:
@@ -112,7 +128,10 @@ def validate_ui_state(state: Mapping[str, Any] | None, explorer: Any = None) -> 
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise NapInputError(f"unit {s['max_unit']!r} is not a unit index", "type a unit number (0, 1, ...) or leave it empty for the L2 norm")
+            raise NapInputError(
+                f"unit {s['max_unit']!r} is not a unit index",
+                "type a unit number (0, 1, ...) or leave it empty for the L2 norm",
+            )
         if explorer is not None:
             f = _matrix(explorer, s["max_layer"] or explorer.params["layer"]).shape[1]
             if u >= f:
@@ -144,7 +163,9 @@ def nap_orders(naps: Any) -> list[np.ndarray]:
     return [order[bounds[j] : bounds[j + 1]] for j in range(naps.n_naps)]
 
 
-def nap_extremes(explorer: Any, nap: int, n_typical: int = 8, n_atypical: int = 4, naps: Any = None) -> dict[str, list[int]]:
+def nap_extremes(
+    explorer: Any, nap: int, n_typical: int = 8, n_atypical: int = 4, naps: Any = None
+) -> dict[str, list[int]]:
     """``{"typical": the n most typical members, "atypical": the n least typical (least typical first)}``.
 
     For noise (``nap=-1``) "typical" is the least outlying noise (lowest GLOSH), "atypical" the most outlying.
@@ -161,7 +182,7 @@ def nap_extremes(explorer: Any, nap: int, n_typical: int = 8, n_atypical: int = 
     order = nap_order(naps, nap)
     n_t, n_a = max(0, int(n_typical)), max(0, int(n_atypical))
     head = order[:n_t]
-    tail = order[len(head):][::-1][:n_a]  # never repeats a typical member
+    tail = order[len(head) :][::-1][:n_a]  # never repeats a typical member
     return {"typical": head.astype(int).tolist(), "atypical": tail.astype(int).tolist()}
 
 
@@ -171,16 +192,23 @@ def outlier_summary(explorer: Any, naps: Any = None) -> list[dict[str, Any]]:
     out = np.nan_to_num(np.asarray(naps.outlier_scores, dtype=np.float64), nan=0.0)
     wrong = None
     if explorer.label_codes is not None and explorer.pred_codes is not None:
-        wrong = (explorer.label_codes >= 0) & (explorer.pred_codes >= 0) & (explorer.label_codes != explorer.pred_codes)
+        wrong = (
+            (explorer.label_codes >= 0)
+            & (explorer.pred_codes >= 0)
+            & (explorer.label_codes != explorer.pred_codes)
+        )
     rows = []
     for nap in [*range(naps.n_naps), -1]:
         m = np.flatnonzero(np.asarray(naps.labels) == nap)
-        rows.append({
-            "nap": nap, "size": int(len(m)),
-            "outlier_mean": _r(out[m].mean(), 4) if len(m) else None,
-            "outlier_max": _r(out[m].max(), 4) if len(m) else None,
-            "misclassified": int(wrong[m].sum()) if wrong is not None else None,
-        })
+        rows.append(
+            {
+                "nap": nap,
+                "size": int(len(m)),
+                "outlier_mean": _r(out[m].mean(), 4) if len(m) else None,
+                "outlier_max": _r(out[m].max(), 4) if len(m) else None,
+                "misclassified": int(wrong[m].sum()) if wrong is not None else None,
+            }
+        )
     return rows
 
 
@@ -221,13 +249,16 @@ def naps_with(explorer: Any, params: Mapping[str, Any], cache: dict | None = Non
     return naps
 
 
-def layer_labels(explorer: Any, layers: Sequence[str] | None = None, cache: dict | None = None) -> dict[str, Any]:
+def layer_labels(
+    explorer: Any, layers: Sequence[str] | None = None, cache: dict | None = None
+) -> dict[str, Any]:
     """``layer -> NAPs`` of every (given) layer at the explorer's current clustering parameters."""
     return {name: naps_with(explorer, {"layer": name}, cache) for name in (layers or explorer.layers)}
 
 
-def follow_counts(explorer: Any, indices: Iterable[int], layers: Sequence[str] | None = None,
-                  cache: dict | None = None) -> dict[str, dict[int, int]]:
+def follow_counts(
+    explorer: Any, indices: Iterable[int], layers: Sequence[str] | None = None, cache: dict | None = None
+) -> dict[str, dict[int, int]]:
     """``{layer: {nap: count}}``: for every layer, the NAPs holding the given inputs (``-1`` = noise).
 
     Each layer's counts add up to the number of distinct inputs. Layers follow model order; NAPs by count
@@ -246,7 +277,9 @@ def _check_indices(explorer: Any, indices: Iterable[int]) -> np.ndarray:
     idx = np.asarray(list(dict.fromkeys(int(i) for i in indices)), dtype=np.int64)
     bad = idx[(idx < 0) | (idx >= explorer.n)]
     if len(bad):
-        raise NapInputError(f"input indices {bad[:5].tolist()} do not exist", f"use indices 0..{explorer.n - 1}")
+        raise NapInputError(
+            f"input indices {bad[:5].tolist()} do not exist", f"use indices 0..{explorer.n - 1}"
+        )
     return idx
 
 
@@ -274,8 +307,16 @@ def follow_view(explorer: Any, cache: dict | None = None) -> tuple[list[dict[str
             d, p = _composition(explorer, np.flatnonzero(lab == i))
             dom.append(d)
             pur.append(p)
-        rows.append({"layer": name, "n_naps": int(naps.n_naps), "sizes": [int(s) for s in naps.sizes],
-                     "noise": int(np.sum(lab < 0)), "dominant": dom, "purity": pur})
+        rows.append(
+            {
+                "layer": name,
+                "n_naps": int(naps.n_naps),
+                "sizes": [int(s) for s in naps.sizes],
+                "noise": int(np.sum(lab < 0)),
+                "dominant": dom,
+                "purity": pur,
+            }
+        )
         parts.append(lab.astype("<i4").tobytes())
     return rows, b"".join(parts)
 
@@ -288,8 +329,13 @@ def layer_strip(explorer: Any, cache: dict | None = None) -> list[dict[str, Any]
         params = {**explorer.params, "layer": entry["name"]}
         key = _params_key(params)
         naps = explorer.cached_naps(params) or (cache or {}).get(key)
-        out.append({**entry, "n_naps": None if naps is None else int(naps.n_naps),
-                    "current": entry["name"] == explorer.params["layer"]})
+        out.append(
+            {
+                **entry,
+                "n_naps": None if naps is None else int(naps.n_naps),
+                "current": entry["name"] == explorer.params["layer"],
+            }
+        )
     return out
 
 
@@ -304,8 +350,10 @@ def normalize_pin(explorer: Any, pin: Mapping[str, Any]) -> dict[str, Any]:
     from napwidget.explorer import DEFAULT_PARAMS
 
     if not isinstance(pin, Mapping) or "nap" not in pin:
-        raise NapInputError(f"a pin must be a dict with 'nap' (and 'layer', 'params'), got {pin!r}",
-                            "pin like {'layer': 'fc1', 'nap': 3}")
+        raise NapInputError(
+            f"a pin must be a dict with 'nap' (and 'layer', 'params'), got {pin!r}",
+            "pin like {'layer': 'fc1', 'nap': 3}",
+        )
     layer = pin.get("layer") or explorer.params["layer"]
     given = dict(pin.get("params") or {})
     unknown = set(given) - set(DEFAULT_PARAMS)
@@ -318,16 +366,19 @@ def normalize_pin(explorer: Any, pin: Mapping[str, Any]) -> dict[str, Any]:
     return {"layer": params["layer"], "nap": int(nap), "params": {k: params[k] for k in DEFAULT_PARAMS}}
 
 
-def pin_view(explorer: Any, pin: Mapping[str, Any], cache: dict | None = None, n_members: int = 8,
-             n_atypical: int = 4) -> dict[str, Any]:
+def pin_view(
+    explorer: Any, pin: Mapping[str, Any], cache: dict | None = None, n_members: int = 8, n_atypical: int = 4
+) -> dict[str, Any]:
     """The pinned tray's card of one pin: size, label make-up, most/least typical members and the NAP's
     per-unit mean, quartiles and whiskers (normalised activations of its layer)."""
     pin = normalize_pin(explorer, pin)
     naps = naps_with(explorer, {**pin["params"], "layer": pin["layer"]}, cache)
     nap = pin["nap"]
     if not 0 <= nap < naps.n_naps:
-        raise NapInputError(f"NAP {nap} does not exist in layer {pin['layer']!r} at these parameters",
-                            f"pin a NAP between 0 and {naps.n_naps - 1}")
+        raise NapInputError(
+            f"NAP {nap} does not exist in layer {pin['layer']!r} at these parameters",
+            f"pin a NAP between 0 and {naps.n_naps - 1}",
+        )
     members = nap_order(naps, nap)
     ext = nap_extremes(explorer, nap, n_members, n_atypical, naps=naps)
     dom, purity = _composition(explorer, members)
@@ -337,9 +388,17 @@ def pin_view(explorer: Any, pin: Mapping[str, Any], cache: dict | None = None, n
     st = naps.stats
     out = np.nan_to_num(np.asarray(naps.outlier_scores, dtype=np.float64)[members], nan=0.0)
     return {
-        **pin, "key": pin_key(pin), "size": int(len(members)), "persistence": _r(naps.persistence[nap], 5),
-        "dominant": dom, "purity": purity, "accuracy": acc, "outlier_mean": _r(out.mean(), 4),
-        "members": ext["typical"], "atypical": ext["atypical"], "n_features": int(naps.features.shape[1]),
+        **pin,
+        "key": pin_key(pin),
+        "size": int(len(members)),
+        "persistence": _r(naps.persistence[nap], 5),
+        "dominant": dom,
+        "purity": purity,
+        "accuracy": acc,
+        "outlier_mean": _r(out.mean(), 4),
+        "members": ext["typical"],
+        "atypical": ext["atypical"],
+        "n_features": int(naps.features.shape[1]),
         "top_units": [int(u) for u in naps.top_units(nap, n=5)],
         **{k: [_r(v, 3) for v in st[k][nap]] for k in ("mean", "q1", "q3", "lower_whisker", "upper_whisker")},
         "_members": members.astype(int).tolist(),
@@ -353,7 +412,9 @@ def pin_overlaps(views: Sequence[Mapping[str, Any]]) -> list[list[int]]:
 
 
 # ------------------------------------------------------------------------------------------- max activating
-def max_activating_view(explorer: Any, unit: int | None = None, k: int = 16, layer: str | None = None) -> dict[str, Any]:
+def max_activating_view(
+    explorer: Any, unit: int | None = None, k: int = 16, layer: str | None = None
+) -> dict[str, Any]:
     """The unit-level baseline beside the NAPs: the ``k`` inputs that excite ``unit`` most (``None``: the
     layer's L2 norm; :func:`~napwidget.naps.top_activating` on the raw activations), their scores and NAPs
     in the current layer, and the NAPs whose members drive the unit most (by NAP mean of the normalised unit).
@@ -365,7 +426,11 @@ def max_activating_view(explorer: Any, unit: int | None = None, k: int = 16, lay
         raise NapInputError(f"unknown layer {layer!r}", f"pick one of {', '.join(explorer.layers[:12])}")
     x = _matrix(explorer, layer)
     idx = top_activating(x, unit=unit, k=int(k))
-    score = np.linalg.norm(x[idx].astype(np.float64), axis=1) if unit is None else x[idx, int(unit)].astype(np.float64)
+    score = (
+        np.linalg.norm(x[idx].astype(np.float64), axis=1)
+        if unit is None
+        else x[idx, int(unit)].astype(np.float64)
+    )
     cur = explorer.naps
     lab = np.asarray(cur.labels)[idx]
     vals, counts = np.unique(lab, return_counts=True)
@@ -380,10 +445,16 @@ def max_activating_view(explorer: Any, unit: int | None = None, k: int = 16, lay
     if explorer.label_codes is not None and explorer.pred_codes is not None:
         wrong = explorer.label_codes[idx] != explorer.pred_codes[idx]
     return {
-        "layer": layer, "unit": None if unit is None else int(unit), "k": int(k),
-        "n_units": int(x.shape[1]), "current": explorer.params["layer"],
-        "indices": idx.astype(int).tolist(), "scores": [_r(v, 4) for v in score],
-        "naps": lab.astype(int).tolist(), "by_nap": by_nap, "unit_naps": unit_naps,
+        "layer": layer,
+        "unit": None if unit is None else int(unit),
+        "k": int(k),
+        "n_units": int(x.shape[1]),
+        "current": explorer.params["layer"],
+        "indices": idx.astype(int).tolist(),
+        "scores": [_r(v, 4) for v in score],
+        "naps": lab.astype(int).tolist(),
+        "by_nap": by_nap,
+        "unit_naps": unit_naps,
         "n_distinct_naps": int(len({v for v in lab.tolist() if v >= 0})),
         "misclassified": None if wrong is None else int(wrong.sum()),
     }
@@ -408,7 +479,8 @@ def state_from_html(path: str | Path) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------- widget mixin
 class CrossLayerViews(traitlets.HasTraits):
-    """The cross-layer traits and their lazy recomputation; mixed into NapWidget (call ``_init_cross_layer()``)."""
+    """The cross-layer traits and their lazy recomputation; mixed into NapWidget (call
+    ``_init_cross_layer()``)."""
 
     pinned = traitlets.List(traitlets.Dict()).tag(sync=True, view="cross", state=True)
     ui_state = traitlets.Dict(dict(UI_DEFAULTS)).tag(sync=True, view="cross", state=True)
@@ -431,7 +503,9 @@ class CrossLayerViews(traitlets.HasTraits):
         self._cx_on_view(None)
 
     # ---------------------------------------------------------------------------- python API
-    def pin(self, nap: int, layer: str | None = None, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def pin(
+        self, nap: int, layer: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """Pin NAP ``nap`` of ``layer`` (default: the current one) at ``params`` (default: the current ones).
 
         Example
@@ -450,27 +524,34 @@ class CrossLayerViews(traitlets.HasTraits):
             self.pinned = []
         else:
             layer = layer or self.layer
-            self.pinned = [p for p in self.pinned if not (p["layer"] == layer and (nap is None or p["nap"] == int(nap)))]
+            self.pinned = [
+                p for p in self.pinned if not (p["layer"] == layer and (nap is None or p["nap"] == int(nap)))
+            ]
         return list(self.pinned)
 
     def goto(self, layer: str, nap: int | None = None) -> None:
         """Switch to ``layer`` and select NAP ``nap`` there (what clicking a NAP in the follow panel does)."""
         self.layer = layer
         if self._explorer.params["layer"] != layer:
-            raise NapInputError(self.error or f"could not switch to layer {layer!r}", "pick an extracted layer")
+            raise NapInputError(
+                self.error or f"could not switch to layer {layer!r}", "pick an extracted layer"
+            )
         if nap is not None:
             self.selected_naps = [int(nap)]
 
     def follow(self, indices: Iterable[int] | None = None) -> dict[str, dict[int, int]]:
-        """For every extracted layer, the NAPs holding ``indices`` (default: the selected inputs) and how many of
-        them each holds: ``{layer: {nap: count}}``, ``-1`` = noise; each layer's counts sum to ``len(indices)``.
+        """For every extracted layer, the NAPs holding ``indices`` (default: the selected inputs) and how
+        many of them each holds: ``{layer: {nap: count}}``, ``-1`` = noise; each layer's counts sum to
+        ``len(indices)``.
 
         Example
         -------
         >>> w.follow([3, 17, 42])  # doctest: +SKIP
         {'conv3': {2: 2, -1: 1}, 'relu4': {0: 3}}
         """
-        return follow_counts(self._explorer, self.selected_indices if indices is None else indices, cache=self._cx_naps)
+        return follow_counts(
+            self._explorer, self.selected_indices if indices is None else indices, cache=self._cx_naps
+        )
 
     def typical_members(self, nap: int, n: int | None = None) -> list[int]:
         """The ``n`` most typical members of ``nap`` (``-1``: the least outlying noise)."""
@@ -478,12 +559,14 @@ class CrossLayerViews(traitlets.HasTraits):
         return nap_extremes(self._explorer, nap, n, 0)["typical"]
 
     def least_typical_members(self, nap: int, n: int | None = None) -> list[int]:
-        """The ``n`` least typical members of ``nap`` (least typical first; ``-1``: the most outlying noise)."""
+        """The ``n`` least typical members of ``nap`` (least typical first; ``-1``: the most outlying
+        noise)."""
         n = self.ui_state["n_atypical"] if n is None else n
         return nap_extremes(self._explorer, nap, 0, n)["atypical"]
 
     def average_image(self, nap: int) -> np.ndarray | None:
-        """The average image of ``nap`` (``-1``: noise) as (h, w, c) uint8, or None when items are not images."""
+        """The average image of ``nap`` (``-1``: noise) as (h, w, c) uint8, or None when items are not
+        images."""
         r = self._explorer.renderer
         if r is None or getattr(r, "kind", "") != "image":
             return None
@@ -494,7 +577,7 @@ class CrossLayerViews(traitlets.HasTraits):
         size = d["h"] * d["w"] * d["c"]
         j = k if int(nap) < 0 else int(nap)
         buf = self._avg_thumbs or average_images(self._explorer)
-        return np.frombuffer(buf[j * size:(j + 1) * size], dtype=np.uint8).reshape(d["h"], d["w"], d["c"])
+        return np.frombuffer(buf[j * size : (j + 1) * size], dtype=np.uint8).reshape(d["h"], d["w"], d["c"])
 
     def select_noise(self) -> list[int]:
         """Select the inputs in no NAP (least outlying first) and show the noise card."""
@@ -503,7 +586,9 @@ class CrossLayerViews(traitlets.HasTraits):
         self.selected_indices = nap_order(self._explorer.naps, -1).astype(int).tolist()
         return list(self.selected_indices)
 
-    def max_activating_inputs(self, unit: int | None = None, k: int = 16, layer: str | None = None) -> list[int]:
+    def max_activating_inputs(
+        self, unit: int | None = None, k: int = 16, layer: str | None = None
+    ) -> list[int]:
         """The ``k`` inputs that excite ``unit`` of ``layer`` most (``None``: the layer's L2 norm)."""
         return max_activating_view(self._explorer, unit, k, layer)["indices"]
 
@@ -554,7 +639,10 @@ class CrossLayerViews(traitlets.HasTraits):
         if sel_idx is not None and (not sel_naps or list(sel_idx) != list(self.selected_indices)):
             self.selected_indices = list(sel_idx)
         if unknown:
-            self.error = f"the view state has unknown key(s) {unknown[:5]}. Fix: they were ignored; save the state again."
+            self.error = (
+                f"the view state has unknown key(s) {unknown[:5]}. Fix: they were ignored; save the state "
+                "again."
+            )
 
     # ---------------------------------------------------------------------------- internals
     def _cx_set(self, name: str, value: Any) -> None:
@@ -570,7 +658,10 @@ class CrossLayerViews(traitlets.HasTraits):
         except NapInputError as exc:
             self.error = str(exc)
         except Exception as exc:  # never let an exception kill the comm
-            self.error = f"Unexpected error in the {what}: {type(exc).__name__}: {exc}. Fix: try other settings; details are in the log."
+            self.error = (
+                f"Unexpected error in the {what}: {type(exc).__name__}: {exc}. Fix: try other settings; "
+                "details are in the log."
+            )
             traceback.print_exc()
         else:
             return True
@@ -599,6 +690,7 @@ class CrossLayerViews(traitlets.HasTraits):
                     self._cx_set("max_activating", {})
                 continue
             if panel == "follow":
+
                 def run():
                     rows, labels = follow_view(ex, self._cx_naps)
                     with self.hold_sync():
@@ -606,14 +698,19 @@ class CrossLayerViews(traitlets.HasTraits):
                         self._cx_set("follow_layers", rows)
                     self._cx_strip()
             else:
+
                 def run():
                     s = self.ui_state
                     unit = s["max_unit"]
-                    if unit is not None and unit >= _matrix(ex, s["max_layer"] or ex.params["layer"]).shape[1]:
+                    if (
+                        unit is not None
+                        and unit >= _matrix(ex, s["max_layer"] or ex.params["layer"]).shape[1]
+                    ):
                         unit = None  # the unit of another layer: fall back to the L2 norm
                         self._cx_set("ui_state", {**s, "max_unit": None})
                         self._cx_good["ui_state"] = dict(self.ui_state)
                     self._cx_set("max_activating", max_activating_view(ex, unit, s["max_k"], s["max_layer"]))
+
             was = self.busy
             self.busy = True
             try:
@@ -635,7 +732,10 @@ class CrossLayerViews(traitlets.HasTraits):
                     self._cx_pin_cache.popitem(last=False)
             views.append(vm)
         overlap = pin_overlaps(views)
-        out = [{**{k: v for k, v in vm.items() if k != "_members"}, "overlap": overlap[j]} for j, vm in enumerate(views)]
+        out = [
+            {**{k: v for k, v in vm.items() if k != "_members"}, "overlap": overlap[j]}
+            for j, vm in enumerate(views)
+        ]
         self._cx_set("pinned_view", out)
         self._cx_strip()
 
@@ -645,6 +745,7 @@ class CrossLayerViews(traitlets.HasTraits):
         name = change["name"]
         ex = self._explorer
         if name == "pinned":
+
             def run():
                 pins = [normalize_pin(ex, p) for p in self.pinned]
                 uniq = list({pin_key(p): p for p in pins}.values())
@@ -657,6 +758,7 @@ class CrossLayerViews(traitlets.HasTraits):
                 finally:
                     self.busy = was
                 self._cx_good["pinned"] = copy.deepcopy(uniq)
+
             self._cx_guard("pinned NAPs", run, revert="pinned")
         elif name == "ui_state":
             old = self._cx_good["ui_state"]
@@ -670,6 +772,7 @@ class CrossLayerViews(traitlets.HasTraits):
                     self._cx_refresh_pins()
                 if any(s[k] != old[k] for k in ("max_unit", "max_k", "max_layer")):
                     self._cx_refresh(["max_activating"])
+
             self._cx_guard("view options", run, revert="ui_state")
         elif name == "cross_open":
             bad = [p for p in self.cross_open if p not in CROSS_PANELS]

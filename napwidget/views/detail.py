@@ -1,5 +1,5 @@
-"""Per-NAP detail views of the widget: unit statistics, probability / label / prediction charts, the label x NAP
-distribution matrix, and the label / prediction filters that every view respects.
+"""Per-NAP detail views of the widget: unit statistics, probability / label / prediction charts, the label x
+NAP distribution matrix, and the label / prediction filters that every view respects.
 
 The builders (:func:`unit_stats_view`, :func:`nap_detail_view`, :func:`validate_filters`, :func:`filter_mask`)
 take an :class:`~napwidget.explorer.Explorer` and return JSON-able dicts / arrays; they are testable without a
@@ -7,12 +7,12 @@ widget. :class:`DetailViews` is the widget side: a traitlets mixin of :class:`~n
 
 Traits (synced)
 ---------------
-filters : ``{"labels": [class names], "predictions": [class names]}``. An input passes when its label is one of
-    ``labels`` (or ``labels`` is empty) and its prediction is one of ``predictions`` (or that list is empty).
-    Every view respects them: ``selected_indices`` (hence the gallery) holds only passing inputs, the NAP cards
-    show their passing members, the charts highlight the filtered classes. Values may be given as class names,
-    raw labels or integer codes (``class_names[i]``); they are stored as names. Invalid values are reverted,
-    with the problem in ``error``.
+filters : ``{"labels": [class names], "predictions": [class names]}``.
+    An input passes when its label is one of ``labels`` (or ``labels`` is empty) and its prediction is one of
+    ``predictions`` (or that list is empty). Every view respects them: ``selected_indices`` (hence the
+    gallery) holds only passing inputs, the NAP cards show their passing members, the charts highlight the
+    filtered classes. Values may be given as class names, raw labels or integer codes (``class_names[i]``);
+    they are stored as names. Invalid values are reverted, with the problem in ``error``.
 nap_stats : the unit statistics of the selected NAPs (kernel -> front end; at most :data:`MAX_COMPARE` NAPs,
     overlaid in compare mode): see :func:`unit_stats_view`.
 nap_detail : per-result data of the per-NAP charts and the distribution matrix, with the charts' Vega-Lite
@@ -21,9 +21,10 @@ nap_detail : per-result data of the per-NAP charts and the distribution matrix, 
 Example
 -------
 >>> w.filters = {"labels": ["cat"]}                   # doctest: +SKIP
->>> w.selected_naps = [3]; w.selected_indices[:5]     # only NAP 3's cats, most typical first  # doctest: +SKIP
->>> w.nap_stats["naps"][0]["stats"]["mean"][:4]       # == w.naps.stats["mean"][3][:4]          # doctest: +SKIP
+>>> w.selected_naps = [3]; w.selected_indices[:5]     # only NAP 3's cats, most typical first # doctest: +SKIP
+>>> w.nap_stats["naps"][0]["stats"]["mean"][:4]       # == w.naps.stats["mean"][3][:4]        # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import functools
@@ -65,12 +66,16 @@ def validate_filters(explorer: Any, filters: Mapping[str, Any] | None) -> dict[s
     if filters is None:
         return {k: [] for k in FILTER_KINDS}
     if not isinstance(filters, Mapping):
-        raise NapInputError(f"filters must be a dict, got {type(filters).__name__}",
-                            "use {'labels': [...], 'predictions': [...]}")
+        raise NapInputError(
+            f"filters must be a dict, got {type(filters).__name__}",
+            "use {'labels': [...], 'predictions': [...]}",
+        )
     unknown = set(filters) - set(FILTER_KINDS)
     if unknown:
-        raise NapInputError(f"unknown filter kind(s) {sorted(map(str, unknown))}",
-                            "use {'labels': [...], 'predictions': [...]}")
+        raise NapInputError(
+            f"unknown filter kind(s) {sorted(map(str, unknown))}",
+            "use {'labels': [...], 'predictions': [...]}",
+        )
     classes = list(explorer.classes)
     index = {name: i for i, name in enumerate(classes)}
     out: dict[str, list[str]] = {}
@@ -81,8 +86,10 @@ def validate_filters(explorer: Any, filters: Mapping[str, Any] | None) -> dict[s
         what = "label" if kind == "labels" else "prediction"
         codes = explorer.label_codes if kind == "labels" else explorer.pred_codes
         if values and codes is None:
-            raise NapInputError(f"cannot filter by {what}: the widget has no {kind}",
-                                f"pass {kind}=... to NapWidget, or clear filters['{kind}']")
+            raise NapInputError(
+                f"cannot filter by {what}: the widget has no {kind}",
+                f"pass {kind}=... to NapWidget, or clear filters['{kind}']",
+            )
         names: list[str] = []
         for v in values:
             name = _class_of(explorer, v, index)
@@ -132,16 +139,20 @@ def apply_filters(explorer: Any, indices: Iterable[int], filters: Mapping[str, A
 def unit_stats_view(explorer: Any, naps: Sequence[int], *, max_naps: int = MAX_COMPARE) -> dict[str, Any]:
     """Per-unit statistics of the NAPs ``naps`` (the first ``max_naps``) of the current layer.
 
-    ``{"layer", "params", "n_units", "threshold", "naps": [{"id", "size", "color", "stats": {stat: [F floats]},
-    "near_zero": [units]}], "near_zero": [units near zero in every shown NAP], "truncated"}``. Every number is
-    the float32 value of :attr:`NAPs.stats <napwidget.naps.NAPs.stats>`, unrounded (``float(np.float32)``).
+    ``{"layer", "params", "n_units", "threshold", "naps": [{"id", "size", "color",
+    "stats": {stat: [F floats]}, "near_zero": [units]}], "near_zero": [units near zero in every shown NAP],
+    "truncated"}``. Every number is the float32 value of :attr:`NAPs.stats <napwidget.naps.NAPs.stats>`,
+    unrounded (``float(np.float32)``).
     """
     res = explorer.naps
     k = int(res.n_naps)
     ids = list(dict.fromkeys(int(i) for i in naps))
     bad = [i for i in ids if not 0 <= i < k]
     if bad:
-        raise NapInputError(f"NAP(s) {bad} do not exist", f"pick ids 0..{k - 1}" if k else "there are no NAPs at these settings")
+        raise NapInputError(
+            f"NAP(s) {bad} do not exist",
+            f"pick ids 0..{k - 1}" if k else "there are no NAPs at these settings",
+        )
     shown = ids[:max_naps]
     f = int(res.features.shape[1])
     st = res.stats if shown else {}
@@ -152,8 +163,15 @@ def unit_stats_view(explorer: Any, naps: Sequence[int], *, max_naps: int = MAX_C
         amp = np.maximum(np.abs(st["min"][i]), np.abs(st["max"][i]))
         near = amp < NEAR_ZERO
         common &= near
-        rows.append({"id": i, "size": int(res.sizes[i]), "color": nap_color(pos), "stats": stats,
-                     "near_zero": np.flatnonzero(near).astype(int).tolist()})
+        rows.append(
+            {
+                "id": i,
+                "size": int(res.sizes[i]),
+                "color": nap_color(pos),
+                "stats": stats,
+                "near_zero": np.flatnonzero(near).astype(int).tolist(),
+            }
+        )
     return {
         "layer": explorer.params["layer"],
         "params": dict(explorer.params),
@@ -229,9 +247,14 @@ def chart_specs() -> dict[str, dict]:
 
 
 def _finish(chart: Any) -> dict:
-    spec = (chart.configure_view(strokeWidth=0).configure(background="transparent")
-            .configure_axis(grid=True, gridOpacity=0.3, labelFontSize=10, titleFontSize=11, titleFontWeight="normal")
-            .to_dict())
+    spec = (
+        chart.configure_view(strokeWidth=0)
+        .configure(background="transparent")
+        .configure_axis(
+            grid=True, gridOpacity=0.3, labelFontSize=10, titleFontSize=11, titleFontWeight="normal"
+        )
+        .to_dict()
+    )
     spec.pop("$schema", None)  # no URLs in the state (offline; save_html)
     spec.pop("datasets", None)
     return spec
@@ -239,24 +262,36 @@ def _finish(chart: Any) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _stats_template() -> dict:
-    """Per unit: whisker rule, IQR bar, mean dot (median in the tooltip); one colour per NAP (``color`` field).
+    """Per unit: whisker rule, IQR bar, mean dot (median in the tooltip); one colour per NAP (``color``
+    field).
 
-    Data ``stats``: rows ``{unit, nap, color, min, q1, median, mean, q3, max, iqr, lower_whisker, upper_whisker}``.
+    Data ``stats``: rows ``{unit, nap, color, min, q1, median, mean, q3, max, iqr, lower_whisker,
+    upper_whisker}``.
     """
     import altair as alt
 
     data = alt.Data(name="stats")
-    x = alt.X("unit:O", title="unit", sort=None,
-              axis=alt.Axis(labelOverlap="greedy", labelAngle=0, labelFontSize=9, ticks=False, grid=False))
+    x = alt.X(
+        "unit:O",
+        title="unit",
+        sort=None,
+        axis=alt.Axis(labelOverlap="greedy", labelAngle=0, labelFontSize=9, ticks=False, grid=False),
+    )
     off = alt.XOffset("nap:N", sort=None)
     color = alt.Color("color:N", scale=None)
-    tip = [alt.Tooltip("nap:N", title="NAP"), alt.Tooltip("unit:O", title="unit"),
-           alt.Tooltip("mean:Q", format=".4f"), alt.Tooltip("median:Q", format=".4f"),
-           alt.Tooltip("q1:Q", title="q1", format=".4f"), alt.Tooltip("q3:Q", title="q3", format=".4f"),
-           alt.Tooltip("iqr:Q", title="IQR", format=".4f"),
-           alt.Tooltip("lower_whisker:Q", title="lower whisker", format=".4f"),
-           alt.Tooltip("upper_whisker:Q", title="upper whisker", format=".4f"),
-           alt.Tooltip("min:Q", format=".4f"), alt.Tooltip("max:Q", format=".4f")]
+    tip = [
+        alt.Tooltip("nap:N", title="NAP"),
+        alt.Tooltip("unit:O", title="unit"),
+        alt.Tooltip("mean:Q", format=".4f"),
+        alt.Tooltip("median:Q", format=".4f"),
+        alt.Tooltip("q1:Q", title="q1", format=".4f"),
+        alt.Tooltip("q3:Q", title="q3", format=".4f"),
+        alt.Tooltip("iqr:Q", title="IQR", format=".4f"),
+        alt.Tooltip("lower_whisker:Q", title="lower whisker", format=".4f"),
+        alt.Tooltip("upper_whisker:Q", title="upper whisker", format=".4f"),
+        alt.Tooltip("min:Q", format=".4f"),
+        alt.Tooltip("max:Q", format=".4f"),
+    ]
     base = alt.Chart(data).encode(x=x, xOffset=off, color=color, tooltip=tip)
     y = alt.Y("lower_whisker:Q", title="normalised activation", scale=alt.Scale(zero=True, nice=True))
     whisker = base.mark_rule(strokeWidth=1, opacity=0.75).encode(y=y, y2="upper_whisker:Q")
@@ -267,18 +302,33 @@ def _stats_template() -> dict:
 
 @functools.lru_cache(maxsize=1)
 def _hist_template() -> dict:
-    """Membership probability histogram; data ``hist``: ``{bin0, bin1, count, nap, color}`` (stacked per NAP)."""
+    """Membership probability histogram; data ``hist``: ``{bin0, bin1, count, nap, color}`` (stacked per
+    NAP)."""
     import altair as alt
 
-    chart = alt.Chart(alt.Data(name="hist")).mark_bar(binSpacing=1).encode(
-        x=alt.X("bin0:Q", title="membership probability", scale=alt.Scale(domain=[0, 1], nice=False), bin="binned"),
-        x2="bin1:Q",
-        y=alt.Y("count:Q", title="inputs", stack="zero"),
-        color=alt.Color("color:N", scale=None),
-        order=alt.Order("pos:Q"),
-        tooltip=[alt.Tooltip("nap:N", title="NAP"), alt.Tooltip("bin0:Q", title="from", format=".2f"),
-                 alt.Tooltip("bin1:Q", title="to", format=".2f"), alt.Tooltip("count:Q", title="inputs")],
-    ).properties(width=260, height=110)
+    chart = (
+        alt.Chart(alt.Data(name="hist"))
+        .mark_bar(binSpacing=1)
+        .encode(
+            x=alt.X(
+                "bin0:Q",
+                title="membership probability",
+                scale=alt.Scale(domain=[0, 1], nice=False),
+                bin="binned",
+            ),
+            x2="bin1:Q",
+            y=alt.Y("count:Q", title="inputs", stack="zero"),
+            color=alt.Color("color:N", scale=None),
+            order=alt.Order("pos:Q"),
+            tooltip=[
+                alt.Tooltip("nap:N", title="NAP"),
+                alt.Tooltip("bin0:Q", title="from", format=".2f"),
+                alt.Tooltip("bin1:Q", title="to", format=".2f"),
+                alt.Tooltip("count:Q", title="inputs"),
+            ],
+        )
+        .properties(width=260, height=110)
+    )
     return _finish(chart)
 
 
@@ -291,17 +341,30 @@ def _bars_template() -> dict:
     """
     import altair as alt
 
-    chart = alt.Chart(alt.Data(name="bars")).mark_bar(cursor="pointer").encode(
-        x=alt.X("cls:N", title=None, sort=alt.EncodingSortField(field="rank", op="min", order="ascending"),
-                axis=alt.Axis(labelAngle=-35, labelLimit=90, labelOverlap=False, grid=False)),
-        y=alt.Y("count:Q", title="inputs", stack="zero"),
-        color=alt.Color("color:N", scale=None),
-        order=alt.Order("pos:Q"),
-        opacity=alt.condition("datum.dim", alt.value(0.28), alt.value(0.92)),
-        stroke=alt.condition("datum.active", alt.value("currentColor"), alt.value(None)),
-        strokeWidth=alt.condition("datum.active", alt.value(1.6), alt.value(0)),
-        tooltip=[alt.Tooltip("cls:N", title="class"), alt.Tooltip("nap:N", title="NAP"), alt.Tooltip("count:Q", title="inputs")],
-    ).properties(width=260, height=120)
+    chart = (
+        alt.Chart(alt.Data(name="bars"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            x=alt.X(
+                "cls:N",
+                title=None,
+                sort=alt.EncodingSortField(field="rank", op="min", order="ascending"),
+                axis=alt.Axis(labelAngle=-35, labelLimit=90, labelOverlap=False, grid=False),
+            ),
+            y=alt.Y("count:Q", title="inputs", stack="zero"),
+            color=alt.Color("color:N", scale=None),
+            order=alt.Order("pos:Q"),
+            opacity=alt.condition("datum.dim", alt.value(0.28), alt.value(0.92)),
+            stroke=alt.condition("datum.active", alt.value("currentColor"), alt.value(None)),
+            strokeWidth=alt.condition("datum.active", alt.value(1.6), alt.value(0)),
+            tooltip=[
+                alt.Tooltip("cls:N", title="class"),
+                alt.Tooltip("nap:N", title="NAP"),
+                alt.Tooltip("count:Q", title="inputs"),
+            ],
+        )
+        .properties(width=260, height=120)
+    )
     return _finish(chart)
 
 
@@ -331,7 +394,9 @@ class DetailViews(traitlets.HasTraits):
     def toggle_filter(self, kind: str, value: Any) -> dict[str, list[str]]:
         """Add ``value`` to ``filters[kind]``, or remove it when present (what a bar click does)."""
         if kind not in FILTER_KINDS:
-            raise NapInputError(f"unknown filter kind {kind!r}", f"use {' or '.join(map(repr, FILTER_KINDS))}")
+            raise NapInputError(
+                f"unknown filter kind {kind!r}", f"use {' or '.join(map(repr, FILTER_KINDS))}"
+            )
         name = validate_filters(self._explorer, {kind: [value]})[kind][0]
         cur = validate_filters(self._explorer, self.filters)
         cur[kind] = [v for v in cur[kind] if v != name] if name in cur[kind] else [*cur[kind], name]
@@ -348,8 +413,8 @@ class DetailViews(traitlets.HasTraits):
 
     # ---------------------------------------------------------------------------- hooks for widget.py
     def _filter_indices(self, indices: Iterable[int], base: bool = False) -> list[int]:
-        """The selection's filter; ``base=True`` remembers the unfiltered list (a direct selection that a later
-        filter change re-filters, so that removing a filter brings inputs back)."""
+        """The selection's filter; ``base=True`` remembers the unfiltered list (a direct selection that a
+        later filter change re-filters, so that removing a filter brings inputs back)."""
         idx = [int(i) for i in indices]
         shown = apply_filters(self._explorer, idx, getattr(self, "_filters_good", None))
         if base:
@@ -363,7 +428,10 @@ class DetailViews(traitlets.HasTraits):
         except NapInputError as exc:
             self.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - never let an exception kill the comm
-            self.error = f"Unexpected error in the NAP details: {type(exc).__name__}: {exc}. Fix: details are in the log."
+            self.error = (
+                f"Unexpected error in the NAP details: {type(exc).__name__}: {exc}. Fix: details are in the "
+                "log."
+            )
             traceback.print_exc()
 
     def _detail_push_view(self) -> None:

@@ -1,13 +1,14 @@
-"""Mid-range view of the widget: a class's logit histogram, a draggable band over it, the band's inputs and NAPs.
+"""Mid-range view of the widget: a class's logit histogram, a draggable band over it, the band's inputs and
+NAPs.
 
-After O'Mahony, Nikolov & O'Sullivan (WACV 2025; see :mod:`napwidget.midrange`): inputs whose logit for a class
-sits in the middle of that logit's range show what else the penultimate layer associates with the class
+After O'Mahony, Nikolov & O'Sullivan (WACV 2025; see :mod:`napwidget.midrange`): inputs whose logit for a
+class sits in the middle of that logit's range show what else the penultimate layer associates with the class
 (a confounder). The view lets a person pick the class, drag the band, look at the band's inputs (most typical
 of each band-NAP first) and its NAPs (:func:`~napwidget.midrange.band_naps` on a chosen layer), and curate
 them for last-layer retraining (:func:`~napwidget.midrange.retrain_last_layer`).
 
-The builders (:func:`midrange_view`, :func:`curation_records`, :func:`curation_csv`, :func:`curation_json`) are
-pure and testable without a widget; :class:`MidrangeViews` is the widget side, a traitlets mixin of
+The builders (:func:`midrange_view`, :func:`curation_records`, :func:`curation_csv`, :func:`curation_json`)
+are pure and testable without a widget; :class:`MidrangeViews` is the widget side, a traitlets mixin of
 :class:`~napwidget.widget.NapWidget` (like :class:`~napwidget.views.topology.TopologyViews`).
 
 Traits (synced)
@@ -23,10 +24,11 @@ curated_indices : the curation set, ascending input indices (the "curate" button
     :meth:`MidrangeViews.set_curation` sets it from a :class:`~napwidget.midrange.Curation` together with its
     sample weights, which the CSV / JSON export then carries (``weight``; 1 for inputs curated by hand).
 
-Changing the class, the band or the layer selects the band's inputs (``selected_indices``), ordered round-robin
-over the band-NAPs (the most typical input of each band-NAP first, then the second, ...), then the band's noise
-by logit, highest first.
+Changing the class, the band or the layer selects the band's inputs (``selected_indices``), ordered
+round-robin over the band-NAPs (the most typical input of each band-NAP first, then the second, ...), then
+the band's noise by logit, highest first.
 """
+
 from __future__ import annotations
 
 import copy
@@ -51,7 +53,8 @@ CSV_COLUMNS = ("index", "label", "prediction", "group", "curated_for", "logit", 
 CURATION_FORMAT = "napwidget-curation"
 NO_OUTPUTS = NapInputError(
     "the mid-range view needs the model's outputs (logits), and this widget has none",
-    "build the widget from a model (NapWidget(model, inputs)), or pass outputs=logits to NapWidget.from_activations",
+    "build the widget from a model (NapWidget(model, inputs)), or pass outputs=logits to "
+    "NapWidget.from_activations",
 )
 
 
@@ -62,7 +65,8 @@ def _r(x: float, nd: int = 4) -> float | None:
 
 # ------------------------------------------------------------------------------------------- inputs
 def as_outputs(explorer: Any, outputs: Any = None) -> np.ndarray | None:
-    """(N, K) float64 logits: ``outputs`` or the explorer's ``activations.outputs``; None when there are none."""
+    """(N, K) float64 logits: ``outputs`` or the explorer's ``activations.outputs``; None when there are
+    none."""
     if outputs is None:
         outputs = getattr(explorer.activations, "outputs", None)
     if outputs is None:
@@ -74,7 +78,8 @@ def as_outputs(explorer: Any, outputs: Any = None) -> np.ndarray | None:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.shape[0] != explorer.n:
         raise NapInputError(
-            f"outputs must be (N, K) logits with N = {explorer.n} rows (one per input); got shape {arr.shape}",
+            f"outputs must be (N, K) logits with N = {explorer.n} rows (one per input); got shape "
+            f"{arr.shape}",
             "pass the logits of the same inputs as the activations",
         )
     if not np.isfinite(arr).all():
@@ -88,14 +93,17 @@ def encode_groups(groups: Any, n: int) -> tuple[np.ndarray, list[str]] | None:
         return None
     arr = np.asarray(groups.detach().cpu().numpy() if hasattr(groups, "detach") else groups).reshape(-1)
     if arr.shape[0] != n:
-        raise NapInputError(f"groups have {arr.shape[0]} entries but there are {n} inputs", "pass one group label per input")
+        raise NapInputError(
+            f"groups have {arr.shape[0]} entries but there are {n} inputs", "pass one group label per input"
+        )
     uniq, codes = np.unique(arr, return_inverse=True)
     names = [str(v.item() if isinstance(v, np.generic) else v) for v in uniq]
     return codes.astype(np.int64).reshape(-1), names
 
 
 def default_layer(explorer: Any, outputs: np.ndarray | None) -> str:
-    """The layer before the output: the second to last layer when the last one is the output itself, else the last."""
+    """The layer before the output: the second to last layer when the last one is the output itself, else the
+    last."""
     layers = list(explorer.layers)
     if len(layers) == 1:
         return layers[0]
@@ -118,9 +126,15 @@ def validate_band(band: Sequence[float]) -> tuple[float, float]:
     try:
         lo, hi = (float(b) for b in band)
     except (TypeError, ValueError):
-        raise NapInputError(f"midrange_band={list(band)!r} must be two logit values [lo, hi]", "set e.g. [-1.0, 2.5], or [] for the default band") from None
+        raise NapInputError(
+            f"midrange_band={list(band)!r} must be two logit values [lo, hi]",
+            "set e.g. [-1.0, 2.5], or [] for the default band",
+        ) from None
     if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
-        raise NapInputError(f"midrange_band=[{lo:g}, {hi:g}] must be finite with lo < hi", "drag the band, or set [] for the default band")
+        raise NapInputError(
+            f"midrange_band=[{lo:g}, {hi:g}] must be finite with lo < hi",
+            "drag the band, or set [] for the default band",
+        )
     return lo, hi
 
 
@@ -147,7 +161,8 @@ def band_order(members_per_nap: Sequence[np.ndarray], noise: np.ndarray, logits:
 
 
 def _nap_params(explorer: Any, size: int) -> dict[str, Any] | None:
-    """The widget's clustering parameters for a band of ``size`` inputs, or None when the band is too small."""
+    """The widget's clustering parameters for a band of ``size`` inputs, or None when the band is too
+    small."""
     p = explorer.params
     if size < max(2, int(p["min_cluster_size"])) or size <= int(p["min_samples"]):
         return None
@@ -180,10 +195,16 @@ def midrange_view(
     check_class_scores(z.shape[1], n_classes(explorer.class_names, explorer.labels), "the mid-range view")
     k = int(target)
     if not 0 <= k < z.shape[1]:
-        raise NapInputError(f"midrange_class={k} is out of range for {z.shape[1]} outputs", f"pick a class in 0..{z.shape[1] - 1}")
+        raise NapInputError(
+            f"midrange_class={k} is out of range for {z.shape[1]} outputs",
+            f"pick a class in 0..{z.shape[1] - 1}",
+        )
     layer = layer or default_layer(explorer, z)
     if layer not in explorer.layers:
-        raise NapInputError(f"unknown layer {layer!r} for the mid-range view", f"pick one of {', '.join(explorer.layers[:12])}")
+        raise NapInputError(
+            f"unknown layer {layer!r} for the mid-range view",
+            f"pick one of {', '.join(explorer.layers[:12])}",
+        )
     logits = z[:, k]
     dflt = default_band(logits)
     lo, hi = validate_band(band) if band else (dflt[0], dflt[1])
@@ -194,20 +215,32 @@ def midrange_view(
     codes = groups[0] if groups is not None else None
     if params is None:
         members_per_nap, noise = [], inside
-        hint = (f"{len(inside)} inputs in the band: too few for NAPs at min_cluster_size={explorer.params['min_cluster_size']}, "
-                f"min_samples={explorer.params['min_samples']}. Widen the band or lower them.") if len(inside) else "No input in the band: widen it."
+        hint = (
+            (
+                f"{len(inside)} inputs in the band: too few for NAPs at "
+                f"min_cluster_size={explorer.params['min_cluster_size']}, "
+                f"min_samples={explorer.params['min_samples']}. Widen the band or lower them."
+            )
+            if len(inside)
+            else "No input in the band: widen it."
+        )
     else:
         try:
             bn = band_naps(explorer.activations, layer, inside, **params)
         except NapInputError:
             raise
         except Exception as exc:  # any engine failure becomes a readable message
-            raise NapInputError(f"clustering the band's inputs at layer {layer!r} failed ({type(exc).__name__}: {exc})",
-                                "try another band, layer or clustering parameters") from exc
+            raise NapInputError(
+                f"clustering the band's inputs at layer {layer!r} failed ({type(exc).__name__}: {exc})",
+                "try another band, layer or clustering parameters",
+            ) from exc
         members_per_nap = [bn.members(i) for i in range(bn.n_naps)]
         noise = inside[np.asarray(bn.naps.labels) < 0]
         if not bn.n_naps:
-            hint = "No NAPs in this band at these settings: every band input is noise. Try a smaller min_cluster_size."
+            hint = (
+                "No NAPs in this band at these settings: every band input is noise. Try a smaller "
+                "min_cluster_size."
+            )
     for i, members in enumerate(members_per_nap):
         comp, _other, dom, purity = explorer.composition(members)
         gcomp: list[list[int]] = []
@@ -215,12 +248,19 @@ def midrange_view(
             cnt = np.bincount(codes[members], minlength=len(groups[1]))
             order = np.argsort(-cnt, kind="stable")
             gcomp = [[int(g), int(cnt[g])] for g in order if cnt[g] > 0]
-        rows.append({
-            "id": i, "size": len(members), "members": members[:top_members].astype(int).tolist(),
-            "all_members": members.astype(int).tolist(), "dominant": dom,
-            "purity": None if purity is None else _r(purity, 4), "composition": comp,
-            "group_composition": gcomp, "mean_logit": _r(logits[members].mean(), 4),
-        })
+        rows.append(
+            {
+                "id": i,
+                "size": len(members),
+                "members": members[:top_members].astype(int).tolist(),
+                "all_members": members.astype(int).tolist(),
+                "dominant": dom,
+                "purity": None if purity is None else _r(purity, 4),
+                "composition": comp,
+                "group_composition": gcomp,
+                "mean_logit": _r(logits[members].mean(), 4),
+            }
+        )
     order = band_order(members_per_nap, noise, logits)
     outputs_names = [class_name(explorer, j) for j in range(z.shape[1])]
     return {
@@ -270,15 +310,17 @@ def curation_records(
         k = None if k is not None and k < 0 else k  # -1: in the set without a class's band having picked it
         lab = explorer.label_codes[i] if explorer.label_codes is not None else -1
         pred = explorer.pred_codes[i] if explorer.pred_codes is not None else -1
-        out.append({
-            "index": i,
-            "label": explorer.classes[lab] if lab >= 0 else "",
-            "prediction": explorer.classes[pred] if pred >= 0 else "",
-            "group": groups[1][groups[0][i]] if groups is not None else "",
-            "curated_for": class_name(explorer, k) if k is not None else "",
-            "logit": _r(z[i, k], 4) if (k is not None and z is not None) else None,
-            "weight": _r((weights or {}).get(i, 1.0), 6),
-        })
+        out.append(
+            {
+                "index": i,
+                "label": explorer.classes[lab] if lab >= 0 else "",
+                "prediction": explorer.classes[pred] if pred >= 0 else "",
+                "group": groups[1][groups[0][i]] if groups is not None else "",
+                "curated_for": class_name(explorer, k) if k is not None else "",
+                "logit": _r(z[i, k], 4) if (k is not None and z is not None) else None,
+                "weight": _r((weights or {}).get(i, 1.0), 6),
+            }
+        )
     return out
 
 
@@ -291,7 +333,9 @@ def curation_csv(records: Sequence[Mapping[str, Any]]) -> str:
     for r in records:
         logit = "" if r.get("logit") is None else f"{float(r['logit']):.4f}"
         weight = "" if r.get("weight") is None else f"{float(r['weight']):.6f}"
-        writer.writerow([int(r["index"]), r["label"], r["prediction"], r["group"], r["curated_for"], logit, weight])
+        writer.writerow(
+            [int(r["index"]), r["label"], r["prediction"], r["group"], r["curated_for"], logit, weight]
+        )
     return buf.getvalue()
 
 
@@ -301,7 +345,10 @@ def curation_json(records: Sequence[Mapping[str, Any]], n_inputs: int) -> str:
     ``weights`` (one per index, 1 for inputs curated by hand) is what ``retrain_last_layer`` takes as sample
     weights (``Curation(np.array(doc["indices"]), np.array(doc["weights"]), ...)``)."""
     doc = {
-        "format": CURATION_FORMAT, "version": 1, "n_inputs": int(n_inputs), "count": len(records),
+        "format": CURATION_FORMAT,
+        "version": 1,
+        "n_inputs": int(n_inputs),
+        "count": len(records),
         "indices": [int(r["index"]) for r in records],
         "weights": [1.0 if r.get("weight") is None else float(r["weight"]) for r in records],
         "records": [dict(r) for r in records],
@@ -328,9 +375,14 @@ class MidrangeViews(traitlets.HasTraits):
         self._mr_busy = False
         self._mr_curated_for: dict[int, int] = {}
         self._mr_weights: dict[int, float] = {}  # sample weights of a set_curation(); absent = 1
-        self._mr_good = {"midrange_class": self.midrange_class, "midrange_band": list(self.midrange_band),
-                         "midrange_layer": self.midrange_layer}
-        self.observe(self._mr_on_input, names=["midrange_open", "midrange_class", "midrange_band", "midrange_layer"])
+        self._mr_good = {
+            "midrange_class": self.midrange_class,
+            "midrange_band": list(self.midrange_band),
+            "midrange_layer": self.midrange_layer,
+        }
+        self.observe(
+            self._mr_on_input, names=["midrange_open", "midrange_class", "midrange_band", "midrange_layer"]
+        )
         self.observe(self._mr_on_curated, names=["curated_indices"])
         self.observe(self._mr_on_view, names=["view"])
         if self.midrange_open:
@@ -348,27 +400,38 @@ class MidrangeViews(traitlets.HasTraits):
 
     def curation_records(self) -> list[dict[str, Any]]:
         """One record per curated input (see :func:`curation_records`)."""
-        return curation_records(self._explorer, self.midrange_outputs, self.curated_indices, self._mr_curated_for,
-                                self._mr_groups, self._mr_weights)
+        return curation_records(
+            self._explorer,
+            self.midrange_outputs,
+            self.curated_indices,
+            self._mr_curated_for,
+            self._mr_groups,
+            self._mr_weights,
+        )
 
     def set_curation(self, curation: Any) -> None:
-        """Make a :class:`~napwidget.midrange.Curation` (from :func:`~napwidget.midrange.curate`) the curation set,
-        with its sample weights: ``curated_indices`` becomes its indices and the export carries its weights
-        (weighted strategies such as ``"midrange_weighted"`` or ``"jtt"`` cover the whole pool and differ only
-        by weight). Inputs added by hand later get weight 1.
+        """Make a :class:`~napwidget.midrange.Curation` (from :func:`~napwidget.midrange.curate`) the
+        curation set, with its sample weights: ``curated_indices`` becomes its indices and the export carries
+        its weights (weighted strategies such as ``"midrange_weighted"`` or ``"jtt"`` cover the whole pool
+        and differ only by weight). Inputs added by hand later get weight 1.
 
         Example
         -------
-        >>> w.set_curation(curate(z_pool, y_pool, strategy="jtt")); w.export_curation("jtt.csv")  # doctest: +SKIP
+        >>> w.set_curation(curate(z_pool, y_pool, strategy="jtt"))  # doctest: +SKIP
+        >>> w.export_curation("jtt.csv")  # doctest: +SKIP
         """
         idx = np.asarray(getattr(curation, "indices", None) if curation is not None else None)
         wts = np.asarray(getattr(curation, "weights", None) if curation is not None else None, dtype=object)
         if idx.ndim != 1 or wts.shape != idx.shape:
-            raise NapInputError("set_curation takes a Curation (indices and one weight per index)",
-                                "pass the result of napwidget.midrange.curate(...)")
+            raise NapInputError(
+                "set_curation takes a Curation (indices and one weight per index)",
+                "pass the result of napwidget.midrange.curate(...)",
+            )
         n = self._explorer.n
         if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise NapInputError(f"the curation's indices must lie in 0..{n - 1}", "curate the inputs this widget shows")
+            raise NapInputError(
+                f"the curation's indices must lie in 0..{n - 1}", "curate the inputs this widget shows"
+            )
         src = np.asarray(getattr(curation, "source_class", np.full(len(idx), -1)))
         self._mr_curated_for = {int(i): int(k) for i, k in zip(idx, src)}
         self._mr_weights = {int(i): float(v) for i, v in zip(idx, wts)}
@@ -387,7 +450,9 @@ class MidrangeViews(traitlets.HasTraits):
         path = Path(path)
         fmt = (format or path.suffix.lstrip(".") or "csv").lower()
         if fmt not in ("csv", "json"):
-            raise NapInputError(f"unknown curation format {fmt!r}", "use a .csv or .json path, or format='csv'|'json'")
+            raise NapInputError(
+                f"unknown curation format {fmt!r}", "use a .csv or .json path, or format='csv'|'json'"
+            )
         records = self.curation_records()
         text = curation_csv(records) if fmt == "csv" else curation_json(records, self._explorer.n)
         path.write_text(text, encoding="utf-8")
@@ -396,15 +461,25 @@ class MidrangeViews(traitlets.HasTraits):
     # ---------------------------------------------------------------------------- internals
     def _mr_key(self) -> tuple:
         ex = self._explorer
-        return (int(self.midrange_class), tuple(self.midrange_band), self.midrange_layer,
-                tuple(sorted((k, str(v)) for k, v in ex.params.items())))
+        return (
+            int(self.midrange_class),
+            tuple(self.midrange_band),
+            self.midrange_layer,
+            tuple(sorted((k, str(v)) for k, v in ex.params.items())),
+        )
 
     def _mr_compute(self) -> dict[str, Any]:
         key = self._mr_key()
         vm = self._mr_cache.get(key)
         if vm is None:
-            vm = midrange_view(self._explorer, self.midrange_outputs, self.midrange_class, self.midrange_band or None,
-                               self.midrange_layer or None, self._mr_groups)
+            vm = midrange_view(
+                self._explorer,
+                self.midrange_outputs,
+                self.midrange_class,
+                self.midrange_band or None,
+                self.midrange_layer or None,
+                self._mr_groups,
+            )
             self._mr_cache[key] = vm
             while len(self._mr_cache) > 8:
                 self._mr_cache.popitem(last=False)
@@ -447,12 +522,18 @@ class MidrangeViews(traitlets.HasTraits):
             return
         except Exception as exc:  # never let an exception kill the comm
             traceback.print_exc()
-            self._mr_fail(f"Unexpected error in the mid-range view: {type(exc).__name__}: {exc}. Fix: try another band or layer; details are in the log.")
+            self._mr_fail(
+                f"Unexpected error in the mid-range view: {type(exc).__name__}: {exc}. Fix: try another "
+                "band or layer; details are in the log."
+            )
             return
         if not self.midrange_band:  # the default band, made explicit
             self._mr_set(midrange_band=list(vm["band"]))
-        self._mr_good = {"midrange_class": self.midrange_class, "midrange_band": list(self.midrange_band),
-                         "midrange_layer": self.midrange_layer}
+        self._mr_good = {
+            "midrange_class": self.midrange_class,
+            "midrange_band": list(self.midrange_band),
+            "midrange_layer": self.midrange_layer,
+        }
         with self.hold_sync():
             self.midrange = vm
             if select:
@@ -465,7 +546,10 @@ class MidrangeViews(traitlets.HasTraits):
         if name == "midrange_class":
             z = self.midrange_outputs
             if z is not None and not 0 <= change["new"] < z.shape[1]:
-                self._mr_fail(f"midrange_class={change['new']} is out of range for {z.shape[1]} outputs. Fix: pick a class in 0..{z.shape[1] - 1}.")
+                self._mr_fail(
+                    f"midrange_class={change['new']} is out of range for {z.shape[1]} outputs. Fix: pick a "
+                    f"class in 0..{z.shape[1] - 1}."
+                )
                 return
             self._mr_set(midrange_band=[])  # a new class starts from its default band
         elif name == "midrange_band" and self.midrange_band:
@@ -474,12 +558,22 @@ class MidrangeViews(traitlets.HasTraits):
             except NapInputError as exc:
                 self._mr_fail(str(exc))
                 return
-        elif name == "midrange_layer" and self.midrange_layer and self.midrange_layer not in self._explorer.layers:
-            self._mr_fail(f"unknown layer {self.midrange_layer!r} for the mid-range view. Fix: pick one of {', '.join(self._explorer.layers[:12])}.")
+        elif (
+            name == "midrange_layer"
+            and self.midrange_layer
+            and self.midrange_layer not in self._explorer.layers
+        ):
+            self._mr_fail(
+                f"unknown layer {self.midrange_layer!r} for the mid-range view. Fix: pick one of "
+                f"{', '.join(self._explorer.layers[:12])}."
+            )
             return
         if not self.midrange_open:  # closed: checked now, computed when opened
-            self._mr_good = {"midrange_class": self.midrange_class, "midrange_band": list(self.midrange_band),
-                             "midrange_layer": self.midrange_layer}
+            self._mr_good = {
+                "midrange_class": self.midrange_class,
+                "midrange_band": list(self.midrange_band),
+                "midrange_layer": self.midrange_layer,
+            }
             self._mr_refresh()
             return
         self._mr_refresh(select=True)
@@ -495,7 +589,9 @@ class MidrangeViews(traitlets.HasTraits):
         new = [int(i) for i in change["new"]]
         clean = sorted({i for i in new if 0 <= i < n})
         if len(clean) < len(set(new)):
-            self.error = f"curated input indices outside 0..{n - 1} were dropped. Fix: curate existing inputs."
+            self.error = (
+                f"curated input indices outside 0..{n - 1} were dropped. Fix: curate existing inputs."
+            )
         for i in clean:
             self._mr_curated_for.setdefault(i, int(self.midrange_class))
         for i in set(self._mr_curated_for) - set(clean):

@@ -2,8 +2,9 @@
 
 The builders (:func:`mapper_view`, :func:`diagram_view`, :func:`flow_view`) take an
 :class:`~napwidget.explorer.Explorer` and return JSON-able dicts; they are testable without a widget.
-:class:`TopologyViews` is the widget side: a traitlets mixin of :class:`~napwidget.widget.NapWidget` that holds
-the topology traits and recomputes a view model only while its panel is open (the first render stays fast).
+:class:`TopologyViews` is the widget side: a traitlets mixin of :class:`~napwidget.widget.NapWidget` that
+holds the topology traits and recomputes a view model only while its panel is open (the first render stays
+fast).
 
 Traits (synced)
 ---------------
@@ -14,10 +15,11 @@ mapper_params : ``{"lens", "n_intervals", "overlap", "eps", "min_samples", "metr
 flow_layers : layer names of the flow view, in model order; ``[]`` = the current layer and the next one.
 mapper, diagram, flow : the view models (kernel -> front end), ``{}`` while the panel is closed.
 
-Selecting from a topology view sets ``selected_indices`` (the members of the clicked Mapper nodes or flow band),
-exactly as the front end does; :meth:`TopologyViews.select_mapper_nodes` / :meth:`select_flow_link` do it from
-Python.
+Selecting from a topology view sets ``selected_indices`` (the members of the clicked Mapper nodes or flow
+band), exactly as the front end does; :meth:`TopologyViews.select_mapper_nodes` / :meth:`select_flow_link` do
+it from Python.
 """
+
 from __future__ import annotations
 
 import copy
@@ -38,7 +40,12 @@ PANELS = ("mapper", "flow", "diagram")
 LENS_OPTIONS = ("l2norm", "pca")
 METRIC_OPTIONS = ("euclidean", "cosine")
 MAPPER_DEFAULTS: dict[str, Any] = {
-    "lens": "l2norm", "n_intervals": 10, "overlap": 0.3, "eps": "auto", "min_samples": 3, "metric": "euclidean",
+    "lens": "l2norm",
+    "n_intervals": 10,
+    "overlap": 0.3,
+    "eps": "auto",
+    "min_samples": 3,
+    "metric": "euclidean",
 }
 MAX_INTERVALS = 200
 DIAGRAM_MAX_POINTS = 1500  # persistence bars drawn besides the NAPs' (the most persistent ones)
@@ -55,18 +62,25 @@ def validate_mapper_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
     Example
     -------
-    >>> validate_mapper_params({"n_intervals": "12", "eps": ""})["n_intervals"], validate_mapper_params({})["eps"]
+    >>> (validate_mapper_params({"n_intervals": "12", "eps": ""})["n_intervals"],
+    ...  validate_mapper_params({})["eps"])
     (12, 'auto')
     """
     p = dict(MAPPER_DEFAULTS)
     unknown = set(params or {}) - set(MAPPER_DEFAULTS)
     if unknown:
-        raise NapInputError(f"unknown Mapper parameter(s) {sorted(unknown)}", f"use {', '.join(MAPPER_DEFAULTS)}")
+        raise NapInputError(
+            f"unknown Mapper parameter(s) {sorted(unknown)}", f"use {', '.join(MAPPER_DEFAULTS)}"
+        )
     p.update(params or {})
     if p["lens"] not in LENS_OPTIONS:
-        raise NapInputError(f"unknown Mapper lens {p['lens']!r}", f"use one of {', '.join(map(repr, LENS_OPTIONS))}")
+        raise NapInputError(
+            f"unknown Mapper lens {p['lens']!r}", f"use one of {', '.join(map(repr, LENS_OPTIONS))}"
+        )
     if p["metric"] not in METRIC_OPTIONS:
-        raise NapInputError(f"unknown Mapper metric {p['metric']!r}", f"use one of {', '.join(map(repr, METRIC_OPTIONS))}")
+        raise NapInputError(
+            f"unknown Mapper metric {p['metric']!r}", f"use one of {', '.join(map(repr, METRIC_OPTIONS))}"
+        )
     for key, lo, hi in (("n_intervals", 1, MAX_INTERVALS), ("min_samples", 1, 10_000)):
         v = p[key]
         try:
@@ -75,16 +89,24 @@ def validate_mapper_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise NapInputError(f"Mapper {key.replace('_', ' ')}={v!r} is not a whole number", "type an integer such as 10")
+            raise NapInputError(
+                f"Mapper {key.replace('_', ' ')}={v!r} is not a whole number", "type an integer such as 10"
+            )
         if not lo <= iv <= hi:
-            raise NapInputError(f"Mapper {key.replace('_', ' ')}={iv} is out of range", f"use a value between {lo} and {hi}")
+            raise NapInputError(
+                f"Mapper {key.replace('_', ' ')}={iv} is out of range", f"use a value between {lo} and {hi}"
+            )
         p[key] = iv
     try:
         p["overlap"] = float(p["overlap"])
     except (TypeError, ValueError):
-        raise NapInputError(f"Mapper overlap={p['overlap']!r} is not a number", "use a fraction such as 0.3") from None
+        raise NapInputError(
+            f"Mapper overlap={p['overlap']!r} is not a number", "use a fraction such as 0.3"
+        ) from None
     if not 0.0 <= p["overlap"] <= 0.9:
-        raise NapInputError(f"Mapper overlap={p['overlap']:g} is outside 0..0.9", "use a fraction such as 0.3 (30 %)")
+        raise NapInputError(
+            f"Mapper overlap={p['overlap']:g} is outside 0..0.9", "use a fraction such as 0.3 (30 %)"
+        )
     eps = p["eps"]
     if eps is None or (isinstance(eps, str) and eps.strip().lower() in ("", "auto")):
         p["eps"] = "auto"
@@ -92,9 +114,13 @@ def validate_mapper_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
         try:
             eps = float(eps)
         except (TypeError, ValueError):
-            raise NapInputError(f"Mapper eps={p['eps']!r} is not a number", "type a positive radius or 'auto'") from None
+            raise NapInputError(
+                f"Mapper eps={p['eps']!r} is not a number", "type a positive radius or 'auto'"
+            ) from None
         if not math.isfinite(eps) or eps <= 0:
-            raise NapInputError(f"Mapper eps={eps:g} is not a positive radius", "type a positive number or leave it on 'auto'")
+            raise NapInputError(
+                f"Mapper eps={eps:g} is not a positive radius", "type a positive number or leave it on 'auto'"
+            )
         p["eps"] = eps
     return p
 
@@ -105,7 +131,7 @@ def default_flow_layers(explorer: Any) -> list[str]:
     i = layers.index(explorer.params["layer"])
     if len(layers) < 2:
         return layers
-    return layers[i:i + 2] if i + 1 < len(layers) else layers[i - 1:i + 1]
+    return layers[i : i + 2] if i + 1 < len(layers) else layers[i - 1 : i + 1]
 
 
 def validate_flow_layers(explorer: Any, layers: Sequence[str] | None) -> list[str]:
@@ -115,12 +141,18 @@ def validate_flow_layers(explorer: Any, layers: Sequence[str] | None) -> list[st
     else:
         unknown = [name for name in layers if name not in explorer.layers]
         if unknown:
-            raise NapInputError(f"unknown flow layer(s) {unknown[:3]}", f"pick from {', '.join(explorer.layers[:12])}")
+            raise NapInputError(
+                f"unknown flow layer(s) {unknown[:3]}", f"pick from {', '.join(explorer.layers[:12])}"
+            )
         want = set(layers)
         chosen = [name for name in explorer.layers if name in want]
     if len(chosen) < 2:
-        raise NapInputError("the flow needs at least two layers", "pick two or more layers (the widget has only one)"
-                            if len(explorer.layers) < 2 else "pick two or more layers")
+        raise NapInputError(
+            "the flow needs at least two layers",
+            "pick two or more layers (the widget has only one)"
+            if len(explorer.layers) < 2
+            else "pick two or more layers",
+        )
     return chosen
 
 
@@ -157,12 +189,15 @@ def naps_at(explorer: Any, layer: str, cache: dict | None = None) -> Any:
 
 
 # ------------------------------------------------------------------------------------------- mapper
-def mapper_view(explorer: Any, params: Mapping[str, Any] | None = None, layer: str | None = None) -> dict[str, Any]:
+def mapper_view(
+    explorer: Any, params: Mapping[str, Any] | None = None, layer: str | None = None
+) -> dict[str, Any]:
     """The Mapper graph of ``layer`` (default: the current one) as the mapper view draws it.
 
     ``{"layer", "params" (validated, "eps_used"), "n", "nodes": [{id, size, members, interval, mean_lens, l2,
     dominant, purity, top: [[class code, count, share]]}], "edges": [{source, target, shared, jaccard}],
-    "l2_range", "n_intervals", "covered"}``. Class codes index the main view model's ``classes``/``class_colors``.
+    "l2_range", "n_intervals", "covered"}``. Class codes index the main view model's
+    ``classes``/``class_colors``.
     """
     from napwidget.topology import mapper_graph
 
@@ -170,27 +205,48 @@ def mapper_view(explorer: Any, params: Mapping[str, Any] | None = None, layer: s
     layer = layer or explorer.params["layer"]
     x = _matrix(explorer, layer)
     try:
-        g = mapper_graph(x, lens=p["lens"], n_intervals=p["n_intervals"], overlap=p["overlap"], eps=p["eps"],
-                         min_samples=p["min_samples"], metric=p["metric"])
+        g = mapper_graph(
+            x,
+            lens=p["lens"],
+            n_intervals=p["n_intervals"],
+            overlap=p["overlap"],
+            eps=p["eps"],
+            min_samples=p["min_samples"],
+            metric=p["metric"],
+        )
     except NapInputError:
         raise
     except MemoryError:
-        raise NapInputError(f"not enough memory for the Mapper graph of layer {layer!r}",
-                            "use fewer intervals, a smaller eps or fewer inputs") from None
+        raise NapInputError(
+            f"not enough memory for the Mapper graph of layer {layer!r}",
+            "use fewer intervals, a smaller eps or fewer inputs",
+        ) from None
     except Exception as exc:  # any kernel failure is a readable message
-        raise NapInputError(f"the Mapper graph of layer {layer!r} failed ({type(exc).__name__}: {exc})",
-                            "try other Mapper parameters") from exc
+        raise NapInputError(
+            f"the Mapper graph of layer {layer!r} failed ({type(exc).__name__}: {exc})",
+            "try other Mapper parameters",
+        ) from exc
     norms = np.linalg.norm(x.astype(np.float64, copy=False), axis=1)
     nodes = []
     for i, members in enumerate(g.nodes):
         dom, purity, top = _dominant(explorer, members)
-        nodes.append({
-            "id": i, "size": int(len(members)), "members": members.astype(int).tolist(),
-            "interval": int(g.node_interval[i]), "mean_lens": _r(g.mean_lens[i], 5),
-            "l2": _r(norms[members].mean(), 5), "dominant": dom, "purity": purity, "top": top,
-        })
-    edges = [{"source": int(a), "target": int(b), "shared": int(s), "jaccard": _r(j, 5)}
-             for (a, b), s, j in zip(g.edges.tolist(), g.shared.tolist(), g.jaccard.tolist())]
+        nodes.append(
+            {
+                "id": i,
+                "size": int(len(members)),
+                "members": members.astype(int).tolist(),
+                "interval": int(g.node_interval[i]),
+                "mean_lens": _r(g.mean_lens[i], 5),
+                "l2": _r(norms[members].mean(), 5),
+                "dominant": dom,
+                "purity": purity,
+                "top": top,
+            }
+        )
+    edges = [
+        {"source": int(a), "target": int(b), "shared": int(s), "jaccard": _r(j, 5)}
+        for (a, b), s, j in zip(g.edges.tolist(), g.shared.tolist(), g.jaccard.tolist())
+    ]
     l2 = [n["l2"] for n in nodes if n["l2"] is not None]
     covered = np.unique(np.concatenate(g.nodes)).size if g.nodes else 0
     return {
@@ -242,7 +298,9 @@ def diagram_view(explorer: Any, max_points: int = DIAGRAM_MAX_POINTS) -> dict[st
     naps = explorer.naps
     tree = getattr(naps, "tree", None)
     if tree is None:
-        raise NapInputError("these NAPs carry no single-linkage tree", "recompute them (find_naps keeps the tree)")
+        raise NapInputError(
+            "these NAPs carry no single-linkage tree", "recompute them (find_naps keeps the tree)"
+        )
     bars = h0_bars(tree.mst, tree.core_distances)
     k = int(naps.n_naps)
     points = nap_diagram_points(naps) if k else np.zeros((0, 5))
@@ -257,23 +315,50 @@ def diagram_view(explorer: Any, max_points: int = DIAGRAM_MAX_POINTS) -> dict[st
     finite = death[np.isfinite(death)]
     hi = float(max(finite.max() if finite.size else 0.0, birth.max() if birth.size else 0.0))
     lo = float(birth.min()) if birth.size else 0.0
-    lo = max(0.0, lo - 0.06 * (hi - lo)) if hi > lo else 0.0  # zoomed to the bars: births start at core distances
+    lo = (
+        max(0.0, lo - 0.06 * (hi - lo)) if hi > lo else 0.0
+    )  # zoomed to the bars: births start at core distances
     top = hi + 0.08 * (hi - lo or 1.0)  # where infinite deaths are drawn
     rows = []
     for v in shown.tolist():
         inf = bool(np.isinf(death[v]))
-        rows.append({"kind": "bar", "nap": -1, "birth": _r(birth[v], 5), "death": _r(top if inf else death[v], 5),
-                     "inf": inf, "persistence": None if inf else _r(death[v] - birth[v], 5), "input": int(v)})
+        rows.append(
+            {
+                "kind": "bar",
+                "nap": -1,
+                "birth": _r(birth[v], 5),
+                "death": _r(top if inf else death[v], 5),
+                "inf": inf,
+                "persistence": None if inf else _r(death[v] - birth[v], 5),
+                "input": int(v),
+            }
+        )
     vm_rows = {r["id"]: r for r in explorer.view_model()["naps"]}
     for v, i in sorted(nap_of_vertex.items(), key=lambda t: t[1]):
         inf = bool(np.isinf(death[v]))
         row = vm_rows.get(i, {})
         dom = row.get("dominant")
-        rows.append({"kind": "nap", "nap": i, "birth": _r(birth[v], 5), "death": _r(top if inf else death[v], 5),
-                     "inf": inf, "persistence": None if inf else _r(death[v] - birth[v], 5), "input": int(v),
-                     "size": int(row.get("size", 0)), "dominant": explorer.classes[dom] if dom is not None else ""})
-    rows += [{"kind": "diag", "birth": _r(lo, 5), "death": _r(lo, 5)}, {"kind": "diag", "birth": _r(top, 5), "death": _r(top, 5)}]
-    rows += [{"kind": "infline", "birth": _r(lo, 5), "death": _r(top, 5)}, {"kind": "infline", "birth": _r(top, 5), "death": _r(top, 5)}]
+        rows.append(
+            {
+                "kind": "nap",
+                "nap": i,
+                "birth": _r(birth[v], 5),
+                "death": _r(top if inf else death[v], 5),
+                "inf": inf,
+                "persistence": None if inf else _r(death[v] - birth[v], 5),
+                "input": int(v),
+                "size": int(row.get("size", 0)),
+                "dominant": explorer.classes[dom] if dom is not None else "",
+            }
+        )
+    rows += [
+        {"kind": "diag", "birth": _r(lo, 5), "death": _r(lo, 5)},
+        {"kind": "diag", "birth": _r(top, 5), "death": _r(top, 5)},
+    ]
+    rows += [
+        {"kind": "infline", "birth": _r(lo, 5), "death": _r(top, 5)},
+        {"kind": "infline", "birth": _r(top, 5), "death": _r(top, 5)},
+    ]
     has_labels = explorer.label_codes is not None
     spec = copy.deepcopy(_diagram_template(has_labels, k <= 60))
     spec["data"] = {"values": rows}
@@ -284,22 +369,27 @@ def diagram_view(explorer: Any, max_points: int = DIAGRAM_MAX_POINTS) -> dict[st
             if ch in enc and "scale" in enc[ch]:
                 enc[ch]["scale"]["domain"] = [_r(lo, 5), _r(top, 5)]
         if has_labels and isinstance(enc.get("color"), dict) and enc["color"].get("field") == "dominant":
-            enc["color"]["scale"] = {"domain": [explorer.classes[c] for c in present],
-                                     "range": [explorer.class_color(c) for c in present]}
+            enc["color"]["scale"] = {
+                "domain": [explorer.classes[c] for c in present],
+                "range": [explorer.class_color(c) for c in present],
+            }
     return {
         "layer": explorer.params["layer"],
         "params": dict(explorer.params),
         "spec": spec,
         "n_bars": n_bars,
         "n_shown": int(len(shown)) + len(nap_of_vertex),
-        "naps": [{"nap": i, "birth": _r(points[i, 0], 5), "death": _r(points[i, 1], 5), "input": int(points[i, 2])}
-                 for i in range(k)],
+        "naps": [
+            {"nap": i, "birth": _r(points[i, 0], 5), "death": _r(points[i, 1], 5), "input": int(points[i, 2])}
+            for i in range(k)
+        ],
     }
 
 
 @functools.lru_cache(maxsize=4)
 def _diagram_template(has_labels: bool, with_text: bool) -> dict:
-    """Vega-Lite structure of the diagram (built with Altair and validated once); data and domains filled later."""
+    """Vega-Lite structure of the diagram (built with Altair and validated once); data and domains filled
+    later."""
     import altair as alt
 
     napsel = alt.param(name="napsel", value=[])
@@ -307,41 +397,103 @@ def _diagram_template(has_labels: bool, with_text: bool) -> dict:
     is_sel = "indexof(napsel, datum.nap) >= 0"
     any_sel = "length(napsel) > 0"
     lit = f"{is_sel} || datum.nap == napHover"
-    x = alt.X("birth:Q", title="birth (core distance)", scale=alt.Scale(domain=[0, 1], nice=False, zero=False))
-    y = alt.Y("death:Q", title="death (merge height) · ∞ at the top", scale=alt.Scale(domain=[0, 1], nice=False, zero=False))
+    x = alt.X(
+        "birth:Q", title="birth (core distance)", scale=alt.Scale(domain=[0, 1], nice=False, zero=False)
+    )
+    y = alt.Y(
+        "death:Q",
+        title="death (merge height) · ∞ at the top",
+        scale=alt.Scale(domain=[0, 1], nice=False, zero=False),
+    )
     base = alt.Chart(alt.Data(values=[{"kind": "bar", "birth": 0.0, "death": 0.0}]))
     shape = alt.condition("datum.inf", alt.value("triangle-up"), alt.value("circle"))
-    diag = base.transform_filter("datum.kind == 'diag'").mark_line(strokeDash=[4, 3], strokeWidth=1, color="#9aa1ab").encode(x=x, y=y)
-    infline = base.transform_filter("datum.kind == 'infline'").mark_line(strokeDash=[2, 3], strokeWidth=1, color="#9aa1ab").encode(x=x, y=y)
-    inflabel = base.transform_filter("datum.kind == 'infline' && datum.birth < datum.death").mark_text(
-        align="left", dx=3, dy=-7, fontSize=12, color="#9aa1ab").encode(x=x, y=y, text=alt.value("∞"))
-    others = base.transform_filter("datum.kind == 'bar'").mark_point(filled=True, size=22).encode(
-        x=x, y=y, shape=shape, color=alt.value("#9aa1ab"), opacity=alt.value(0.55),
-        tooltip=[alt.Tooltip("birth:Q", format=".3f"), alt.Tooltip("death:Q", format=".3f"),
-                 alt.Tooltip("input:Q", title="densest input")],
+    diag = (
+        base.transform_filter("datum.kind == 'diag'")
+        .mark_line(strokeDash=[4, 3], strokeWidth=1, color="#9aa1ab")
+        .encode(x=x, y=y)
     )
-    color = (alt.Color("dominant:N", title="dominant label", scale=alt.Scale(domain=["a"], range=["#000000"]), legend=None)
-             if has_labels else alt.value("#0072B2"))
-    tooltip = [alt.Tooltip("nap:Q", title="NAP"), alt.Tooltip("size:Q", title="members"),
-               alt.Tooltip("birth:Q", format=".3f"), alt.Tooltip("death:Q", format=".3f"),
-               alt.Tooltip("persistence:Q", title="bar length", format=".3f")]
+    infline = (
+        base.transform_filter("datum.kind == 'infline'")
+        .mark_line(strokeDash=[2, 3], strokeWidth=1, color="#9aa1ab")
+        .encode(x=x, y=y)
+    )
+    inflabel = (
+        base.transform_filter("datum.kind == 'infline' && datum.birth < datum.death")
+        .mark_text(align="left", dx=3, dy=-7, fontSize=12, color="#9aa1ab")
+        .encode(x=x, y=y, text=alt.value("∞"))
+    )
+    others = (
+        base.transform_filter("datum.kind == 'bar'")
+        .mark_point(filled=True, size=22)
+        .encode(
+            x=x,
+            y=y,
+            shape=shape,
+            color=alt.value("#9aa1ab"),
+            opacity=alt.value(0.55),
+            tooltip=[
+                alt.Tooltip("birth:Q", format=".3f"),
+                alt.Tooltip("death:Q", format=".3f"),
+                alt.Tooltip("input:Q", title="densest input"),
+            ],
+        )
+    )
+    color = (
+        alt.Color(
+            "dominant:N",
+            title="dominant label",
+            scale=alt.Scale(domain=["a"], range=["#000000"]),
+            legend=None,
+        )
+        if has_labels
+        else alt.value("#0072B2")
+    )
+    tooltip = [
+        alt.Tooltip("nap:Q", title="NAP"),
+        alt.Tooltip("size:Q", title="members"),
+        alt.Tooltip("birth:Q", format=".3f"),
+        alt.Tooltip("death:Q", format=".3f"),
+        alt.Tooltip("persistence:Q", title="bar length", format=".3f"),
+    ]
     if has_labels:
         tooltip.append(alt.Tooltip("dominant:N", title="dominant label"))
-    nap_points = base.transform_filter("datum.kind == 'nap'").mark_point(filled=True, size=120).encode(
-        x=x, y=y, shape=shape, color=color, tooltip=tooltip,
-        opacity=alt.condition(f"{lit} || !({any_sel})", alt.value(0.95), alt.value(0.28)),
-        stroke=alt.value("currentColor"),
-        strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.3)),
-        strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
-    ).add_params(napsel, hover)
+    nap_points = (
+        base.transform_filter("datum.kind == 'nap'")
+        .mark_point(filled=True, size=120)
+        .encode(
+            x=x,
+            y=y,
+            shape=shape,
+            color=color,
+            tooltip=tooltip,
+            opacity=alt.condition(f"{lit} || !({any_sel})", alt.value(0.95), alt.value(0.28)),
+            stroke=alt.value("currentColor"),
+            strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.3)),
+            strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
+        )
+        .add_params(napsel, hover)
+    )
     layers = [diag, infline, inflabel, others, nap_points]
     if with_text:
-        layers.append(base.transform_filter("datum.kind == 'nap'").mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
-            x=x, y=y, text=alt.Text("nap:Q"),
-            opacity=alt.condition(f"{is_sel} || !({any_sel})", alt.value(0.85), alt.value(0.3))))
-    chart = (alt.layer(*layers).properties(width=340, height=250).configure_view(stroke=None)
-             .configure(background="transparent")
-             .configure_axis(grid=True, gridOpacity=0.35, labelFontSize=10, titleFontSize=11, titleFontWeight="normal"))
+        layers.append(
+            base.transform_filter("datum.kind == 'nap'")
+            .mark_text(align="left", dx=7, dy=-6, fontSize=10)
+            .encode(
+                x=x,
+                y=y,
+                text=alt.Text("nap:Q"),
+                opacity=alt.condition(f"{is_sel} || !({any_sel})", alt.value(0.85), alt.value(0.3)),
+            )
+        )
+    chart = (
+        alt.layer(*layers)
+        .properties(width=340, height=250)
+        .configure_view(stroke=None)
+        .configure(background="transparent")
+        .configure_axis(
+            grid=True, gridOpacity=0.35, labelFontSize=10, titleFontSize=11, titleFontWeight="normal"
+        )
+    )
     spec = chart.to_dict()
     spec.pop("$schema", None)
     spec.pop("datasets", None)
@@ -351,7 +503,9 @@ def _diagram_template(has_labels: bool, with_text: bool) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- flow
-def flow_view(explorer: Any, layers: Sequence[str] | None = None, cache: dict | None = None) -> dict[str, Any]:
+def flow_view(
+    explorer: Any, layers: Sequence[str] | None = None, cache: dict | None = None
+) -> dict[str, Any]:
     """Alluvial view model of NAP membership across ``layers`` (default: current + next) at the current
     clustering parameters (:func:`~napwidget.topology.nap_flow` on each layer's NAPs).
 
@@ -376,11 +530,26 @@ def flow_view(explorer: Any, layers: Sequence[str] | None = None, cache: dict | 
     col_of = {name: i for i, name in enumerate(flow.layers)}
     for link in flow.links:
         dom, purity, _ = _dominant(explorer, link.members)
-        links.append({"col": col_of[link.layer_a], "nap_a": link.nap_a, "nap_b": link.nap_b, "count": link.count,
-                      "members": link.members.astype(int).tolist(), "dominant": dom, "purity": purity,
-                      "noise": bool(link.noise_a or link.noise_b)})
-    return {"layers": list(flow.layers), "current": explorer.params["layer"], "params": dict(explorer.params),
-            "n": int(explorer.n), "columns": columns, "links": links}
+        links.append(
+            {
+                "col": col_of[link.layer_a],
+                "nap_a": link.nap_a,
+                "nap_b": link.nap_b,
+                "count": link.count,
+                "members": link.members.astype(int).tolist(),
+                "dominant": dom,
+                "purity": purity,
+                "noise": bool(link.noise_a or link.noise_b),
+            }
+        )
+    return {
+        "layers": list(flow.layers),
+        "current": explorer.params["layer"],
+        "params": dict(explorer.params),
+        "n": int(explorer.n),
+        "columns": columns,
+        "links": links,
+    }
 
 
 # ------------------------------------------------------------------------------------------- widget mixin
@@ -475,7 +644,10 @@ class TopologyViews(traitlets.HasTraits):
                 self.error = str(exc)
                 self._topo_revert(panel)
             except Exception as exc:  # never let an exception kill the comm
-                self.error = f"Unexpected error in the {panel} view: {type(exc).__name__}: {exc}. Fix: try other parameters; details are in the log."
+                self.error = (
+                    f"Unexpected error in the {panel} view: {type(exc).__name__}: {exc}. Fix: try other "
+                    "parameters; details are in the log."
+                )
                 traceback.print_exc()
                 self._topo_revert(panel)
             else:

@@ -3,6 +3,7 @@
 Helpers live in ``labkit.py`` (shared with ``benchmarks/bench_widget.py``). Tests here are marked
 ``browser``; they skip only when ``/usr/bin/chromium`` is missing (CI installs it: ``make browser``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +16,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from labkit import CHROMIUM, CONTEXTS, NotebookPage, lab_server, launch_chromium, write_notebook
 
-ARTIFACTS = Path(os.environ.get("NAPW_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("NAPW_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+)
 
 
 def _need_chromium():
@@ -66,7 +69,8 @@ def lab_context(chromium):
 
 @pytest.fixture(scope="session")
 def open_notebook(lab, lab_context):
-    """Factory: ``open_notebook(name, cells)`` writes the notebook with nbformat, opens it, waits for "| Idle".
+    """Factory: ``open_notebook(name, cells)`` writes the notebook with nbformat, opens it,
+    waits for "| Idle".
 
     Pages are closed (and their kernels shut down) at the end of the session.
     """

@@ -3,6 +3,7 @@
 Used by ``tests/browser/conftest.py`` (session fixtures) and by ``benchmarks/bench_widget.py``.
 Everything runs on 127.0.0.1 and offline: no ``playwright install``, no news or update checks.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,7 +60,9 @@ def _write_settings(settings: Path) -> None:
     files = {
         # "Would you like to get notified about official Jupyter news?" toast, and update checks
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
-            "fetchNews": "false", "checkForUpdates": False},
+            "fetchNews": "false",
+            "checkForUpdates": False,
+        },
         # the extension manager would query PyPI
         "@jupyterlab/extensionmanager-extension/plugin.jupyterlab-settings": {"enabled": False},
         # all cells in the DOM: locators of cells below a tall widget output stay valid
@@ -92,10 +95,20 @@ def lab_server(base: Path, startup_timeout: float = 90.0, env: dict[str, str] | 
         **(env or {}),
     }
     port = _free_port()
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root",
-           "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={TOKEN}",
-           f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     log = open(base / "lab.log", "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -108,10 +121,11 @@ def lab_server(base: Path, startup_timeout: float = 90.0, env: dict[str, str] | 
             try:
                 urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
                 break
-            except OSError:
+            except OSError as err:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyter lab did not answer in {startup_timeout:.0f} s:\n"
-                                       f"{server.log[-3000:]}")
+                    raise RuntimeError(
+                        f"jupyter lab did not answer in {startup_timeout:.0f} s:\n{server.log[-3000:]}"
+                    ) from err
                 time.sleep(0.3)
         yield server
     finally:
@@ -129,8 +143,11 @@ def launch_chromium(playwright):
 
 
 def write_notebook(path: Path, cells: list[str]) -> Path:
-    nb = nbformat.v4.new_notebook(metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
+    nb = nbformat.v4.new_notebook(
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+        }
+    )
     nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
     nbformat.write(nb, path)
     return path
@@ -155,7 +172,9 @@ class NotebookPage:
         from playwright.sync_api import expect
 
         ws = re.sub(r"\W", "-", self.name)
-        self.page.goto(f"{self.server.url}/lab/workspaces/{ws}/tree/{self.name}?token={self.server.token}&reset")
+        self.page.goto(
+            f"{self.server.url}/lab/workspaces/{ws}/tree/{self.name}?token={self.server.token}&reset"
+        )
         expect(self.page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=timeout_ms)
         self.wait_idle(timeout_ms)
         return self
@@ -168,7 +187,8 @@ class NotebookPage:
         from playwright.sync_api import expect
 
         expect(self.page.locator(".jp-StatusBar-Widget", has_text="| Idle").first).to_be_visible(
-            timeout=timeout_ms)
+            timeout=timeout_ms
+        )
 
     # -- cells -------------------------------------------------------------------------------------
     def cell(self, i: int):
@@ -191,7 +211,9 @@ class NotebookPage:
             if now != before and PROMPT_DONE.match(now):
                 break
             if time.monotonic() > deadline:
-                raise TimeoutError(f"cell {i} still '{now}' after {timeout_s:.0f} s; output:\n{self.output(i)}")
+                raise TimeoutError(
+                    f"cell {i} still '{now}' after {timeout_s:.0f} s; output:\n{self.output(i)}"
+                )
             self.page.wait_for_timeout(50)
         if check:
             err = self._error_text(i)
@@ -213,7 +235,7 @@ class NotebookPage:
         text = self.output(i)
         for line in text.splitlines():
             if line.startswith("STATE "):
-                return json.loads(line[len("STATE "):])
+                return json.loads(line[len("STATE ") :])
         raise AssertionError(f"cell {i} printed no STATE line:\n{text}")
 
 
@@ -225,7 +247,9 @@ from napwidget.widget import NapWidget
 
 rng = np.random.default_rng(0)
 centers = rng.uniform(0, 3, size=(4, 12)) * (rng.uniform(size=(4, 12)) < 0.5)
-X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(40, 12)) for c in centers]), 0).astype("float32")
+X = np.maximum(
+    np.concatenate([c + rng.normal(scale=0.1, size=(40, 12)) for c in centers]), 0
+).astype("float32")
 y = np.repeat(np.arange(4), 40)
 """
 

@@ -3,6 +3,7 @@
 One notebook (written with nbformat) is opened once for the module; the tests run in file order on the
 same live widget, each asserting both on the DOM and on the Python object (a cell prints its state).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,7 +49,9 @@ import numpy as np
 XSS = {XSS!r}
 rng = np.random.default_rng(3)
 centers = rng.uniform(0, 3, size=(4, 16)) * (rng.uniform(size=(4, 16)) < 0.4)
-X = np.maximum(np.concatenate([c + rng.normal(scale=0.1, size=(60, 16)) for c in centers]), 0).astype("float32")
+X = np.maximum(
+    np.concatenate([c + rng.normal(scale=0.1, size=(60, 16)) for c in centers]), 0
+).astype("float32")
 y = np.repeat(np.arange(4), 60)
 w_xss = NapWidget.from_activations({{"fc": X}}, images=demo.images[:240], labels=y,
                                    class_names=[f"{{XSS}} c{{i}}" for i in range(4)], min_cluster_size=10)
@@ -90,12 +93,16 @@ POINTS_JS = """el => [...el.querySelectorAll('.mark-symbol path')]
 
 def scatter_naps(r) -> list[int]:
     """The ``nap`` field of every point mark in the vega SVG."""
-    return r.locator("[data-testid=scatter]").evaluate(f"el => ({POINTS_JS})(el).map(p => p.__data__.datum.nap)")
+    return r.locator("[data-testid=scatter]").evaluate(
+        f"el => ({POINTS_JS})(el).map(p => p.__data__.datum.nap)"
+    )
 
 
 def gallery_indices(r) -> list[int]:
-    return [int(x) for x in r.locator("[data-testid=gallery-item]").evaluate_all(
-        "els => els.map(e => e.dataset.index)")]
+    return [
+        int(x)
+        for x in r.locator("[data-testid=gallery-item]").evaluate_all("els => els.map(e => e.dataset.index)")
+    ]
 
 
 def expect_views_match(r, n_naps: int) -> None:
@@ -104,7 +111,9 @@ def expect_views_match(r, n_naps: int) -> None:
     expect(r.locator("[data-testid=nap-card]")).to_have_count(n_naps)
     r.page.wait_for_function(
         f"([el, n]) => ({POINTS_JS})(el).length === n",
-        arg=[r.locator("[data-testid=scatter]").element_handle(), n_naps], timeout=15_000)
+        arg=[r.locator("[data-testid=scatter]").element_handle(), n_naps],
+        timeout=15_000,
+    )
     assert sorted(x for x in scatter_naps(r)) == list(range(n_naps))
     assert ui_nap_count(r) == n_naps
 
@@ -120,7 +129,9 @@ def click_scatter_point(r, nap: int) -> None:
                return {{x, y, hit: document.elementFromPoint(x, y) === p}};
              }}
              return null;
-           }}""", nap)
+           }}""",
+        nap,
+    )
     assert pos is not None, f"no scatter point for NAP {nap}"
     assert pos["hit"], f"NAP {nap}'s point is covered by another element"
     r.page.mouse.click(pos["x"], pos["y"])
@@ -133,7 +144,8 @@ def clickable_nap(r, exclude=()) -> int:
         f"""el => ({POINTS_JS})(el).filter(p => {{
                  const b = p.getBoundingClientRect();
                  return document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2) === p;
-               }}).map(p => p.__data__.datum.nap)""")
+               }}).map(p => p.__data__.datum.nap)"""
+    )
     naps = [n for n in naps if n not in exclude]
     assert naps, "every scatter point is covered by another"
     return naps[0]
@@ -146,8 +158,16 @@ def test_first_render_shows_grid_scatter_gallery(nb):
     st = nb.state(1)
     assert st["error"] == "" and st["n_naps"] > 1
     settle(r)
-    for tid in ("layer-select", "mcs-input", "ms-input", "method-select", "nap-count", "scatter",
-                "heatmap", "gallery-page-next"):
+    for tid in (
+        "layer-select",
+        "mcs-input",
+        "ms-input",
+        "method-select",
+        "nap-count",
+        "scatter",
+        "heatmap",
+        "gallery-page-next",
+    ):
         expect(r.locator(f"[data-testid={tid}]")).to_be_visible()
     # nothing selected yet: the gallery is there, empty (it fills on selection, see below)
     expect(r.locator("[data-testid=gallery]")).to_be_attached()
@@ -227,7 +247,9 @@ def test_scatter_click_selects_nap_and_fills_gallery(nb):
     # the next gallery page shows the following members
     if st["n_members"] > len(shown):
         r.locator("[data-testid=gallery-page-next]").click()
-        expect(r.locator("[data-testid=gallery-item]").first).not_to_have_attribute("data-index", str(shown[0]))
+        expect(r.locator("[data-testid=gallery-item]").first).not_to_have_attribute(
+            "data-index", str(shown[0])
+        )
         page2 = gallery_indices(r)
         assert page2 and set(page2) <= set(st["members"]) and not set(page2) & set(shown)
 
@@ -239,7 +261,9 @@ def test_python_sets_selection(nb):
     expect(r.locator("[data-testid=nap-card].selected")).to_have_count(1)
     st = nb.state(1)
     assert st["selected_naps"] == [1]
-    expect(r.locator("[data-testid=gallery-item]").first).to_have_attribute("data-index", str(st["members"][0]))
+    expect(r.locator("[data-testid=gallery-item]").first).to_have_attribute(
+        "data-index", str(st["members"][0])
+    )
     assert set(gallery_indices(r)) <= set(st["members"])
 
 
@@ -296,8 +320,10 @@ def downscale(browser, png: bytes, width: int, height: int) -> bytes:
     try:
         pg = ctx.new_page()
         src = "data:image/png;base64," + base64.b64encode(png).decode()
-        pg.set_content(f'<body style="margin:0"><img src="{src}" style="width:{width}px;height:{height}px;'
-                       'display:block"></body>')
+        pg.set_content(
+            f'<body style="margin:0"><img src="{src}" style="width:{width}px;height:{height}px;'
+            'display:block"></body>'
+        )
         pg.wait_for_function("() => document.images[0].complete")
         return pg.screenshot()
     finally:

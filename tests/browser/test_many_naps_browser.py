@@ -3,6 +3,7 @@ rapid changes from the UI that must end showing exactly the kernel's final state
 
 ``NAPW_RAPID_REPEAT=20`` runs the rapid-changes test 20 times in a row on the same widget.
 """
+
 from __future__ import annotations
 
 import os
@@ -83,14 +84,21 @@ def expect_shows(nb, st: dict, timeout_s: float = 60.0) -> dict:
     got = None
     for _ in range(int(timeout_s / 0.25)):
         got = shown(r)
-        if (not got["busy"] and got["ready"] and got["count"] == st["n_naps"] == got["grid"]
-                and got["points"] is not None and sorted(got["points"]) == want):
+        if (
+            not got["busy"]
+            and got["ready"]
+            and got["count"] == st["n_naps"] == got["grid"]
+            and got["points"] is not None
+            and sorted(got["points"]) == want
+        ):
             return got
         nb.page.wait_for_timeout(250)
     page = {k: got[k] for k in got if k != "points"}
-    raise AssertionError(f"the page never showed the kernel's state: layer {st['layer']}, mcs "
-                         f"{st['min_cluster_size']}, {st['n_naps']} NAPs; page: {page}, "
-                         f"{len(got['points'] or [])} points")
+    raise AssertionError(
+        f"the page never showed the kernel's state: layer {st['layer']}, mcs "
+        f"{st['min_cluster_size']}, {st['n_naps']} NAPs; page: {page}, "
+        f"{len(got['points'] or [])} points"
+    )
 
 
 def test_many_naps_virtualised_cards_canvas_views_and_small_dom(nb):

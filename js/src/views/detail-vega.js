@@ -7,12 +7,12 @@ export const FALLBACK_NAP_COLORS = ["#4C78A8", "#F58518", "#54A24B", "#E45756", 
 
 /** Colour of the NAP at `position` in the selection (the kernel's palette when it sent one). */
 export function napColor(detail, position) {
-  const colors = (detail && detail.nap_colors) || FALLBACK_NAP_COLORS;
+  const colors = detail?.nap_colors || FALLBACK_NAP_COLORS;
   return colors[position % colors.length];
 }
 
 export function isDark(el) {
-  const root = (el.closest && el.closest(".napw-root")) || el;
+  const root = el.closest?.(".napw-root") || el;
   const bg = getComputedStyle(root).getPropertyValue("--napw-bg").trim();
   const m = bg.match(/#([0-9a-f]{6})/i);
   if (!m) return false;
@@ -43,7 +43,7 @@ export function vegaSlot(box, { onClick } = {}) {
       } catch {
         // finalised meanwhile
       }
-      return result && result.view;
+      return result?.view;
     }
     if (result) result.finalize();
     result = null;
@@ -59,7 +59,7 @@ export function vegaSlot(box, { onClick } = {}) {
       box.replaceChildren(host);
       r = await embed(host, full, { actions: false, renderer, mode: "vega-lite", tooltip: { theme: isDark(box) ? "dark" : "light" } });
     } catch (err) {
-      box.textContent = `The chart could not be drawn: ${err && err.message ? err.message : err}`;
+      box.textContent = `The chart could not be drawn: ${err?.message ? err.message : err}`;
       return null;
     }
     if (gen !== generation || destroyed) {
@@ -69,7 +69,7 @@ export function vegaSlot(box, { onClick } = {}) {
     result = r;
     specKey = key;
     const v = r.view;
-    if (onClick) v.addEventListener("click", (event, item) => onClick(item && item.datum, event));
+    if (onClick) v.addEventListener("click", (event, item) => onClick(item?.datum, event));
     box.napwView = v;
     box.dataset.renderer = renderer;
     box.dataset.ready = "1";
@@ -92,7 +92,7 @@ export function vegaSlot(box, { onClick } = {}) {
     draw,
     clear,
     get view() {
-      return result && result.view;
+      return result ? result.view : null;
     },
     destroy() {
       destroyed = true;

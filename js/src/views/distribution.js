@@ -82,7 +82,7 @@ export default {
 
     function draw() {
       const detail = store.get("nap_detail") || {};
-      const view = (store.data && store.data.view) || {};
+      const view = store.data?.view || {};
       const fresh = detail.label_counts && sameParams(detail.params, view.params);
       box.replaceChildren();
       svg = null;

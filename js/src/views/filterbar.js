@@ -27,7 +27,7 @@ export default {
         pills.replaceChildren();
         return;
       }
-      const view = (data && data.view) || {};
+      const view = data?.view || {};
       const classes = view.classes || [];
       const items = [];
       for (const kind of FILTER_KINDS) {

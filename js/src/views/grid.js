@@ -2,7 +2,6 @@
 // Sortable; keyboard navigable (arrow keys move, Enter/Space select, Shift/Ctrl/⌘ adds to the selection).
 import { h, fmt, int, pct, onWidthChange } from "../dom.js";
 import { columnsFor, perFrame, scrollToRow, visibleRange } from "../virtual.js";
-import { visual } from "../thumbs.js";
 import { CARD_KEYS, cardExtras, cardTypical, memberTile, noiseCards, pinButton } from "./crosslayer-common.js";
 
 const SORT_LABELS = { persistence: "persistence", size: "size", purity: "purity" };
@@ -58,7 +57,7 @@ function compositionBar(row, view) {
 function card(row, store, visuals = null) {
   const view = store.data.view;
   const members = cardTypical(row, store); // label/prediction filters; how many: the view options (cross-layer)
-  const thumbs = h("div", { class: `napw-card-members napw-kind-${(view.item || {}).kind || "index"}` },
+  const thumbs = h("div", { class: `napw-card-members napw-kind-${view.item?.kind || "index"}` },
     members.map((idx) => memberTile(store, idx, { visuals })));
   const stats = h("div", { class: "napw-card-stats" },
     h("span", { title: "members (inputs in this NAP)" }, h("b", { text: int(row.size) }), " members"),
@@ -324,7 +323,7 @@ export default {
 
 /** Pointer and keyboard on the grid: click selects, arrows move over every NAP (not only the built cards). */
 function wireGrid(grid, store, { rows, cols, focus, focused }) {
-  const cardOf = (target) => (target && target.closest ? target.closest("[data-testid=nap-card]") : null);
+  const cardOf = (target) => (target?.closest ? target.closest("[data-testid=nap-card]") : null);
   grid.addEventListener("click", (e) => {
     const c = cardOf(e.target);
     if (!c) return;

@@ -172,7 +172,7 @@ export function matchNodes(nodes, query, classes) {
 /** Node id -> share of its members in `selected` (a Set), for nodes holding at least one selected input. */
 export function nodeShares(nodes, selected) {
   const out = new Map();
-  if (!selected || !selected.size) return out;
+  if (!selected?.size) return out;
   for (const nd of nodes) {
     let hit = 0;
     for (const m of nd.members) if (selected.has(m)) hit++;
@@ -247,7 +247,7 @@ function mapperDom(el, store) {
 
 /** The Mapper parameters (kernel side: `mapper_params`): inputs, and what a change writes. */
 function mapperParams(M, store, showOverlay) {
-  const { panel, lens, intervals, overlap, overlapOut, eps, colorBy, threshold, thresholdOut, search, reset, svg, viewport, gEdges, gNodes, overlay, empty, legend, info } = M;
+  const { lens, intervals, overlap, overlapOut, eps } = M;
   // ------------------------------------------------------------------ parameters (kernel)
   function params() {
     return { ...(store.get("mapper_params") || {}) };
@@ -344,7 +344,7 @@ function mapperInfo(M, store) {
 /** Drawing: the graph of the `mapper` trait (layout, nodes, edges), restyled on selection / search / colour. */
 function mapperRender(M, store) {
   const { renderLegend, renderInfo } = mapperInfo(M, store);
-  const { panel, lens, intervals, overlap, overlapOut, eps, colorBy, threshold, thresholdOut, search, reset, svg, viewport, gEdges, gNodes, overlay, empty, legend, info } = M;
+  const { panel, colorBy, threshold, thresholdOut, search, svg, gEdges, gNodes, overlay, empty, legend, info } = M;
   // ------------------------------------------------------------------ drawing
   function current() {
     const v = store.get("mapper") || {};
@@ -353,7 +353,7 @@ function mapperRender(M, store) {
 
   function showOverlay() {
     const open = panel.isOpen();
-    const layer = store.data && store.data.view ? store.data.view.layer : null;
+    const layer = store.data?.view ? store.data.view.layer : null;
     const stale = !M.vm || (layer && M.vm.layer !== layer);
     overlay.hidden = !(open && !store.isStatic() && (M.waiting || stale) && !store.get("error"));
   }
@@ -406,8 +406,8 @@ function mapperRender(M, store) {
   }
 
   function className(code) {
-    const v = store.data && store.data.view;
-    return v && v.classes && code !== null && code !== undefined ? v.classes[code] : String(code);
+    const v = store.data?.view;
+    return v?.classes && code !== null && code !== undefined ? v.classes[code] : String(code);
   }
 
   function nodeTitle(nd) {
@@ -481,7 +481,7 @@ function mapperRender(M, store) {
 
 /** Pointer and keyboard: wheel zoom, background pan, node drag, click / Enter picks nodes, hover, legend. */
 function mapperInput(M, store, { restyle, renderInfo, placeEdge }) {
-  const { panel, lens, intervals, overlap, overlapOut, eps, colorBy, threshold, thresholdOut, search, reset, svg, viewport, gEdges, gNodes, overlay, empty, legend, info } = M;
+  const { colorBy, threshold, search, reset, svg, viewport, legend } = M;
   // ------------------------------------------------------------------ M.zoom / pan / drag / click
   function setZoom(z) {
     M.zoom = z;
@@ -532,7 +532,7 @@ function mapperInput(M, store, { restyle, renderInfo, placeEdge }) {
     }
   });
   const endDrag = () => {
-    if (drag && drag.moved) suppressClick = true;
+    if (drag?.moved) suppressClick = true;
     drag = null;
     svg.classList.remove("napw-dragging");
   };

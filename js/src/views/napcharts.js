@@ -13,7 +13,7 @@ export const TOP_CLASSES = 24;
 
 /** The NAPs the charts describe: the selected ones (at most `max`), or all of them (`all` true). */
 export function chartNaps(detail, selected, max = 6) {
-  const k = (detail && detail.n_naps) || 0;
+  const k = detail?.n_naps || 0;
   const sel = selected.filter((i) => i >= 0 && i < k).slice(0, max);
   return sel.length ? { ids: sel, all: false } : { ids: Array.from({ length: k }, (_, i) => i), all: true };
 }
@@ -35,7 +35,7 @@ export function histRows(detail, sel) {
 
 function sumCounts(lists, n) {
   const out = new Array(Math.max(n, 0)).fill(0);
-  for (const l of lists) for (let b = 0; b < n; b++) out[b] += (l && l[b]) || 0;
+  for (const l of lists) for (let b = 0; b < n; b++) out[b] += l?.[b] || 0;
   return out;
 }
 
@@ -50,7 +50,7 @@ export function barRows(detail, kind, sel, filters, top = TOP_CLASSES) {
   const series = sel.all || sel.ids.length === 1 ? [sel.ids] : sel.ids.map((id) => [id]);
   series.forEach((ids, s) => {
     for (const id of ids) {
-      for (const [code, c] of (counts && counts[id]) || []) {
+      for (const [code, c] of counts?.[id] || []) {
         if (!per.has(code)) per.set(code, new Array(series.length).fill(0));
         per.get(code)[s] += c;
       }
@@ -59,7 +59,7 @@ export function barRows(detail, kind, sel, filters, top = TOP_CLASSES) {
   const totals = [...per.entries()].map(([code, arr]) => [code, arr.reduce((a, b) => a + b, 0)]);
   totals.sort((a, b) => (b[1] - a[1]) || (a[0] - b[0]));
   const shown = totals.slice(0, top);
-  const active = new Set((filters && filters[kind]) || []);
+  const active = new Set(filters?.[kind] || []);
   const rows = [];
   shown.forEach(([code], rank) => {
     const cls = classes[code];
@@ -105,7 +105,7 @@ export default {
 
     function draw() {
       const detail = store.get("nap_detail") || {};
-      const view = (store.data && store.data.view) || {};
+      const view = store.data?.view || {};
       const fresh = detail.specs && sameParams(detail.params, view.params);
       const k = fresh ? detail.n_naps : 0;
       empty.hidden = k > 0;
@@ -130,7 +130,7 @@ export default {
         note.textContent = total > shown ? `top ${shown} of ${total} classes` : "";
         const spec = structuredClone(detail.specs.bars);
         const short = rows.every((r) => String(r.cls).length <= 3);
-        if (short && spec.encoding && spec.encoding.x && spec.encoding.x.axis) spec.encoding.x.axis.labelAngle = 0;
+        if (short && spec.encoding?.x?.axis) spec.encoding.x.axis.labelAngle = 0;
         slot.draw(spec, { bars: rows }, { width: Math.min(width, Math.max(150, shown * 34 + 30)), height: 110 });
       }
     }

@@ -133,7 +133,7 @@ export default {
         compiled = prepare(spec, diag);
       } catch (err) {
         dropView();
-        box.textContent = `The scatter could not be drawn: ${err && err.message ? err.message : err}`;
+        box.textContent = `The scatter could not be drawn: ${err?.message ? err.message : err}`;
         return;
       }
       // same structure as the view on screen: replace its data and scale domains instead of embedding again
@@ -171,7 +171,7 @@ export default {
           tooltip: { theme: isDark(el) ? "dark" : "light" },
         });
       } catch (err) {
-        box.textContent = `The scatter could not be drawn: ${err && err.message ? err.message : err}`;
+        box.textContent = `The scatter could not be drawn: ${err?.message ? err.message : err}`;
         return;
       }
       if (gen !== generation || destroyed) {
@@ -182,14 +182,14 @@ export default {
       resultKey = compiled.key;
       const v = r.view;
       v.addEventListener("click", (event, item) => {
-        const datum = item && item.datum;
+        const datum = item?.datum;
         if (datum && Number.isInteger(datum.nap) && datum.nap >= 0) {
           const additive = event && (event.shiftKey || event.metaKey || event.ctrlKey);
           store.selectNaps([datum.nap], additive ? "toggle" : "replace");
         }
       });
       v.addEventListener("mouseover", (_e, item) => {
-        if (item && item.datum && Number.isInteger(item.datum.nap) && item.datum.nap >= 0) store.setHover(item.datum.nap);
+        if (item?.datum && Number.isInteger(item.datum.nap) && item.datum.nap >= 0) store.setHover(item.datum.nap);
       });
       v.addEventListener("mouseout", () => store.setHover(null));
       try {
@@ -248,7 +248,7 @@ export default {
     });
 
     function applyBrush(value) {
-      if (!value || !value.size || !value.persistence) return; // cleared brush (or a click): nothing to do
+      if (!value?.size || !value.persistence) return; // cleared brush (or a click): nothing to do
       const [s0, s1] = value.size;
       const [p0, p1] = value.persistence;
       const ids = (store.data.view.naps || [])

@@ -17,7 +17,7 @@ export const STAT_KEYS = ["min", "q1", "median", "mean", "q3", "max", "iqr", "lo
 
 /** The units to draw, in display order: all, or without those near zero in every shown NAP; by index or mean. */
 export function statsUnits(vm, { hideZero = false, order = "unit" } = {}) {
-  const n = (vm && vm.n_units) || 0;
+  const n = vm?.n_units || 0;
   const hidden = new Set(hideZero ? vm.near_zero || [] : []);
   const units = [];
   for (let u = 0; u < n; u++) if (!hidden.has(u)) units.push(u);
@@ -80,7 +80,7 @@ h("span", { class: "napw-key-whisk" }), "whiskers (1.5 IQR, clipped to min / max
       const vm = store.get("nap_stats") || {};
       const naps = store.selectedNaps();
       const max = detail.max_compare || 6;
-      const ok = naps.length > 0 && statsMatch(vm, naps, data && data.view.params, max) && detail.specs;
+      const ok = naps.length > 0 && statsMatch(vm, naps, data?.view.params, max) && detail.specs;
       empty.hidden = Boolean(ok);
       legend.hidden = !ok;
       scroller.hidden = !ok;
