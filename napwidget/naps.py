@@ -516,7 +516,7 @@ def find_naps(
     >>> naps.members(0)[:8]                                             # doctest: +SKIP
     """
     from napwidget.algorithms import ALGORITHMS, resolve_algorithm
-    from napwidget.clustering.engines import resolve_algorithm as resolve_tree_engine
+    from napwidget.clustering.engines import resolve_tree_engine
 
     engine = resolve_algorithm(algorithm, parity)
     matrix, layer, is_mean_std = _select_matrix(activations, layer)

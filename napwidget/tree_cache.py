@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 from napwidget.clustering import SingleLinkageTree
-from napwidget.clustering.engines import build_with, resolve_algorithm
+from napwidget.clustering.engines import build_with, resolve_tree_engine
 
 _MAX_ENTRIES = 8
 _SAMPLE = 65536
@@ -50,7 +50,7 @@ def cached_tree(
     ``algorithm="auto"`` is resolved first (by the matrix's size and the memory available), so a tree built
     by the engine "auto" picks is reused by a later call that names that engine, and vice versa.
     """
-    used = resolve_algorithm(algorithm, *matrix.shape)
+    used = resolve_tree_engine(algorithm, *matrix.shape)
     key = (fingerprint_matrix(matrix), variant, int(min_samples), used)
     with _lock:
         hit = _cache.get(key)

@@ -1,7 +1,7 @@
 """Which clustering engine builds the single-linkage tree: a small table of name -> builder, and "auto".
 
-Every builder takes ``(features, min_samples)`` and returns a :class:`SingleLinkageTree`, so selection,
-statistics, topology, the widget and save/load work the same on each. Add an engine by adding a row to
+Every builder takes ``(features, min_samples, progress)`` and returns a :class:`SingleLinkageTree`, so
+selection, statistics, topology, the widget and save/load work the same on each. Add an engine by adding a row to
 :data:`ENGINES`.
 
 ``"auto"`` picks the exact engine while its N x N matrix fits comfortably (at most half of the memory that is
@@ -34,27 +34,16 @@ ENGINES: dict[str, TreeBuilder] = {
 AUTO_MEMORY_SHARE = 0.5
 
 
-def algorithm_names() -> tuple[str, ...]:
-    """The names ``find_naps(algorithm=...)`` accepts: ``"auto"`` and every engine.
-
-    Example
-    -------
-    >>> algorithm_names()[:3]
-    ('auto', 'exact', 'approximate')
-    """
-    return ("auto", *ENGINES)
-
-
-def resolve_algorithm(
+def resolve_tree_engine(
     algorithm: str, n_samples: int, n_features: int, *, available: int | None = None
 ) -> str:
     """The engine that runs for ``algorithm`` on an (N, D) matrix; ``"auto"`` decides by memory.
 
     Example
     -------
-    >>> resolve_algorithm("auto", 1_000, 512, available=8 * 2**30)
+    >>> resolve_tree_engine("auto", 1_000, 512, available=8 * 2**30)
     'exact'
-    >>> resolve_algorithm("auto", 200_000, 512, available=8 * 2**30)
+    >>> resolve_tree_engine("auto", 200_000, 512, available=8 * 2**30)
     'approximate'
     """
     if algorithm != "auto":
@@ -96,7 +85,7 @@ def build_with(
     >>> used, tree.n_samples
     ('approximate', 50)
     """
-    used = resolve_algorithm(algorithm, *features.shape)
+    used = resolve_tree_engine(algorithm, *features.shape)
     if progress is not None and used != "exact":
         progress(0.0, f"{used} k-NN tree")
     return ENGINES[used](features, int(min_samples), progress), used
