@@ -1,8 +1,8 @@
 """Which clustering engine builds the single-linkage tree: a small table of name -> builder, and "auto".
 
 Every builder takes ``(features, min_samples, progress)`` and returns a :class:`SingleLinkageTree`, so
-selection, statistics, topology, the widget and save/load work the same on each. Add an engine by adding a row to
-:data:`ENGINES`.
+selection, statistics, topology, the widget and save/load work the same on each. Add an engine by adding a
+row to :data:`ENGINES`.
 
 ``"auto"`` picks the exact engine while its N x N matrix fits comfortably (at most half of the memory that is
 available now), else the approximate one, and says so once per build (a ``UserWarning`` and a log line).
