@@ -19,13 +19,13 @@ XSS = "<img src=x onerror=window.__xss=1>"
 LOCAL_SCHEMES = ("file:", "data:", "blob:")
 
 
-@pytest.fixture(scope="module")
-def digits_html(demo_cache_dir, tmp_path_factory):
+def _digits_widget(demo_cache_dir):
+    """The digits demo widget on two layers (the Lab kernel's weights when it ran first)."""
     from napwidget.datasets import DigitsDemo
     from napwidget.widget import NapWidget
 
-    demo = DigitsDemo.load(seed=0, cache_dir=demo_cache_dir)  # the Lab kernel's weights when it ran first
-    w = NapWidget(
+    demo = DigitsDemo.load(seed=0, cache_dir=demo_cache_dir)
+    return NapWidget(
         demo.model,
         demo.images,
         layers=["conv3", "relu4"],
@@ -33,6 +33,11 @@ def digits_html(demo_cache_dir, tmp_path_factory):
         class_names=demo.class_names,
         cache=None,
     )
+
+
+@pytest.fixture(scope="module")
+def digits_html(demo_cache_dir, tmp_path_factory):
+    w = _digits_widget(demo_cache_dir)
     path = w.save_html(tmp_path_factory.mktemp("static") / "naps.html")
     members = {i: w.explorer.members_of([i]) for i in range(w.naps.n_naps)}
     return path, int(w.naps.n_naps), members
@@ -136,18 +141,7 @@ def test_static_html_escapes_class_names(offline_page, tmp_path):
 @pytest.fixture(scope="module")
 def digits_reselect(demo_cache_dir, tmp_path_factory):
     """A saved page and, for other (method, min_cluster_size) values, what the kernel computes."""
-    from napwidget.datasets import DigitsDemo
-    from napwidget.widget import NapWidget
-
-    demo = DigitsDemo.load(seed=0, cache_dir=demo_cache_dir)
-    w = NapWidget(
-        demo.model,
-        demo.images,
-        layers=["conv3", "relu4"],
-        labels=demo.labels,
-        class_names=demo.class_names,
-        cache=None,
-    )
+    w = _digits_widget(demo_cache_dir)
     path = w.save_html(tmp_path_factory.mktemp("static") / "reselect.html")
     kernel = {}
     for method, mcs in (("leaf", 12), ("leaf", 30), ("eom", 30), ("eom", 5)):
