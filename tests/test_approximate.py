@@ -9,9 +9,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 import napwidget
-from napwidget.clustering import build_tree, engines, select_clusters
+from napwidget.clustering import build_tree, engines, knn, select_clusters
 from napwidget.clustering.approximate import build_approximate_tree
-from napwidget.clustering.knn import BruteForceIndex, faiss_available, knn_graph
+from napwidget.clustering.knn import BruteForceIndex, IVFIndex, faiss_available, knn_graph
 from napwidget.clustering.knn_mst import knn_mst
 from napwidget.clustering.lean import LazyKey
 from napwidget.errors import NapInputError
@@ -85,6 +85,37 @@ def test_hnsw_index_agrees_with_brute_force() -> None:
     brute = select_clusters(build_approximate_tree(x, min_samples=5, knn="brute"), 5, "leaf")
     hnsw = select_clusters(build_approximate_tree(x, min_samples=5, knn="hnsw"), 5, "leaf")
     assert adjusted_rand_score(brute.labels, hnsw.labels) >= 0.95
+
+
+def test_ivf_probing_every_cell_is_exact() -> None:
+    x = activation_mixture(1500, d=32, seed=3)
+    exact_idx, exact_dist = knn_graph(x, 12, BruteForceIndex(x))
+    ivf_idx, ivf_dist = knn_graph(x, 12, IVFIndex(x, n_cells=6, n_probe=6))
+    np.testing.assert_array_equal(ivf_dist, exact_dist)  # float64 re-check: identical distances
+    assert (ivf_idx == exact_idx).mean() > 0.999  # only equal-distance ties may swap
+
+
+def test_ivf_index_default_agrees_with_brute_force() -> None:
+    x = activation_mixture(4000, d=64, seed=5)
+    idx_ivf, _ = knn_graph(x, 16, IVFIndex(x))  # sqrt(N) = 63 cells, 8 probed: 13 % of the points searched
+    idx_brute, _ = knn_graph(x, 16, BruteForceIndex(x))
+    recall = np.mean([len(set(a) & set(b)) / 16 for a, b in zip(idx_ivf, idx_brute, strict=True)])
+    assert recall >= 0.97
+    brute = select_clusters(build_approximate_tree(x, min_samples=5, knn="brute"), 5, "leaf")
+    ivf = select_clusters(build_approximate_tree(x, min_samples=5, knn="ivf"), 5, "leaf")
+    assert adjusted_rand_score(brute.labels, ivf.labels) >= 0.95
+
+
+def test_ivf_search_of_new_vectors_and_auto_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    x = activation_mixture(2000, d=32, seed=7)
+    index = IVFIndex(x, n_cells=10, n_probe=10)
+    new = x[:50] + 1e-3
+    np.testing.assert_array_equal(
+        index.search_vectors(new, 1)[:, 0], BruteForceIndex(x).search_vectors(new, 1)[:, 0]
+    )
+    monkeypatch.setattr(knn, "BRUTE_FORCE_MAX", 1000)  # "auto" switches to IVF above this many points
+    assert isinstance(knn.make_index(x), IVFIndex)
+    assert isinstance(knn.make_index(x[:900]), BruteForceIndex)
 
 
 def test_find_naps_algorithm_choice_and_record() -> None:

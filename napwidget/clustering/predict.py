@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from napwidget.clustering.knn import BRUTE_FORCE_MAX, BruteForceIndex, faiss_available, pair_distances_to
+from napwidget.clustering.knn import BRUTE_FORCE_MAX, BruteForceIndex, IVFIndex, pair_distances_to
 from napwidget.clustering.linkage import SingleLinkageTree
 from napwidget.clustering.result import ClusterResult
 
@@ -98,12 +98,10 @@ class Predictor:
     def neighbours(self, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest clustered points of each new point: indices and float64 distances, sorted."""
         n = self.features.shape[0]
-        if n > BRUTE_FORCE_MAX and faiss_available():
-            from napwidget.clustering.knn import HNSWIndex
-
-            index = getattr(self, "_hnsw", None)
-            if index is None:
-                index = self._hnsw = HNSWIndex(self.features)
+        if n > BRUTE_FORCE_MAX:
+            index = getattr(self, "_ivf", None)
+            if index is None:  # built once, reused by later predict calls
+                index = self._ivf = IVFIndex(self.features)
             idx = index.search_vectors(points, k)
         else:
             idx = BruteForceIndex(self.features).search_vectors(points, k)
