@@ -2,17 +2,17 @@
 
 Memory is O(N * D + N * k) instead of the exact engine's N x N matrix, so a million inputs fit on a
 laptop-class machine. Stages (one module each): k nearest neighbours (:mod:`~napwidget.clustering.knn`:
-blocked brute force, exact, or an HNSW index beyond :data:`~napwidget.clustering.knn.BRUTE_FORCE_MAX` points),
+blocked brute force, exact, or an IVF index beyond :data:`~napwidget.clustering.knn.BRUTE_FORCE_MAX` points),
 core distances (the ``min_samples``-th neighbour, as hdbscan), the minimum spanning tree of mutual
 reachability over the k-NN edges with its components joined by their cheapest edges
 (:mod:`~napwidget.clustering.knn_mst`), then the exact engine's union-find merges. The result is a
 :class:`SingleLinkageTree`, so condensing, selection (milliseconds per ``min_cluster_size``), persistence
 diagrams and everything downstream are shared with the exact engine.
 
-Where it differs from exact HDBSCAN: core distances are exact with the brute-force index (up to HNSW recall
-otherwise), and the tree uses only k-NN edges plus the joining edges; an MST edge of the complete graph that
-is not among them is replaced by the cheapest path through them. At NAP settings the labels agree with the
-exact engine at ARI >= 0.95 (benchmarks/README.md).
+Where it differs from exact HDBSCAN: core distances are exact with the brute-force index (up to the IVF
+index's recall otherwise), and the tree uses only k-NN edges plus the joining edges; an MST edge of the
+complete graph that is not among them is replaced by the cheapest path through them. At NAP settings the
+labels agree with the exact engine at ARI >= 0.95 (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def build_approximate_tree(
     x : (N, D) finite array (float32 is used).
     min_samples : neighbours defining a point's core distance (clamped to N - 1, as hdbscan).
     n_neighbors : k-NN edges per point (self included); default ``max(min_samples + 1, 16)``.
-    knn : ``"auto"`` (brute force up to 60,000 points, HNSW beyond when faiss is installed), ``"brute"``
-        (exact neighbours) or ``"hnsw"``.
+    knn : ``"auto"`` (brute force up to 60,000 points, IVF beyond), ``"brute"`` (exact neighbours),
+        ``"ivf"`` (sqrt(N) k-means cells, 8 probed, torch GEMMs) or ``"hnsw"`` (faiss).
 
     Returns
     -------

@@ -11,7 +11,7 @@ point of another component gives a candidate edge; a point ``i`` whose list does
 component at a mutual reachability of at least ``max(d_k(i), core_i)`` (its k-th neighbour distance), so
 only the points whose bound is below their component's best candidate are searched further, with growing
 ``k`` on the same index and the other component's points only. With the brute-force index the result is the
-exact cheapest edge; with HNSW it is as exact as the index's recall.
+exact cheapest edge; with an approximate index (IVF, HNSW) it is as exact as the index's recall.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from napwidget.clustering.knn import BruteForceIndex, pair_distances
 # Most points searched further per component and round (the ones with the lowest bounds): bounds the work of
 # a round when whole components have no candidate edge.
 _MAX_SEARCH_PER_COMPONENT = 16
-# With HNSW, exact (brute-force) searches are kept for components that found no edge at all, a few points
-# each.
+# With an approximate index, exact (brute-force) searches are kept for components that found no edge at all,
+# a few points each.
 _MAX_EXACT_PER_COMPONENT = 4
 _MAX_REFINE_PASSES = 6
 _TINY = np.nextafter(0.0, 1.0)  # scipy drops explicit zeros: weight-0 edges travel as the smallest double
@@ -126,7 +126,7 @@ def _search(x, index, core, comp, points, k, exhaustive):
     bound below which an unseen point of another component could still lie (inf when the search was exact).
 
     ``exhaustive``: search the other components' points by brute force (exact, O(len(points) * N * D));
-    otherwise ask ``index`` for the ``k`` nearest points of any component (cheap with HNSW).
+    otherwise ask ``index`` for the ``k`` nearest points of any component (cheap with an approximate index).
     """
     if exhaustive:
         brute = index if isinstance(index, BruteForceIndex) else BruteForceIndex(x)
@@ -146,18 +146,19 @@ def _search(x, index, core, comp, points, k, exhaustive):
 def _refine(x, index, core, comp, n_comp, best, k0) -> None:
     """Search further for the points that may hold their component's cheapest outgoing edge (in place)."""
     best_w, best_j, bound = best
-    hnsw = not isinstance(index, BruteForceIndex)
+    hnsw = not isinstance(index, BruteForceIndex)  # any approximate index (IVF or HNSW)
     for attempt in range(_MAX_REFINE_PASSES):
         comp_best = _component_min(comp, best_w, n_comp)
         need = np.flatnonzero(bound < comp_best[comp])
         if need.size == 0:
             return
         if hnsw and attempt == 0:
-            # Cheap first pass: a wider HNSW query around every point that may matter.
+            # Cheap first pass: a wider approximate query around every point that may matter.
             points = _lowest_per_component(need, comp, bound, _MAX_SEARCH_PER_COMPONENT)
             w, j, b = _search(x, index, core, comp, points, min(x.shape[0], 8 * k0), exhaustive=False)
         else:
-            # Exact pass. With HNSW only for components that still have no edge at all (few points each).
+            # Exact pass. With an approximate index only for components that still have no edge at all (few
+            # points each).
             if hnsw:
                 need = need[~np.isfinite(comp_best[comp[need]])]
                 if need.size == 0:
