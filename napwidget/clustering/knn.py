@@ -142,14 +142,15 @@ class BruteForceIndex:
         """
         n = self.x.shape[0]
         k = min(k, n)
-        block = max(1, min(4096, _BLOCK_BYTES // (4 * n)))
+        block = max(1, min(2048, _BLOCK_BYTES // (8 * n)))  # scratch per thread: half the budget
         idx = np.empty((queries.shape[0], k), dtype=np.int64)
         d2 = np.empty((queries.shape[0], k), dtype=np.float32)
         groups = None if exclude is None else torch.from_numpy(exclude).to(self.device)
         floor2 = (
             None if floor is None else torch.from_numpy((floor * floor).astype(np.float32)).to(self.device)
         )
-        for start in range(0, queries.shape[0], block):
+
+        def one_block(start: int) -> None:  # disjoint rows of idx/d2: safe from threads
             q = torch.from_numpy(queries[start : start + block]).to(self.device)
             dist = torch.addmm(self.sq.unsqueeze(0), self.xt[q], self.xt.T, beta=1.0, alpha=-2.0)
             dist.add_(self.sq[q].unsqueeze(1)).clamp_(min=0.0)
@@ -160,6 +161,8 @@ class BruteForceIndex:
             val, ind = torch.topk(dist, k, dim=1, largest=False, sorted=True)
             idx[start : start + block] = ind.cpu().numpy()
             d2[start : start + block] = val.cpu().numpy()
+
+        run_blocks(one_block, range(0, queries.shape[0], block), self.device)
         return idx, d2
 
     def search_vectors(self, points: np.ndarray, k: int) -> np.ndarray:
