@@ -110,12 +110,14 @@ def case_approx(a: argparse.Namespace) -> dict:
     feats = normalize_features(x)
     del x
     stages: dict[str, float] = {}
+    captured: dict[str, object] = {}
 
     def timed(name, fn):
         def wrapper(*args, **kwargs):
             s = time.perf_counter()
             out = fn(*args, **kwargs)
             stages[name] = stages.get(name, 0.0) + time.perf_counter() - s
+            captured[name] = out
             return out
 
         return wrapper
@@ -129,19 +131,40 @@ def case_approx(a: argparse.Namespace) -> dict:
     res = select_clusters(tree, 5, "leaf")
     stages["select"] = time.perf_counter() - s
     total = time.perf_counter() - t0
+    stage_times = dict(stages)  # before the optional brute-force run below adds to the same stages
     s = time.perf_counter()
     select_clusters(tree, 10, "leaf")
     reselect = time.perf_counter() - s
+    extra = {"knn_recall@16": knn_recall(feats, captured["k-NN search"][0])}
+    if a.compare_brute:  # the same engine with exact (brute-force) neighbours: what the index's recall costs
+        s = time.perf_counter()
+        brute = select_clusters(
+            approximate.build_approximate_tree(feats, min_samples=5, knn="brute"), 5, "leaf"
+        )
+        extra["brute_knn_s"] = time.perf_counter() - s
+        extra["ari_vs_brute_knn"] = _ari(brute.labels, res.labels)
     return {
+        **extra,
         "n": a.n,
         "d": feats.shape[1],
         "total_s": total,
-        "stages": stages,
+        "stages": stage_times,
         "reselect_ms": reselect * 1e3,
         "n_naps": res.n_clusters,
         "noise": res.noise_fraction,
         "peak_gib": peak_gib(),
     }
+
+
+def knn_recall(feats: np.ndarray, idx: np.ndarray, n_queries: int = 500) -> float:
+    """Mean recall@k of the k-NN graph ``idx`` on a seeded sample of rows, against exact neighbours."""
+    import torch
+
+    rows = np.random.default_rng(1).choice(len(feats), size=min(n_queries, len(feats)), replace=False)
+    k = idx.shape[1]
+    x = torch.from_numpy(feats)
+    truth = torch.topk(torch.cdist(x[torch.from_numpy(rows)], x), k, largest=False).indices.numpy()
+    return float(np.mean([len(set(idx[r]) & set(t)) / k for r, t in zip(rows, truth, strict=True)]))
 
 
 def _ari(a, b) -> float:
@@ -330,6 +353,9 @@ def main() -> None:
     p.add_argument("--skip-baselines", action="store_true")
     p.add_argument("--max-baseline-s", type=float, default=600)
     p.add_argument("--eps", type=float, default=0.0)
+    p.add_argument(
+        "--compare-brute", action="store_true", help="approx: also with exact k-NN, ARI between them"
+    )
     a = p.parse_args()
     with open("/proc/loadavg") as fh:
         load = fh.read().split()[:3]
