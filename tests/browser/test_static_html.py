@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from gridkit import all_card_ids, expect_grid_holds, nap_card
 from labkit import CONTEXTS
 
 pytestmark = pytest.mark.browser
@@ -84,7 +85,7 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
     path, n_naps, members = digits_html
     page = offline_page
     r = open_static(page, path)
-    expect(r.locator("[data-testid=nap-card]")).to_have_count(n_naps)
+    expect_grid_holds(r, n_naps)
     expect(r.locator("[data-testid=nap-count]")).to_contain_text(str(n_naps))
     expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(n_naps)
     expect(r.locator("[data-testid=heatmap]")).to_be_visible()
@@ -96,7 +97,7 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
 
     # selecting a NAP still works offline and fills the gallery with its members, most typical first
     nap = max(members, key=lambda i: len(members[i]))
-    r.locator(f"[data-testid=nap-card][data-nap='{nap}']").click()
+    nap_card(r, nap).click()
     expect(r.locator(f"[data-testid=nap-card][data-nap='{nap}']")).to_have_class(re.compile(r"\bselected\b"))
     expect(r.locator("[data-testid=nap-card].selected")).to_have_count(1)
     items = r.locator("[data-testid=gallery-item]")
@@ -167,18 +168,17 @@ def test_static_html_reselects_min_cluster_size_like_the_kernel(offline_page, di
         mcs.press("Enter")
         expect(r.locator("[data-testid=nap-count]")).to_contain_text(f"{k} NAP", timeout=15_000)
         expect(r.locator("[data-testid=busy]")).to_be_hidden()
-        expect(r.locator("[data-testid=nap-card]")).to_have_count(k)
+        expect_grid_holds(r, k)
         expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(k)
         if not k:
             continue
         # selection linking on the re-selected NAPs: a card selects exactly the kernel's members, in its order
         nap = max(members, key=lambda i: len(members[i]))
-        r.locator(f"[data-testid=nap-card][data-nap='{nap}']").click()
+        nap_card(r, nap).click()
         items = r.locator("[data-testid=gallery-item]")
         expect(items.first).to_have_attribute("data-index", str(members[nap][0]))
         shown = [int(x) for x in items.evaluate_all("els => els.map(e => e.dataset.index)")]
         assert shown == members[nap][: len(shown)]
-        sizes = r.locator("[data-testid=nap-card]").evaluate_all("els => els.map(e => e.dataset.nap)")
-        assert sorted(map(int, sizes)) == list(range(k))
+        assert all_card_ids(r) == list(range(k))
     page.screenshot(path=str(artifacts_dir / "static-html-reselect.png"))
     assert_offline(page)

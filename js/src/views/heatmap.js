@@ -34,8 +34,8 @@ export function colorScale(vmin, vmax) {
 const CELL_H = 13;
 const LABEL_W = 56;
 const HEAD_H = 26;
-// SVG (one node per cell, with a tooltip) only while small: (rows + 1) x units cells at most
-export const SVG_MAX_CELLS = 400;
+// SVG only while small: a cell is two nodes (rect + tooltip), and the widget's DOM budget is 3,000 nodes in all
+export const SVG_MAX_CELLS = 200;
 const IS_JSDOM = typeof navigator !== "undefined" && /jsdom/i.test(navigator.userAgent || "");
 
 /** The heatmap row under canvas y (px, content coordinates): -1 = the overall row, a row index, or null. */
@@ -134,6 +134,15 @@ function canvasHeat(box, store) {
     const r = heatRowAt(e.clientY - rect.top + box.scrollTop, state.rows.length - 1);
     return r === null || r < 0 ? null : state.rows[r + 1].id;
   };
+  // the SVG's per-cell tooltips, as the canvas' title for the cell under the pointer
+  canvas.addEventListener("mousemove", (e) => {
+    if (!state) return;
+    const rect = canvas.getBoundingClientRect();
+    const r = heatRowAt(e.clientY - rect.top + box.scrollTop, state.rows.length - 1);
+    const j = heatColAt(e.clientX - rect.left, state.hm.units.length, state.cellW);
+    const row = r === null ? null : state.rows[r + 1];
+    canvas.title = row && j !== null ? `${row.label} · unit ${state.hm.units[j]} · mean ${fmt(row.values[j], 3)}` : "";
+  });
   return {
     show(next) {
       state = next;
