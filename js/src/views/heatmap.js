@@ -128,6 +128,16 @@ function canvasHeat(box, store) {
   };
   const paintSoon = perFrame(paint);
   box.addEventListener("scroll", paintSoon, { passive: true });
+  // the box's height settles after the first paint (layout, a panel opened, the output area resized): paint
+  // again, once per frame, whenever it changes
+  let seen = { w: -1, h: -1 };
+  const ro = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
+    const now = { w: box.clientWidth, h: box.clientHeight };
+    if (now.w === seen.w && now.h === seen.h) return;
+    seen = now;
+    paintSoon();
+  });
+  ro?.observe(box);
   const rowAt = (e) => {
     if (!state) return null;
     const rect = canvas.getBoundingClientRect();
@@ -148,9 +158,14 @@ function canvasHeat(box, store) {
       state = next;
       canvas.dataset.rows = String(next.rows.length - 1);
       if (!canvas.isConnected) box.replaceChildren(canvas, spacer);
+      // measure the box with the full height in it: a new canvas is 150 px tall by default, and a box
+      // measured around it gave a 150 px view (~9 rows) at the top of a taller box
+      canvas.style.height = "0px";
+      spacer.style.height = `${next.height}px`;
       paint();
     },
     paint: paintSoon,
+    destroy: () => ro?.disconnect(),
     rowAt,
     get rows() { return state ? state.rows : []; },
   };
@@ -262,7 +277,7 @@ export default {
       store.on("selection", updateSelection),
       store.on("hover", updateHover),
     ];
-    offs.push(onWidthChange(box, render, 40));
+    offs.push(onWidthChange(box, render, 40), canvasView.destroy);
     render();
     return () => offs.forEach((off) => off());
   },
