@@ -67,6 +67,66 @@ export function prepare(vlSpec, diag = false) {
   return { spec, key, data, signals, renderer, nPoints, source };
 }
 
+const isLiteral = (v) => Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
+
+/**
+ * The Vega-Lite spec split into what changes from one result to the next (the top-level inline `values`,
+ * literal scale domains/ranges as [channel, "domain" | "range", value], the width) and `key`, the rest (with
+ * the renderer the point count picks): two specs with the same key compile to the same Vega structure.
+ */
+export function vlParts(vlSpec, diag = false) {
+  const topData = vlSpec.data;
+  const encodings = new WeakSet();
+  const channelOf = new WeakMap(); // a scale object -> its encoding channel
+  const lits = [];
+  let values;
+  const shape = JSON.stringify(vlSpec, function replace(k, v) {
+    if (this === vlSpec && k === "width") return undefined;
+    if (this === topData && k === "values" && Array.isArray(v)) {
+      values = v;
+      return "napw-values";
+    }
+    if (k === "encoding" && v && typeof v === "object") encodings.add(v);
+    else if (encodings.has(this) && v?.scale && typeof v.scale === "object") channelOf.set(v.scale, k);
+    else if ((k === "domain" || k === "range") && channelOf.has(this) && isLiteral(v)) {
+      lits.push([channelOf.get(this), k, v]);
+      return "napw-literal";
+    }
+    return v;
+  });
+  return { key: JSON.stringify([diag, rendererFor(values ? values.length : 0), shape]), values, lits };
+}
+
+/**
+ * How a spec of this shape maps onto the compiled view (`compiled`, from prepare): the dataset that holds the
+ * inline values and the signal of each literal domain/range. Null when the mapping cannot be checked (several
+ * inline datasets, a literal that compiled elsewhere): such specs are compiled on every update.
+ */
+export function liftOf(parts, compiled) {
+  const names = Object.keys(compiled.data);
+  if (parts.values === undefined || names.length !== 1) return null;
+  if (JSON.stringify(compiled.data[names[0]]) !== JSON.stringify(parts.values)) return null;
+  for (const [channel, part, value] of parts.lits) {
+    const sig = `napw_${part}_${channel}`;
+    if (!(sig in compiled.signals) || JSON.stringify(compiled.signals[sig]) !== JSON.stringify(value)) return null;
+  }
+  return { key: parts.key, dataName: names[0], signals: new Set(Object.keys(compiled.signals)), source: compiled.source };
+}
+
+/** The data and scale signals of `parts` for a view compiled from the same shape, or null (compile again). */
+export function liftValues(lift, parts) {
+  if (!lift || parts.key !== lift.key) return null;
+  const signals = {};
+  for (const [channel, part, value] of parts.lits) {
+    const sig = `napw_${part}_${channel}`;
+    if (!lift.signals.has(sig)) return null;
+    // two layers with different literals for one merged scale: only the compiler knows the result
+    if (sig in signals && JSON.stringify(signals[sig]) !== JSON.stringify(value)) return null;
+    signals[sig] = value;
+  }
+  return { data: { [lift.dataName]: parts.values }, signals, nPoints: parts.values.length, source: lift.source };
+}
+
 export default {
   id: "scatter",
   area: "side",
@@ -98,14 +158,15 @@ export default {
 
     let result = null;
     let resultKey = null; // structure of the spec on screen (without data, scale domains and width)
+    let lift = null; // how a Vega-Lite spec of the on-screen shape maps onto the view (liftOf)
     let lastMode = false;
     let generation = 0;
     let brushTimer = null;
     let brushIds = null; // the NAPs the brush selected: another selection clears the brush rectangle
     let destroyed = false;
 
-    async function drawNow() {
-      const gen = ++generation;
+    /** Header, legend and empty note for the current mode; the Vega-Lite spec to draw (a copy), or null. */
+    function specToDraw() {
       const view = store.data.view;
       const diag = diagramMode();
       const dvm = store.get("diagram") || {};
@@ -122,12 +183,24 @@ export default {
       empty.textContent = diag ? (store.isStatic() ? "The persistence diagram was not computed before this export." : "Computing the persistence diagram…") : "No NAPs to plot.";
       empty.hidden = Boolean(spec && (diag || (view.naps || []).length));
       drawLegend(view);
-      if (!spec || (!diag && !(view.naps || []).length)) {
+      return { diag, spec: spec && (diag || (view.naps || []).length) ? spec : null };
+    }
+
+    async function drawNow() {
+      const gen = ++generation;
+      const { diag, spec } = specToDraw();
+      if (!spec) {
         dropView();
         return;
       }
       const width = box.clientWidth;
       if (width > 120) spec.width = plotWidth(width);
+      const newWidth = width > 120 ? spec.width : undefined;
+      // the shape of the view on screen: its data and scale domains change through the view API, without
+      // compiling the Vega-Lite spec again or embedding anew (which builds every mark and the dataflow)
+      const parts = vlParts(spec, diag);
+      const same = result ? liftValues(lift, parts) : null;
+      if (same && (await updateView(same, newWidth, gen, diag))) return;
       let compiled;
       try {
         compiled = prepare(spec, diag);
@@ -136,27 +209,37 @@ export default {
         box.textContent = `The scatter could not be drawn: ${err?.message ? err.message : err}`;
         return;
       }
-      // same structure as the view on screen: replace its data and scale domains instead of embedding again
-      // (embedding anew builds every SVG node and the dataflow from scratch: most of an update's time)
-      if (result && compiled.key === resultKey) {
-        try {
-          const v = result.view;
-          delete box.dataset.ready;
-          for (const [name, values] of Object.entries(compiled.data)) v.data(name, values);
-          for (const [name, value] of Object.entries(compiled.signals)) v.signal(name, value);
-          if (width > 120 && v.width() !== spec.width) v.width(spec.width);
-          await v.runAsync();
-          if (gen !== generation || destroyed) return;
-          box.dataset.mode = diag ? "diagram" : "naps";
-          await sync();
-          box.dataset.points = String(diag ? 0 : compiled.nPoints);
-          box.dataset.source = compiled.source;
-          box.dataset.ready = "1";
-          return;
-        } catch {
-          // fall through: embed anew
-        }
+      const nextLift = liftOf(parts, compiled);
+      if (result && compiled.key === resultKey && (await updateView(compiled, newWidth, gen, diag))) {
+        lift = nextLift;
+        return;
       }
+      if (await embedView(compiled, gen, diag)) lift = nextLift;
+    }
+
+    /** New data, scale signals and width into the view on screen; false if it failed (embed anew). */
+    async function updateView(c, newWidth, gen, diag) {
+      try {
+        const v = result.view;
+        delete box.dataset.ready;
+        for (const [name, values] of Object.entries(c.data)) v.data(name, values);
+        for (const [name, value] of Object.entries(c.signals)) v.signal(name, value);
+        if (newWidth !== undefined && v.width() !== newWidth) v.width(newWidth);
+        await v.runAsync();
+      } catch {
+        return false;
+      }
+      if (gen !== generation || destroyed) return true;
+      box.dataset.mode = diag ? "diagram" : "naps";
+      await sync();
+      box.dataset.points = String(diag ? 0 : c.nPoints);
+      box.dataset.source = c.source;
+      box.dataset.ready = "1";
+      return true;
+    }
+
+    /** A new vega view for `compiled` (a fresh host); true when it is the one on screen. */
+    async function embedView(compiled, gen, diag) {
       dropView();
       box.dataset.mode = diag ? "diagram" : "naps";
       let r;
@@ -172,15 +255,25 @@ export default {
         });
       } catch (err) {
         box.textContent = `The scatter could not be drawn: ${err?.message ? err.message : err}`;
-        return;
+        return false;
       }
       if (gen !== generation || destroyed) {
         r.finalize();
-        return;
+        return false;
       }
       result = r;
       resultKey = compiled.key;
-      const v = r.view;
+      listen(r.view);
+      await sync();
+      box.dataset.renderer = compiled.renderer;
+      box.dataset.points = String(diag ? 0 : compiled.nPoints);
+      box.dataset.source = compiled.source;
+      box.napwView = r.view; // tests read the plotted rows: box.napwView.data(box.dataset.source)
+      box.dataset.ready = "1";
+      return true;
+    }
+
+    function listen(v) {
       v.addEventListener("click", (event, item) => {
         const datum = item?.datum;
         if (datum && Number.isInteger(datum.nap) && datum.nap >= 0) {
@@ -200,12 +293,6 @@ export default {
       } catch {
         // a spec without a brush
       }
-      await sync();
-      box.dataset.renderer = compiled.renderer;
-      box.dataset.points = String(diag ? 0 : compiled.nPoints);
-      box.dataset.source = compiled.source;
-      box.napwView = v; // tests read the plotted rows: box.napwView.data(box.dataset.source)
-      box.dataset.ready = "1";
     }
 
     const draw = latestOnly(drawNow); // never two draws at once: the newest state is drawn last
@@ -216,6 +303,7 @@ export default {
         result = null;
       }
       resultKey = null;
+      lift = null;
       box.replaceChildren();
       delete box.dataset.ready;
       delete box.dataset.points;
