@@ -75,6 +75,33 @@ def open_static(page, path):
     return root
 
 
+# the gallery's atlas canvas under its item overlays: how many items have a drawn (non-uniform) thumbnail
+# under them, and whether the gap between the first two items is left clear
+ATLAS_JS = """g => {
+  const canvas = g.querySelector('[data-testid=gallery-atlas]');
+  const items = [...g.querySelectorAll('[data-testid=gallery-item]')];
+  const ctx = canvas.getContext('2d');
+  const k = canvas.width / canvas.getBoundingClientRect().width;
+  const base = canvas.getBoundingClientRect();
+  const px = (x, y) => [...ctx.getImageData(Math.round(x * k), Math.round(y * k), 1, 1).data].join(',');
+  let drawn = 0;
+  for (const it of items) {
+    const b = it.getBoundingClientRect();
+    const x0 = b.left - base.left + b.width / 2 - 20, y0 = b.top - base.top + 8;
+    const seen = new Set();
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) seen.add(px(x0 + 10 * i, y0 + 10 * j));
+    if (seen.size > 1 && ![...seen].some((c) => c.endsWith(',0'))) drawn++;
+  }
+  let gap_clear = true;
+  if (items.length > 1) {
+    const a = items[0].getBoundingClientRect(), b = items[1].getBoundingClientRect();
+    const gap = px((a.right + b.left) / 2 - base.left, a.top - base.top + 20);
+    if (Math.abs(a.top - b.top) < 1) gap_clear = gap.endsWith(',0');
+  }
+  return { canvases: g.querySelectorAll('canvas').length, items: items.length, drawn, gap_clear };
+}"""
+
+
 def assert_offline(page):
     assert page.blocked == [], f"the static file tried the network: {page.blocked[:5]}"
     assert all(u.startswith(LOCAL_SCHEMES) for u in page.requests), page.requests[:5]
@@ -105,7 +132,14 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
     expect(items.first).to_have_attribute("data-index", str(members[nap][0]))
     shown = [int(x) for x in items.evaluate_all("els => els.map(e => e.dataset.index)")]
     assert shown == members[nap][: len(shown)]
-    # thumbnails are drawn (embedded), not placeholders
+    # thumbnails are drawn (embedded, not placeholders) into the page's one canvas, each under its item
+    r.page.wait_for_function(
+        "g => g.dataset.loaded === g.dataset.page", arg=r.locator("[data-testid=gallery]").element_handle()
+    )
+    drawn = r.locator("[data-testid=gallery]").evaluate(ATLAS_JS)
+    assert drawn["canvases"] == 1 and drawn["items"] == len(shown), drawn
+    assert drawn["drawn"] == len(shown), drawn  # varied pixels under every item: a digit, not a flat box
+    assert drawn["gap_clear"], drawn
     if len(members[nap]) > len(shown):
         r.locator("[data-testid=gallery-page-next]").click()
         expect(items.first).to_have_attribute("data-index", str(members[nap][len(shown)]))
