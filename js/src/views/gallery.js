@@ -60,6 +60,77 @@ function itemLines(store, index, { multi, glosh }, css) {
   return [first, second];
 }
 
+/** The item button's attributes (a tile, or an overlay over the atlas); `opts` = { active, sort }. */
+function itemAttrs(store, index, opts, cls = "") {
+  const it = store.item(index);
+  const view = store.data.view;
+  return {
+    type: "button",
+    class: `napw-item${cls}${it.misclassified ? " napw-wrong" : ""}${opts.active === index ? " napw-active" : ""}`,
+    "data-testid": "gallery-item",
+    "data-index": index,
+    "data-nap": it.nap,
+    "data-glosh": opts.sort === "outlier" ? fmt(it.outlier, 2) : null, // the GLOSH sort's score
+    title: itemTitle(store, index),
+    "aria-label": `input ${index}${it.label >= 0 ? `, label ${view.classes[it.label]}` : ""}${it.misclassified ? `, predicted ${view.classes[it.pred]}` : ""}, probability ${fmt(it.prob, 2)}`,
+  };
+}
+
+/** One item as a tile of its own (text and index items): visual, label / prediction badges, probability. */
+function tile(store, index, opts) {
+  const it = store.item(index);
+  const view = store.data.view;
+  const badges = h("div", { class: "napw-badges" });
+  if (it.label >= 0) {
+    badges.append(h("span", { class: "napw-badge napw-badge-label", title: "label" },
+      h("span", { class: "napw-swatch", style: { background: view.class_colors[it.label] } }),
+      h("span", { class: "napw-class-name", text: view.classes[it.label] })));
+  }
+  if (it.misclassified) {
+    badges.append(h("span", { class: "napw-badge napw-badge-wrong", title: `the model predicts ${view.classes[it.pred]}` },
+      h("span", { "aria-hidden": "true", text: "✗ " }), h("span", { class: "napw-class-name", text: view.classes[it.pred] })));
+  } else if (it.pred >= 0 && it.label < 0) {
+    badges.append(h("span", { class: "napw-badge", title: "prediction", text: `→ ${view.classes[it.pred]}` }));
+  }
+  const nap = it.nap >= 0 ? `NAP ${it.nap}` : "noise";
+  if (store.selectedNaps().length !== 1) {
+    // several NAPs (or inputs picked directly): say which NAP each input is in
+    badges.append(h("span", { class: `napw-badge napw-badge-nap${it.nap < 0 ? " napw-badge-noise" : ""}`, title: "NAP in this layer", text: it.nap >= 0 ? `N${it.nap}` : "noise" }));
+  }
+  if (opts.sort === "outlier") badges.append(h("span", { class: "napw-badge napw-badge-glosh", "data-testid": "glosh-badge", title: "GLOSH outlier score", text: `G ${fmt(it.outlier, 2)}` }));
+  const prob = h("div", { class: "napw-prob", title: `membership probability ${fmt(it.prob, 3)} (${nap})` },
+    h("span", { class: "napw-prob-bar" }, h("span", { style: { width: `${Math.round(100 * it.prob)}%` } })),
+    h("span", { class: "napw-prob-text", text: it.nap >= 0 ? fmt(it.prob, 2) : "noise" }));
+  return h("button", itemAttrs(store, index, opts), h("div", { class: "napw-item-visual" }, visual(index, store.thumbCache.get(index))), badges, prob);
+}
+
+/** The panel: title, selection summary, filter, order, pager, the items' box. */
+function buildPanel(store) {
+  const parts = {
+    sub: h("span", { class: "napw-sub" }),
+    prev: h("button", { type: "button", class: "napw-btn", "data-testid": "gallery-page-prev", "aria-label": "previous page", text: "‹ prev" }),
+    next: h("button", { type: "button", class: "napw-btn", "data-testid": "gallery-page-next", "aria-label": "next page", text: "next ›" }),
+    pageInfo: h("span", { class: "napw-page-info", "data-testid": "gallery-page-info" }),
+    filter: h("select", { class: "napw-select napw-select-sm", "data-testid": "gallery-filter", "aria-label": "show" },
+      h("option", { value: "all", text: "all" }),
+      h("option", { value: "wrong", text: "misclassified only" }),
+      h("option", { value: "right", text: "correct only" })),
+    sortSel: h("select", { class: "napw-select napw-select-sm", "data-testid": "gallery-sort", "aria-label": "order" },
+      Object.entries(GALLERY_SORTS).map(([v, label]) => h("option", { value: v, text: label }))),
+    grid: h("div", { class: "napw-gallery", "data-testid": "gallery", "aria-label": "selected inputs" }),
+    empty: h("div", { class: "napw-empty napw-gallery-empty", text: "Select a NAP (card, scatter point or heatmap row) to see its members here." }),
+  };
+  parts.filter.value = ui(store).gallery_filter;
+  parts.sortSel.value = ui(store).gallery_sort;
+  parts.section = h("section", { class: "napw-panel napw-gallery-panel" },
+    h("header", { class: "napw-panel-head" },
+      h("h3", { text: "Members" }), parts.sub,
+      h("span", { class: "napw-spacer" }),
+      parts.filter, parts.sortSel, h("span", { class: "napw-pager" }, parts.prev, parts.pageInfo, parts.next)),
+    parts.empty, parts.grid);
+  return parts;
+}
+
 function describeSelection(store) {
   const naps = store.selectedNaps();
   const total = store.selectedIndices().length;
@@ -73,26 +144,10 @@ export default {
   id: "gallery",
   area: "footer",
   mount(el, store, { pageSize = PAGE_SIZE } = {}) {
-    const sub = h("span", { class: "napw-sub" });
-    const prev = h("button", { type: "button", class: "napw-btn", "data-testid": "gallery-page-prev", "aria-label": "previous page", text: "‹ prev" });
-    const next = h("button", { type: "button", class: "napw-btn", "data-testid": "gallery-page-next", "aria-label": "next page", text: "next ›" });
-    const pageInfo = h("span", { class: "napw-page-info", "data-testid": "gallery-page-info" });
-    const filter = h("select", { class: "napw-select napw-select-sm", "data-testid": "gallery-filter", "aria-label": "show" },
-      h("option", { value: "all", text: "all" }),
-      h("option", { value: "wrong", text: "misclassified only" }),
-      h("option", { value: "right", text: "correct only" }));
-    const sortSel = h("select", { class: "napw-select napw-select-sm", "data-testid": "gallery-sort", "aria-label": "order" },
-      Object.entries(GALLERY_SORTS).map(([v, label]) => h("option", { value: v, text: label })));
-    filter.value = ui(store).gallery_filter;
-    sortSel.value = ui(store).gallery_sort;
-    const grid = h("div", { class: "napw-gallery", "data-testid": "gallery", "aria-label": "selected inputs" });
-    const empty = h("div", { class: "napw-empty napw-gallery-empty", text: "Select a NAP (card, scatter point or heatmap row) to see its members here." });
-    el.append(h("section", { class: "napw-panel napw-gallery-panel" },
-      h("header", { class: "napw-panel-head" },
-        h("h3", { text: "Members" }), sub,
-        h("span", { class: "napw-spacer" }),
-        filter, sortSel, h("span", { class: "napw-pager" }, prev, pageInfo, next)),
-      empty, grid));
+    const panel = buildPanel(store);
+    const { sub, prev, next, pageInfo, filter, sortSel, grid, empty } = panel;
+    el.append(panel.section);
+    const itemOpts = () => ({ active, sort: sortSel.value });
 
     let page = 0;
     let token = 0;
@@ -103,56 +158,13 @@ export default {
       return sortIndices(filterIndices(store.selectedIndices(), store, filter.value), store.data, sortSel.value);
     }
 
-    function tile(index) {
-      const it = store.item(index);
-      const view = store.data.view;
-      const badges = h("div", { class: "napw-badges" });
-      if (it.label >= 0) {
-        badges.append(h("span", { class: "napw-badge napw-badge-label", title: "label" },
-          h("span", { class: "napw-swatch", style: { background: view.class_colors[it.label] } }),
-          h("span", { class: "napw-class-name", text: view.classes[it.label] })));
-      }
-      if (it.misclassified) {
-        badges.append(h("span", { class: "napw-badge napw-badge-wrong", title: `the model predicts ${view.classes[it.pred]}` },
-          h("span", { "aria-hidden": "true", text: "✗ " }), h("span", { class: "napw-class-name", text: view.classes[it.pred] })));
-      } else if (it.pred >= 0 && it.label < 0) {
-        badges.append(h("span", { class: "napw-badge", title: "prediction", text: `→ ${view.classes[it.pred]}` }));
-      }
-      const nap = it.nap >= 0 ? `NAP ${it.nap}` : "noise";
-      if (store.selectedNaps().length !== 1) {
-        // several NAPs (or inputs picked directly): say which NAP each input is in
-        badges.append(h("span", { class: `napw-badge napw-badge-nap${it.nap < 0 ? " napw-badge-noise" : ""}`, title: "NAP in this layer", text: it.nap >= 0 ? `N${it.nap}` : "noise" }));
-      }
-      if (sortSel.value === "outlier") badges.append(h("span", { class: "napw-badge napw-badge-glosh", "data-testid": "glosh-badge", title: "GLOSH outlier score", text: `G ${fmt(it.outlier, 2)}` }));
-      const prob = h("div", { class: "napw-prob", title: `membership probability ${fmt(it.prob, 3)} (${nap})` },
-        h("span", { class: "napw-prob-bar" }, h("span", { style: { width: `${Math.round(100 * it.prob)}%` } })),
-        h("span", { class: "napw-prob-text", text: it.nap >= 0 ? fmt(it.prob, 2) : "noise" }));
-      return h("button", itemAttrs(index), h("div", { class: "napw-item-visual" }, visual(index, store.thumbCache.get(index))), badges, prob);
-    }
-
-    /** The item button's attributes (a tile, or an overlay over the atlas). */
-    function itemAttrs(index, cls = "") {
-      const it = store.item(index);
-      const view = store.data.view;
-      return {
-        type: "button",
-        class: `napw-item${cls}${it.misclassified ? " napw-wrong" : ""}${active === index ? " napw-active" : ""}`,
-        "data-testid": "gallery-item",
-        "data-index": index,
-        "data-nap": it.nap,
-        "data-glosh": sortSel.value === "outlier" ? fmt(it.outlier, 2) : null, // the GLOSH sort's score
-        title: itemTitle(store, index),
-        "aria-label": `input ${index}${it.label >= 0 ? `, label ${view.classes[it.label]}` : ""}${it.misclassified ? `, predicted ${view.classes[it.pred]}` : ""}, probability ${fmt(it.prob, 2)}`,
-      };
-    }
-
     /** A page of images: one atlas canvas and one positioned overlay button per item. */
     function atlasPage(items) {
       const layout = atlasLayout(items.length, grid.clientWidth);
       const canvas = h("canvas", { class: "napw-atlas-canvas", "data-testid": "gallery-atlas", "aria-hidden": "true" });
       const overlays = items.map((index, i) => {
         const r = cellRect(layout, i);
-        const attrs = itemAttrs(index, " napw-atlas-item");
+        const attrs = itemAttrs(store, index, itemOpts(), " napw-atlas-item");
         attrs.style = { left: `${r.x}px`, top: `${r.y}px`, width: `${r.w}px`, height: `${r.h}px` };
         return h("button", attrs);
       });
@@ -189,7 +201,7 @@ export default {
       atlas = null;
       grid.classList.remove("napw-gallery-atlas");
       grid.style.height = "";
-      grid.replaceChildren(...items.map(tile));
+      grid.replaceChildren(...items.map((index) => tile(store, index, itemOpts())));
     }
 
     async function render() {
