@@ -38,10 +38,19 @@ afterAll(() => {
 });
 afterEach(() => document.body.replaceChildren());
 
-/** k NAPs of 14-20 members (every card shows 8 typical and 4 least typical members). */
+/** A computed Mapper graph of `m` nodes (a chain): ~3 SVG elements per node and edge when drawn. */
+function mapperGraph(m, n) {
+  const nodes = Array.from({ length: m }, (_, id) => ({ id, size: 10, members: [id % n], interval: id % 10, l2: id, dominant: 0, purity: 1, top: [[0, 10, 1]] }));
+  const edges = nodes.slice(1).map((nd) => ({ source: nd.id - 1, target: nd.id, shared: 2, jaccard: 0.1 }));
+  return { layer: "fc1", params: { eps_used: 0.5 }, n, n_intervals: 10, nodes, edges, l2_range: [0, m], covered: n };
+}
+
+/** k NAPs of 14-20 members (every card shows 8 typical and 4 least typical members); the Mapper panel holds
+ * a computed graph of 300 nodes but is closed (a saved page, or a panel opened once and closed again). */
 function state(k) {
   const sizes = Array.from({ length: k }, (_, i) => 14 + (i % 7));
-  return makeState({ sizes, n: sizes.reduce((a, b) => a + b, 0) + 200 });
+  const n = sizes.reduce((a, b) => a + b, 0) + 200;
+  return makeState({ sizes, n, extra: { topology_open: [], mapper: mapperGraph(300, n) } });
 }
 
 const nodes = (el) => el.querySelectorAll("*").length;
