@@ -32,6 +32,26 @@ export function visibleRange({ count, cols = 1, rowHeight, scrollTop = 0, viewpo
   };
 }
 
+/**
+ * visibleRange with at most `maxRows` rows built: the overscan goes first, then rows at the bottom (a box whose
+ * height is capped with viewportCap never needs that). Keeps a view's DOM bounded whatever the screen size.
+ */
+export function cappedRange({ maxRows, overscan = 1, ...opts }) {
+  const cap = Math.max(1, maxRows);
+  let r = visibleRange({ ...opts, overscan });
+  if (r.rowEnd - r.rowStart > cap && overscan > 0) r = visibleRange({ ...opts, overscan: 0 });
+  if (r.rowEnd - r.rowStart <= cap) return r;
+  const cols = Math.max(1, opts.cols || 1);
+  const rh = Math.max(1, opts.rowHeight);
+  const rowEnd = r.rowStart + cap;
+  return { ...r, rowEnd, end: Math.min(opts.count, rowEnd * cols), bottom: Math.max(0, (r.rows - rowEnd) * rh) };
+}
+
+/** The tallest viewport (px) in which no scroll position shows parts of more than `maxRows` rows. */
+export function viewportCap(maxRows, rowHeight) {
+  return Math.max(1, maxRows - 1) * rowHeight;
+}
+
 /** The scrollTop that brings row `row` into view (nearest edge), or the current one when it is visible. */
 export function scrollToRow(row, { rowHeight, scrollTop, viewport }) {
   const top = row * rowHeight;

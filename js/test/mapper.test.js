@@ -162,6 +162,18 @@ describe("mapper view", () => {
     expect(nodeShares(mapperVm().nodes, new Set([0, 16]))).toEqual(new Map([[0, 0.1], [1, 0.05]]));
   });
 
+  it("builds its graph only while open: a closed panel with a computed graph holds no SVG nodes", () => {
+    const { el, model } = mountMapper({ open: false, extra: { mapper: mapperVm() } });
+    const nodes = () => el.querySelectorAll("[data-testid=mapper-node]").length;
+    expect(nodes()).toBe(0);
+    expect(el.querySelector("[data-testid=mapper-panel]").textContent).toContain("5 nodes · 3 edges"); // the header still says
+    model.set("topology_open", ["mapper"]);
+    expect(nodes()).toBe(mapperVm().nodes.length);
+    model.set("topology_open", []);
+    expect(nodes()).toBe(0);
+    expect(el.querySelectorAll("[data-testid=mapper-edge]").length).toBe(0);
+  });
+
   it("is lazy: opening the panel asks the kernel (topology_open), parameters go to mapper_params", () => {
     const { el, model } = mountMapper({ open: false });
     expect(el.querySelector("[data-testid=mapper-panel] .napw-topo-body").hidden).toBe(true);

@@ -6,7 +6,7 @@ import grid from "../src/views/grid.js";
 import heatmap, { SVG_MAX_CELLS, heatColAt, heatRowAt, paintHeat } from "../src/views/heatmap.js";
 import { distributionCols } from "../src/views/distribution.js";
 import { rendererFor, SVG_MAX_POINTS } from "../src/views/scatter.js";
-import { columnsFor, perFrame, scrollToRow, visibleRange } from "../src/virtual.js";
+import { cappedRange, columnsFor, perFrame, scrollToRow, viewportCap, visibleRange } from "../src/virtual.js";
 import { fakeModel, makeState } from "./helpers.js";
 
 afterEach(() => document.body.replaceChildren());
@@ -51,6 +51,26 @@ describe("visibleRange", () => {
     expect(scrollToRow(10, { rowHeight: 100, scrollTop: 0, viewport: 300 })).toBe(800);
     expect(scrollToRow(2, { rowHeight: 100, scrollTop: 500, viewport: 300 })).toBe(200);
     expect(scrollToRow(6, { rowHeight: 100, scrollTop: 500, viewport: 300 })).toBe(500);
+  });
+
+  it("caps the window at maxRows rows: overscan first, then the bottom rows; viewportCap never needs more", () => {
+    const base = { count: 787, cols: 4, rowHeight: 200, scrollTop: 2000 };
+    // 3 rows in view + 1 of overscan each side fit in 6
+    expect(cappedRange({ ...base, viewport: 600, maxRows: 6 })).toMatchObject({ rowStart: 9, rowEnd: 14 });
+    // 4 rows in view (not aligned): overscan dropped
+    const tight = cappedRange({ ...base, scrollTop: 2100, viewport: 600, maxRows: 4 });
+    expect([tight.rowStart, tight.rowEnd, tight.start, tight.end]).toEqual([10, 14, 40, 56]);
+    // a box taller than maxRows rows: the rows below are cut, the full height stays
+    const cut = cappedRange({ ...base, viewport: 2000, maxRows: 3 });
+    expect([cut.rowStart, cut.rowEnd, cut.end - cut.start]).toEqual([10, 13, 12]);
+    expect(cut.top + 3 * 200 + cut.bottom).toBe(cut.rows * 200);
+    // with the box capped at viewportCap, no scroll position shows more rows than maxRows
+    for (let top = 0; top < 1000; top += 37) {
+      const r = cappedRange({ ...base, scrollTop: top, viewport: viewportCap(5, 200), maxRows: 5, overscan: 0 });
+      const inView = Math.ceil((top + viewportCap(5, 200)) / 200) - Math.floor(top / 200);
+      expect(inView).toBeLessThanOrEqual(5);
+      expect(r.rowEnd - r.rowStart).toBe(inView);
+    }
   });
 
   it("runs a scheduled function once per frame however often it is scheduled", async () => {

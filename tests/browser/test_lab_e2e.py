@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from gridkit import expect_grid_holds, nap_card
+
 pytestmark = pytest.mark.browser
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -108,7 +110,7 @@ def gallery_indices(r) -> list[int]:
 def expect_views_match(r, n_naps: int) -> None:
     """Cards, nap-count and scatter all show ``n_naps`` NAPs."""
     expect(r.locator("[data-testid=nap-count]")).to_contain_text(str(n_naps))
-    expect(r.locator("[data-testid=nap-card]")).to_have_count(n_naps)
+    expect_grid_holds(r, n_naps)
     r.page.wait_for_function(
         f"([el, n]) => ({POINTS_JS})(el).length === n",
         arg=[r.locator("[data-testid=scatter]").element_handle(), n_naps],
@@ -180,7 +182,7 @@ def test_first_render_shows_grid_scatter_gallery(nb):
     assert options == ["conv3", "relu4"]
     # each card shows its NAP's size
     for nap, size in enumerate(st["sizes"][:3]):
-        expect(r.locator(f"[data-testid=nap-card][data-nap='{nap}']")).to_contain_text(str(size))
+        expect(nap_card(r, nap)).to_contain_text(str(size))
     expect(r.locator("[data-testid=error]")).to_be_hidden()
 
 

@@ -144,10 +144,12 @@ def test_update_from_the_ui_redraws_every_view(nb):
     inp.press("Enter")
     st = nb.state(1)
     assert st["min_cluster_size"] == 15 and st["error"] == ""
-    expect_shows(nb, st)
+    got = expect_shows(nb, st)
+    assert got["dom"] <= 3000, (st["n_naps"], got["dom"])  # the DOM budget holds at every NAP count
     inp.fill("5")
     inp.press("Enter")
-    expect_shows(nb, nb.state(1))
+    got = expect_shows(nb, nb.state(1))
+    assert got["dom"] <= 3000, got["dom"]
 
 
 @pytest.mark.parametrize("run", range(int(os.environ.get("NAPW_RAPID_REPEAT", "1"))))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
+from gridkit import all_card_ids, expect_grid_holds, nap_card
 from labkit import CONTEXTS
 
 pytestmark = pytest.mark.browser
@@ -74,6 +75,33 @@ def open_static(page, path):
     return root
 
 
+# the gallery's atlas canvas under its item overlays: how many items have a drawn (non-uniform) thumbnail
+# under them, and whether the gap between the first two items is left clear
+ATLAS_JS = """g => {
+  const canvas = g.querySelector('[data-testid=gallery-atlas]');
+  const items = [...g.querySelectorAll('[data-testid=gallery-item]')];
+  const ctx = canvas.getContext('2d');
+  const k = canvas.width / canvas.getBoundingClientRect().width;
+  const base = canvas.getBoundingClientRect();
+  const px = (x, y) => [...ctx.getImageData(Math.round(x * k), Math.round(y * k), 1, 1).data].join(',');
+  let drawn = 0;
+  for (const it of items) {
+    const b = it.getBoundingClientRect();
+    const x0 = b.left - base.left + b.width / 2 - 20, y0 = b.top - base.top + 8;
+    const seen = new Set();
+    for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) seen.add(px(x0 + 10 * i, y0 + 10 * j));
+    if (seen.size > 1 && ![...seen].some((c) => c.endsWith(',0'))) drawn++;
+  }
+  let gap_clear = true;
+  if (items.length > 1) {
+    const a = items[0].getBoundingClientRect(), b = items[1].getBoundingClientRect();
+    const gap = px((a.right + b.left) / 2 - base.left, a.top - base.top + 20);
+    if (Math.abs(a.top - b.top) < 1) gap_clear = gap.endsWith(',0');
+  }
+  return { canvases: g.querySelectorAll('canvas').length, items: items.length, drawn, gap_clear };
+}"""
+
+
 def assert_offline(page):
     assert page.blocked == [], f"the static file tried the network: {page.blocked[:5]}"
     assert all(u.startswith(LOCAL_SCHEMES) for u in page.requests), page.requests[:5]
@@ -84,7 +112,7 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
     path, n_naps, members = digits_html
     page = offline_page
     r = open_static(page, path)
-    expect(r.locator("[data-testid=nap-card]")).to_have_count(n_naps)
+    expect_grid_holds(r, n_naps)
     expect(r.locator("[data-testid=nap-count]")).to_contain_text(str(n_naps))
     expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(n_naps)
     expect(r.locator("[data-testid=heatmap]")).to_be_visible()
@@ -96,7 +124,7 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
 
     # selecting a NAP still works offline and fills the gallery with its members, most typical first
     nap = max(members, key=lambda i: len(members[i]))
-    r.locator(f"[data-testid=nap-card][data-nap='{nap}']").click()
+    nap_card(r, nap).click()
     expect(r.locator(f"[data-testid=nap-card][data-nap='{nap}']")).to_have_class(re.compile(r"\bselected\b"))
     expect(r.locator("[data-testid=nap-card].selected")).to_have_count(1)
     items = r.locator("[data-testid=gallery-item]")
@@ -104,7 +132,14 @@ def test_static_html_renders_and_selects_offline(offline_page, digits_html, arti
     expect(items.first).to_have_attribute("data-index", str(members[nap][0]))
     shown = [int(x) for x in items.evaluate_all("els => els.map(e => e.dataset.index)")]
     assert shown == members[nap][: len(shown)]
-    # thumbnails are drawn (embedded), not placeholders
+    # thumbnails are drawn (embedded, not placeholders) into the page's one canvas, each under its item
+    r.page.wait_for_function(
+        "g => g.dataset.loaded === g.dataset.page", arg=r.locator("[data-testid=gallery]").element_handle()
+    )
+    drawn = r.locator("[data-testid=gallery]").evaluate(ATLAS_JS)
+    assert drawn["canvases"] == 1 and drawn["items"] == len(shown), drawn
+    assert drawn["drawn"] == len(shown), drawn  # varied pixels under every item: a digit, not a flat box
+    assert drawn["gap_clear"], drawn
     if len(members[nap]) > len(shown):
         r.locator("[data-testid=gallery-page-next]").click()
         expect(items.first).to_have_attribute("data-index", str(members[nap][len(shown)]))
@@ -167,18 +202,17 @@ def test_static_html_reselects_min_cluster_size_like_the_kernel(offline_page, di
         mcs.press("Enter")
         expect(r.locator("[data-testid=nap-count]")).to_contain_text(f"{k} NAP", timeout=15_000)
         expect(r.locator("[data-testid=busy]")).to_be_hidden()
-        expect(r.locator("[data-testid=nap-card]")).to_have_count(k)
+        expect_grid_holds(r, k)
         expect(r.locator("[data-testid=scatter] .mark-symbol.role-mark path")).to_have_count(k)
         if not k:
             continue
         # selection linking on the re-selected NAPs: a card selects exactly the kernel's members, in its order
         nap = max(members, key=lambda i: len(members[i]))
-        r.locator(f"[data-testid=nap-card][data-nap='{nap}']").click()
+        nap_card(r, nap).click()
         items = r.locator("[data-testid=gallery-item]")
         expect(items.first).to_have_attribute("data-index", str(members[nap][0]))
         shown = [int(x) for x in items.evaluate_all("els => els.map(e => e.dataset.index)")]
         assert shown == members[nap][: len(shown)]
-        sizes = r.locator("[data-testid=nap-card]").evaluate_all("els => els.map(e => e.dataset.nap)")
-        assert sorted(map(int, sizes)) == list(range(k))
+        assert all_card_ids(r) == list(range(k))
     page.screenshot(path=str(artifacts_dir / "static-html-reselect.png"))
     assert_offline(page)

@@ -89,6 +89,64 @@ export function flowLayout(flow, { width = W, height = H, showNoise = true } = {
   return { columns: cols.map((col, c) => ({ layer: flow.columns[c].layer, x: x(c), nodes: col.map((nd) => nodes.get(`${c}:${nd.nap}`)) })), bands };
 }
 
+/** One chip per layer of the model: on for the flow's layers, marked for the current one. */
+function layerChips(store, vm) {
+  const layers = (store.get("layers") || []).map((l) => l.name);
+  const chosen = new Set(vm ? vm.layers : store.get("flow_layers") || []);
+  const cur = store.data?.view ? store.data.view.layer : null;
+  return layers.map((name) => h("button", {
+    type: "button",
+    class: `napw-chip${chosen.has(name) ? " napw-on" : ""}${name === cur ? " napw-current" : ""}`,
+    "data-testid": "flow-layer",
+    "data-layer": name,
+    "aria-pressed": String(chosen.has(name)),
+    disabled: store.isStatic(),
+    title: name === cur ? `${name} (the current layer)` : name,
+    text: name,
+  }));
+}
+
+const nodeLabel = (nd) => (nd.noise ? "noise" : `NAP ${nd.nap}`);
+const mostly = (view, row) => (row.dominant !== null && row.dominant !== undefined ? ` · mostly ${view.classes[row.dominant]} (${pct(row.purity)})` : "");
+
+/** The bands (one path per link) and the NAP blocks of each layer's column, laid out by flowLayout. */
+function drawFlow(svg, vm, lay, view, colorOf) {
+  const pat = s("pattern", { id: `napw-hatch-${Math.random().toString(36).slice(2, 8)}`, width: 4, height: 4, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" },
+    s("rect", { width: 4, height: 4, fill: "#bdbdbd" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 4, stroke: "#8a8a8a", "stroke-width": 2 }));
+  svg.append(s("defs", {}, pat));
+  const gBands = s("g", { class: "napw-flow-bands" });
+  const gNodes = s("g", { class: "napw-flow-nodes" });
+  const bandEls = lay.bands.map(({ link: l, d }) => {
+    const p = s("path", {
+      d, class: `napw-flow-band${l.noise ? " napw-flow-noise" : ""}`, "data-testid": "flow-band", "data-link": l.index,
+      "data-col": l.col, "data-from": l.nap_a, "data-to": l.nap_b, fill: l.noise ? "#9e9e9e" : colorOf(l.dominant),
+    });
+    const from = l.nap_a < 0 ? "noise" : `NAP ${l.nap_a}`;
+    const to = l.nap_b < 0 ? "noise" : `NAP ${l.nap_b}`;
+    p.append(s("title", { text: `${from} (${vm.layers[l.col]}) → ${to} (${vm.layers[l.col + 1]}): ${int(l.count)} inputs${mostly(view, l)}` }));
+    gBands.append(p);
+    return { el: p, link: l };
+  });
+  const nodeEls = [];
+  const last = lay.columns.length - 1;
+  lay.columns.forEach((col, c) => {
+    gNodes.append(s("text", { x: c === 0 ? col.x : c === last ? col.x + NODE_W : col.x + NODE_W / 2, y: 14, class: `napw-flow-head${col.layer === view.layer ? " napw-current" : ""}`, "text-anchor": c === 0 ? "start" : c === last ? "end" : "middle", text: col.layer }));
+    for (const nd of col.nodes) {
+      const g = s("g", { class: "napw-flow-node", "data-testid": "flow-node", "data-col": c, "data-layer": col.layer, "data-nap": nd.nap });
+      g.append(s("rect", { x: nd.x, y: nd.y, width: NODE_W, height: Math.max(1, nd.h), rx: 2, fill: nd.noise ? `url(#${pat.id})` : colorOf(nd.dominant) }));
+      if (nd.h >= 11) {
+        const right = c < last;
+        g.append(s("text", { x: right ? nd.x + NODE_W + 4 : nd.x - 4, y: nd.y + Math.min(nd.h / 2, 12) + 3.5, "text-anchor": right ? "start" : "end", class: "napw-flow-label", text: nodeLabel(nd) }));
+      }
+      g.append(s("title", { text: `${nodeLabel(nd)} at ${col.layer}: ${int(nd.size)} inputs${mostly(view, nd)}` }));
+      nodeEls.push({ el: g, nd, col: c, layer: col.layer });
+      gNodes.append(g);
+    }
+  });
+  svg.append(gBands, gNodes);
+  return { bandEls, nodeEls };
+}
+
 export default {
   id: "flow",
   area: "footer",
@@ -122,21 +180,7 @@ export default {
       return v.columns ? v : null;
     }
 
-    function renderChips() {
-      const layers = (store.get("layers") || []).map((l) => l.name);
-      const chosen = new Set(vm ? vm.layers : store.get("flow_layers") || []);
-      const cur = store.data?.view ? store.data.view.layer : null;
-      chips.replaceChildren(...layers.map((name) => h("button", {
-        type: "button",
-        class: `napw-chip${chosen.has(name) ? " napw-on" : ""}${name === cur ? " napw-current" : ""}`,
-        "data-testid": "flow-layer",
-        "data-layer": name,
-        "aria-pressed": String(chosen.has(name)),
-        disabled: store.isStatic(),
-        title: name === cur ? `${name} (the current layer)` : name,
-        text: name,
-      })));
-    }
+    const renderChips = () => chips.replaceChildren(...layerChips(store, vm));
 
     chips.addEventListener("click", (e) => {
       const btn = e.target.closest ? e.target.closest("[data-testid=flow-layer]") : null;
@@ -167,10 +211,6 @@ export default {
       return code === null || code === undefined ? v.other_color || "#9e9e9e" : v.class_colors[code];
     }
 
-    function label(nd) {
-      return nd.noise ? "noise" : `NAP ${nd.nap}`;
-    }
-
     function draw() {
       vm = current();
       waiting = false;
@@ -194,41 +234,7 @@ export default {
       noiseNote.textContent = noise.checked ? "" : `noise hidden (up to ${pct(noiseShare)} of inputs)`;
       const lay = flowLayout(vm, { showNoise: noise.checked });
       panel.sub.textContent = `${vm.layers.join(" → ")} · ${vm.columns.map((c) => c.n_naps).join(" → ")} NAPs · ${int(vm.links.length)} bands`;
-      const defs = s("defs");
-      const pat = s("pattern", { id: `napw-hatch-${Math.random().toString(36).slice(2, 8)}`, width: 4, height: 4, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" });
-      pat.append(s("rect", { width: 4, height: 4, fill: "#bdbdbd" }), s("line", { x1: 0, y1: 0, x2: 0, y2: 4, stroke: "#8a8a8a", "stroke-width": 2 }));
-      defs.append(pat);
-      svg.append(defs);
-      const gBands = s("g", { class: "napw-flow-bands" });
-      const gNodes = s("g", { class: "napw-flow-nodes" });
-      for (const band of lay.bands) {
-        const l = band.link;
-        const p = s("path", {
-          d: band.d, class: `napw-flow-band${l.noise ? " napw-flow-noise" : ""}`, "data-testid": "flow-band", "data-link": l.index,
-          "data-col": l.col, "data-from": l.nap_a, "data-to": l.nap_b, fill: l.noise ? "#9e9e9e" : colorOf(l.dominant),
-        });
-        const from = l.nap_a < 0 ? "noise" : `NAP ${l.nap_a}`;
-        const to = l.nap_b < 0 ? "noise" : `NAP ${l.nap_b}`;
-        p.append(s("title", { text: `${from} (${vm.layers[l.col]}) → ${to} (${vm.layers[l.col + 1]}): ${int(l.count)} inputs${l.dominant !== null && l.dominant !== undefined ? ` · mostly ${view.classes[l.dominant]} (${pct(l.purity)})` : ""}` }));
-        bandEls.push({ el: p, link: l });
-        gBands.append(p);
-      }
-      lay.columns.forEach((col, c) => {
-        const head = s("text", { x: c === 0 ? col.x : c === lay.columns.length - 1 ? col.x + NODE_W : col.x + NODE_W / 2, y: 14, class: `napw-flow-head${col.layer === view.layer ? " napw-current" : ""}`, "text-anchor": c === 0 ? "start" : c === lay.columns.length - 1 ? "end" : "middle", text: col.layer });
-        gNodes.append(head);
-        for (const nd of col.nodes) {
-          const g = s("g", { class: "napw-flow-node", "data-testid": "flow-node", "data-col": c, "data-layer": col.layer, "data-nap": nd.nap });
-          g.append(s("rect", { x: nd.x, y: nd.y, width: NODE_W, height: Math.max(1, nd.h), rx: 2, fill: nd.noise ? `url(#${pat.id})` : colorOf(nd.dominant) }));
-          if (nd.h >= 11) {
-            const right = c < lay.columns.length - 1;
-            g.append(s("text", { x: right ? nd.x + NODE_W + 4 : nd.x - 4, y: nd.y + Math.min(nd.h / 2, 12) + 3.5, "text-anchor": right ? "start" : "end", class: "napw-flow-label", text: label(nd) }));
-          }
-          g.append(s("title", { text: `${label(nd)} at ${col.layer}: ${int(nd.size)} inputs${nd.dominant !== null && nd.dominant !== undefined ? ` · mostly ${view.classes[nd.dominant]} (${pct(nd.purity)})` : ""}` }));
-          nodeEls.push({ el: g, nd, col: c, layer: col.layer });
-          gNodes.append(g);
-        }
-      });
-      svg.append(gBands, gNodes);
+      ({ bandEls, nodeEls } = drawFlow(svg, vm, lay, view, colorOf));
       svg.dataset.ready = "1";
       restyle();
     }

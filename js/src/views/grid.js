@@ -1,7 +1,7 @@
 // NAP grid: one card per NAP with its most typical members, size, persistence, label make-up and top units.
 // Sortable; keyboard navigable (arrow keys move, Enter/Space select, Shift/Ctrl/⌘ adds to the selection).
 import { h, fmt, int, pct, onWidthChange } from "../dom.js";
-import { columnsFor, perFrame, scrollToRow, visibleRange } from "../virtual.js";
+import { cappedRange, columnsFor, perFrame, scrollToRow, viewportCap } from "../virtual.js";
 import { CARD_KEYS, cardExtras, cardTypical, memberTile, noiseCards, pinButton } from "./crosslayer-common.js";
 
 const SORT_LABELS = { persistence: "persistence", size: "size", purity: "purity" };
@@ -102,7 +102,10 @@ function card(row, store, visuals = null) {
 const MIN_COL = 178; // .napw-grid's grid-template-columns: repeat(auto-fill, minmax(178px, 1fr))
 const GAP = 8;
 const PAD = 3;
-export const BUILD_ALL = 60; // up to this many NAPs every card is built; beyond, only the rows in view
+// A card is ~60-70 DOM nodes (12 member tiles, stats, label make-up, top units): the widget's budget is 3,000
+// nodes in all, the other panels take ~1,000, so the grid gets at most MAX_CARDS cards at once.
+export const BUILD_ALL = 16; // up to this many NAPs every card is built; beyond, only the rows in view
+export const MAX_CARDS = 24; // the most cards in the DOM at once (the window's rows, overscan included)
 
 /**
  * The NAP cards on screen. Only the rows in view (plus a little overscan) are in the DOM; the scroll box's
@@ -128,11 +131,15 @@ function cardWindow(grid, store) {
   function layout(count, scrollTop) {
     const cols = columnsFor(grid.clientWidth - 2 * PAD, MIN_COL, GAP);
     const rowHeight = rowH || 200;
-    if (count <= BUILD_ALL) { // a few dozen cards: all of them (every card addressable, still a small DOM)
+    if (count <= BUILD_ALL) { // a few cards: all of them (every card addressable, still a small DOM)
+      grid.style.maxHeight = "";
       const rows = Math.ceil(count / cols);
       return { cols, start: 0, end: count, rowStart: 0, rowEnd: rows, rows, top: 0, bottom: 0 };
     }
-    return { cols, ...visibleRange({ count, cols, rowHeight, scrollTop, viewport: grid.clientHeight }) };
+    const maxRows = Math.max(1, Math.floor(MAX_CARDS / cols));
+    // a box taller than that would show rows that are not built (a wide, tall screen): cap its height
+    grid.style.maxHeight = rowH ? `${viewportCap(maxRows, rowH)}px` : "";
+    return { cols, ...cappedRange({ count, cols, rowHeight, scrollTop, viewport: grid.clientHeight, maxRows }) };
   }
 
   /** Build the cards of the rows in view (`scrollTop`: where the box is about to be scrolled, if not where it is). */

@@ -34,8 +34,8 @@ export function colorScale(vmin, vmax) {
 const CELL_H = 13;
 const LABEL_W = 56;
 const HEAD_H = 26;
-// SVG (one node per cell, with a tooltip) only while small: (rows + 1) x units cells at most
-export const SVG_MAX_CELLS = 400;
+// SVG only while small: a cell is two nodes (rect + tooltip), and the widget's DOM budget is 3,000 nodes in all
+export const SVG_MAX_CELLS = 200;
 const IS_JSDOM = typeof navigator !== "undefined" && /jsdom/i.test(navigator.userAgent || "");
 
 /** The heatmap row under canvas y (px, content coordinates): -1 = the overall row, a row index, or null. */
@@ -128,20 +128,44 @@ function canvasHeat(box, store) {
   };
   const paintSoon = perFrame(paint);
   box.addEventListener("scroll", paintSoon, { passive: true });
+  // the box's height settles after the first paint (layout, a panel opened, the output area resized): paint
+  // again, once per frame, whenever it changes
+  let seen = { w: -1, h: -1 };
+  const ro = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
+    const now = { w: box.clientWidth, h: box.clientHeight };
+    if (now.w === seen.w && now.h === seen.h) return;
+    seen = now;
+    paintSoon();
+  });
+  ro?.observe(box);
   const rowAt = (e) => {
     if (!state) return null;
     const rect = canvas.getBoundingClientRect();
     const r = heatRowAt(e.clientY - rect.top + box.scrollTop, state.rows.length - 1);
     return r === null || r < 0 ? null : state.rows[r + 1].id;
   };
+  // the SVG's per-cell tooltips, as the canvas' title for the cell under the pointer
+  canvas.addEventListener("mousemove", (e) => {
+    if (!state) return;
+    const rect = canvas.getBoundingClientRect();
+    const r = heatRowAt(e.clientY - rect.top + box.scrollTop, state.rows.length - 1);
+    const j = heatColAt(e.clientX - rect.left, state.hm.units.length, state.cellW);
+    const row = r === null ? null : state.rows[r + 1];
+    canvas.title = row && j !== null ? `${row.label} · unit ${state.hm.units[j]} · mean ${fmt(row.values[j], 3)}` : "";
+  });
   return {
     show(next) {
       state = next;
       canvas.dataset.rows = String(next.rows.length - 1);
       if (!canvas.isConnected) box.replaceChildren(canvas, spacer);
+      // measure the box with the full height in it: a new canvas is 150 px tall by default, and a box
+      // measured around it gave a 150 px view (~9 rows) at the top of a taller box
+      canvas.style.height = "0px";
+      spacer.style.height = `${next.height}px`;
       paint();
     },
     paint: paintSoon,
+    destroy: () => ro?.disconnect(),
     rowAt,
     get rows() { return state ? state.rows : []; },
   };
@@ -253,7 +277,7 @@ export default {
       store.on("selection", updateSelection),
       store.on("hover", updateHover),
     ];
-    offs.push(onWidthChange(box, render, 40));
+    offs.push(onWidthChange(box, render, 40), canvasView.destroy);
     render();
     return () => offs.forEach((off) => off());
   },

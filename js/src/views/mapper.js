@@ -342,6 +342,12 @@ function mapperInfo(M, store) {
 }
 
 /** Drawing: the graph of the `mapper` trait (layout, nodes, edges), restyled on selection / search / colour. */
+/** The header's one-line summary of a Mapper graph. */
+function summary(vm) {
+  const p = vm.params || {};
+  return `${vm.layer} · ${int(vm.nodes.length)} nodes · ${int(vm.edges.length)} edges · eps ${fmt(p.eps_used, 3)}${p.eps === "auto" ? " (auto)" : ""} · ${pct(vm.covered / Math.max(1, vm.n))} of inputs covered`;
+}
+
 function mapperRender(M, store) {
   const { renderLegend, renderInfo } = mapperInfo(M, store);
   const { panel, colorBy, threshold, thresholdOut, search, svg, gEdges, gNodes, overlay, empty, legend, info } = M;
@@ -359,7 +365,8 @@ function mapperRender(M, store) {
   }
 
   function draw() {
-    const next = current();
+    // a closed panel holds no graph (hundreds of nodes and edges are ~1,000 SVG elements): drawn on opening
+    const next = panel.isOpen() ? current() : null;
     if (next === M.vm && M.vm) return restyle();
     M.vm = next;
     M.waiting = false;
@@ -370,7 +377,7 @@ function mapperRender(M, store) {
     M.circles = [];
     M.lines = [];
     if (!M.vm) {
-      panel.sub.textContent = "";
+      panel.sub.textContent = current() ? summary(current()) : ""; // a closed panel still says what it holds
       empty.hidden = !(panel.isOpen() && store.isStatic());
       empty.textContent = "Not part of this static export (open the panel in the notebook before saving).";
       svg.dataset.ready = "";
@@ -381,8 +388,7 @@ function mapperRender(M, store) {
     const nodes = M.vm.nodes;
     empty.hidden = nodes.length > 0;
     empty.textContent = "No Mapper nodes at these settings: every interval is noise. Try a larger eps, fewer intervals or a larger overlap.";
-    const p = M.vm.params || {};
-    panel.sub.textContent = `${M.vm.layer} · ${int(nodes.length)} nodes · ${int(M.vm.edges.length)} edges · eps ${fmt(p.eps_used, 3)}${p.eps === "auto" ? " (auto)" : ""} · ${pct(M.vm.covered / Math.max(1, M.vm.n))} of inputs covered`;
+    panel.sub.textContent = summary(M.vm);
     M.pos = fitToBox(layoutGraph(nodes, M.vm.edges, { seed: 0 }), W, H, PAD);
     M.byId = new Map(nodes.map((nd, i) => [nd.id, i]));
     const maxSize = Math.max(1, ...nodes.map((nd) => nd.size));
@@ -628,7 +634,8 @@ export default {
       if (M.destroyed) return;
       if (key === "topology_open") {
         panel.sync();
-        if (store.isStatic() && !current()) draw(); // opened in a file without the graph: show the note
+        // opened: draw the graph (or, in a file without it, the note); closed: drop it
+        if (panel.isOpen() !== Boolean(M.vm) || (store.isStatic() && !current())) draw();
         if (panel.isOpen() && !current()) M.waiting = true;
         showOverlay();
       } else if (key === "mapper") draw();

@@ -67,37 +67,221 @@ export function prepare(vlSpec, diag = false) {
   return { spec, key, data, signals, renderer, nPoints, source };
 }
 
+const isLiteral = (v) => Array.isArray(v) && v.every((x) => x === null || typeof x !== "object");
+
+/**
+ * The Vega-Lite spec split into what changes from one result to the next (the top-level inline `values`,
+ * literal scale domains/ranges as [channel, "domain" | "range", value], the width) and `key`, the rest (with
+ * the renderer the point count picks): two specs with the same key compile to the same Vega structure.
+ */
+export function vlParts(vlSpec, diag = false) {
+  const topData = vlSpec.data;
+  const encodings = new WeakSet();
+  const channelOf = new WeakMap(); // a scale object -> its encoding channel
+  const lits = [];
+  let values;
+  const shape = JSON.stringify(vlSpec, function replace(k, v) {
+    if (this === vlSpec && k === "width") return undefined;
+    if (this === topData && k === "values" && Array.isArray(v)) {
+      values = v;
+      return "napw-values";
+    }
+    if (k === "encoding" && v && typeof v === "object") encodings.add(v);
+    else if (encodings.has(this) && v?.scale && typeof v.scale === "object") channelOf.set(v.scale, k);
+    else if ((k === "domain" || k === "range") && channelOf.has(this) && isLiteral(v)) {
+      lits.push([channelOf.get(this), k, v]);
+      return "napw-literal";
+    }
+    return v;
+  });
+  return { key: JSON.stringify([diag, rendererFor(values ? values.length : 0), shape]), values, lits };
+}
+
+/**
+ * How a spec of this shape maps onto the compiled view (`compiled`, from prepare): the dataset that holds the
+ * inline values and the signal of each literal domain/range. Null when the mapping cannot be checked (several
+ * inline datasets, a literal that compiled elsewhere): such specs are compiled on every update.
+ */
+export function liftOf(parts, compiled) {
+  const names = Object.keys(compiled.data);
+  if (parts.values === undefined || names.length !== 1) return null;
+  if (JSON.stringify(compiled.data[names[0]]) !== JSON.stringify(parts.values)) return null;
+  for (const [channel, part, value] of parts.lits) {
+    const sig = `napw_${part}_${channel}`;
+    if (!(sig in compiled.signals) || JSON.stringify(compiled.signals[sig]) !== JSON.stringify(value)) return null;
+  }
+  return { key: parts.key, dataName: names[0], signals: new Set(Object.keys(compiled.signals)), source: compiled.source };
+}
+
+/** The data and scale signals of `parts` for a view compiled from the same shape, or null (compile again). */
+export function liftValues(lift, parts) {
+  if (!lift || parts.key !== lift.key) return null;
+  const signals = {};
+  for (const [channel, part, value] of parts.lits) {
+    const sig = `napw_${part}_${channel}`;
+    if (!lift.signals.has(sig)) return null;
+    // two layers with different literals for one merged scale: only the compiler knows the result
+    if (sig in signals && JSON.stringify(signals[sig]) !== JSON.stringify(value)) return null;
+    signals[sig] = value;
+  }
+  return { data: { [lift.dataName]: parts.values }, signals, nPoints: parts.values.length, source: lift.source };
+}
+
+// the plot fills the panel: axis labels and title take ~70px of its width
+const plotWidth = (w) => Math.max(160, Math.min(900, w - 72));
+const isDiagram = (store) => (store.get("topology_open") || []).includes("diagram");
+
+/** The NAPs / diagram toggle: the diagram mode is "diagram" in `topology_open` (the kernel computes it then). */
+function wireModeToggle(toggle, store) {
+  const setMode = (mode) => {
+    const open = store.get("topology_open") || [];
+    if ((mode === "diagram") === open.includes("diagram")) return;
+    store.setTopology("topology_open", mode === "diagram" ? [...open, "diagram"] : open.filter((p) => p !== "diagram"));
+  };
+  toggle.addEventListener("click", (e) => {
+    const btn = e.target.closest ? e.target.closest("[data-mode]") : null;
+    if (btn && btn !== toggle) setMode(btn.dataset.mode);
+    else setMode(isDiagram(store) ? "naps" : "diagram");
+  });
+}
+
+/** A legend click selects every NAP its label dominates (Shift/Ctrl/⌘ adds them). */
+function wireLegend(legend, store) {
+  legend.addEventListener("click", (e) => {
+    const btn = e.target.closest ? e.target.closest(".napw-legend-item") : null;
+    if (!btn) return;
+    const code = Number(btn.dataset.class);
+    const ids = (store.data.view.naps || []).filter((r) => r.dominant === code).map((r) => r.id);
+    store.selectNaps(ids, e.shiftKey || e.metaKey || e.ctrlKey ? "add" : "replace");
+  });
+}
+
+/** Embed `compiled` in a fresh host in `box`: a view being finalised never shares (and repaints) its SVG. */
+function embedInto(box, compiled, dark) {
+  const host = h("div", { class: "napw-scatter-host" });
+  box.replaceChildren(host);
+  return embed(host, compiled.spec, { actions: false, renderer: compiled.renderer, mode: "vega", tooltip: { theme: dark ? "dark" : "light" } });
+}
+
+/** Pointer on the plot: click selects a NAP (Shift/Ctrl/⌘ toggles), hover highlights, the brush selects. */
+function listen(v, store, onBrush) {
+  v.addEventListener("click", (event, item) => {
+    const datum = item?.datum;
+    if (datum && Number.isInteger(datum.nap) && datum.nap >= 0) {
+      const additive = event && (event.shiftKey || event.metaKey || event.ctrlKey);
+      store.selectNaps([datum.nap], additive ? "toggle" : "replace");
+    }
+  });
+  v.addEventListener("mouseover", (_e, item) => {
+    if (item?.datum && Number.isInteger(item.datum.nap) && item.datum.nap >= 0) store.setHover(item.datum.nap);
+  });
+  v.addEventListener("mouseout", () => store.setHover(null));
+  try {
+    v.addSignalListener("brush", (_name, value) => onBrush(value));
+  } catch {
+    // a spec without a brush
+  }
+}
+
+/** New data, scale signals and width into a vega view, then run it. */
+async function changeView(v, c, newWidth) {
+  for (const [name, values] of Object.entries(c.data)) v.data(name, values);
+  for (const [name, value] of Object.entries(c.signals)) v.signal(name, value);
+  if (newWidth !== undefined && v.width() !== newWidth) v.width(newWidth);
+  await v.runAsync();
+}
+
+/** The panel: title, hint, the NAPs / diagram toggle, the plot's box, the legend. */
+function buildPanel() {
+  const modeBtn = (mode, text, tip) => h("button", { type: "button", class: "napw-seg-btn", "data-mode": mode, title: tip, text });
+  const ui = {
+    box: h("div", { class: "napw-scatter", "data-testid": "scatter" }),
+    empty: h("div", { class: "napw-empty", hidden: true, text: "No NAPs to plot." }),
+    legend: h("div", { class: "napw-scatter-legend", "data-testid": "scatter-legend" }),
+    title: h("h3", { text: "Persistence vs size" }),
+    hint: h("span", { class: "napw-sub", text: "click: select · shift: add · drag: brush" }),
+    modeToggle: h("div", { class: "napw-seg", role: "group", "aria-label": "scatter mode", "data-testid": "scatter-mode", "data-mode": "naps" },
+      modeBtn("naps", "NAPs", "persistence vs size of each NAP"),
+      modeBtn("diagram", "diagram", "the layer's 0-dim persistence diagram (birth vs death)")),
+  };
+  ui.section = h("section", { class: "napw-panel napw-scatter-panel" },
+    h("header", { class: "napw-panel-head" }, ui.title, ui.hint, h("span", { class: "napw-spacer" }), ui.modeToggle),
+    ui.empty, ui.box, ui.legend);
+  return ui;
+}
+
+/** Header texts for the mode: the NAPs' scatter, or the diagram (`dvm`, `fresh` when it matches the result). */
+function showMode(ui, diag, dvm, fresh) {
+  ui.modeToggle.dataset.mode = diag ? "diagram" : "naps";
+  for (const b of ui.modeToggle.querySelectorAll("[data-mode]")) b.setAttribute("aria-pressed", String(b.dataset.mode === ui.modeToggle.dataset.mode));
+  ui.title.textContent = diag ? "Persistence diagram" : "Persistence vs size";
+  ui.hint.textContent = diag
+    ? (fresh ? `0-dim · ${dvm.n_shown < dvm.n_bars ? `${dvm.n_shown} of ` : ""}${dvm.n_bars} bars · NAPs coloured: click to select` : "computing…")
+    : "click: select · shift: add · drag: brush";
+}
+
+/** The dominant labels present, in class order: one button each (a click selects the NAPs it dominates). */
+function legendItems(view) {
+  const present = [...new Set((view.naps || []).map((r) => r.dominant).filter((d) => d !== null && d !== undefined))].sort((a, b) => a - b);
+  if (!view.has_labels || !present.length) return [];
+  return [h("span", { class: "napw-muted", text: "dominant label " }),
+    ...present.map((code) => h("button", {
+      type: "button",
+      class: "napw-legend-item",
+      "data-class": code,
+      title: `select the NAPs dominated by ${view.classes[code]}`,
+    }, h("span", { class: "napw-dot", style: { background: view.class_colors[code] } }), h("span", { class: "napw-class-name", text: view.classes[code] })))];
+}
+
+/** The NAPs inside a brush value { size: [a, b], persistence: [c, d] }, or null for a cleared brush. */
+export function brushedNaps(naps, value) {
+  if (!value?.size || !value.persistence) return null;
+  const [s0, s1] = value.size;
+  const [p0, p1] = value.persistence;
+  return naps
+    .filter((r) => r.size >= Math.min(s0, s1) && r.size <= Math.max(s0, s1) && r.persistence >= Math.min(p0, p1) && r.persistence <= Math.max(p0, p1))
+    .map((r) => r.id);
+}
+
+/** The `napfilt` signal: the NAPs with inputs that pass the label / prediction filters ([] = no filter). */
+function filterSignal(store) {
+  const rows = store.data.view.naps || [];
+  const pass = rows.filter((r) => { const m = store.cardMembers(r, 1); return m.total === undefined || m.total > 0; }).map((r) => r.id);
+  if (pass.length === rows.length) return [];
+  return pass.length ? pass : [-2];
+}
+
+/** Header, legend and empty note for the current mode; the Vega-Lite spec to draw (a copy), or null. */
+function specToDraw(ui, store) {
+  const view = store.data.view;
+  const diag = isDiagram(store);
+  const dvm = store.get("diagram") || {};
+  const fresh = Boolean(dvm.spec) && sameParams(dvm.params, view.params);
+  showMode(ui, diag, dvm, fresh);
+  const source = diag ? (fresh ? dvm.spec : null) : view.scatter;
+  const spec = source && (diag || (view.naps || []).length) ? structuredClone(source) : null;
+  ui.empty.textContent = diag ? (store.isStatic() ? "The persistence diagram was not computed before this export." : "Computing the persistence diagram…") : "No NAPs to plot.";
+  ui.empty.hidden = Boolean(spec);
+  ui.legend.replaceChildren(...legendItems(view));
+  ui.legend.hidden = !ui.legend.childNodes.length;
+  return { diag, spec };
+}
+
 export default {
   id: "scatter",
   area: "side",
   mount(el, store) {
-    const box = h("div", { class: "napw-scatter", "data-testid": "scatter" });
-    const empty = h("div", { class: "napw-empty", hidden: true, text: "No NAPs to plot." });
-    const legend = h("div", { class: "napw-scatter-legend", "data-testid": "scatter-legend" });
-    const title = h("h3", { text: "Persistence vs size" });
-    const hint = h("span", { class: "napw-sub", text: "click: select · shift: add · drag: brush" });
-    const modeBtn = (mode, text, tip) => h("button", { type: "button", class: "napw-seg-btn", "data-mode": mode, title: tip, text });
-    const modeToggle = h("div", { class: "napw-seg", role: "group", "aria-label": "scatter mode", "data-testid": "scatter-mode", "data-mode": "naps" },
-      modeBtn("naps", "NAPs", "persistence vs size of each NAP"),
-      modeBtn("diagram", "diagram", "the layer's 0-dim persistence diagram (birth vs death)"));
-    el.append(h("section", { class: "napw-panel napw-scatter-panel" },
-      h("header", { class: "napw-panel-head" }, title, hint, h("span", { class: "napw-spacer" }), modeToggle),
-      empty, box, legend));
+    const ui = buildPanel();
+    const { box, legend, modeToggle } = ui;
+    el.append(ui.section);
 
-    const diagramMode = () => (store.get("topology_open") || []).includes("diagram");
-    function setMode(mode) {
-      const open = store.get("topology_open") || [];
-      if ((mode === "diagram") === open.includes("diagram")) return;
-      store.setTopology("topology_open", mode === "diagram" ? [...open, "diagram"] : open.filter((p) => p !== "diagram"));
-    }
-    modeToggle.addEventListener("click", (e) => {
-      const btn = e.target.closest ? e.target.closest("[data-mode]") : null;
-      if (btn && btn !== modeToggle) setMode(btn.dataset.mode);
-      else setMode(diagramMode() ? "naps" : "diagram");
-    });
+    const diagramMode = () => isDiagram(store);
+    wireModeToggle(modeToggle, store);
+    wireLegend(legend, store);
 
     let result = null;
     let resultKey = null; // structure of the spec on screen (without data, scale domains and width)
+    let lift = null; // how a Vega-Lite spec of the on-screen shape maps onto the view (liftOf)
     let lastMode = false;
     let generation = 0;
     let brushTimer = null;
@@ -106,28 +290,20 @@ export default {
 
     async function drawNow() {
       const gen = ++generation;
-      const view = store.data.view;
-      const diag = diagramMode();
-      const dvm = store.get("diagram") || {};
-      const fresh = Boolean(dvm.spec) && sameParams(dvm.params, view.params);
-      modeToggle.dataset.mode = diag ? "diagram" : "naps";
-      for (const b of modeToggle.querySelectorAll("[data-mode]")) b.setAttribute("aria-pressed", String(b.dataset.mode === modeToggle.dataset.mode));
-      title.textContent = diag ? "Persistence diagram" : "Persistence vs size";
-      hint.textContent = diag
-        ? (fresh ? `0-dim · ${dvm.n_shown < dvm.n_bars ? `${dvm.n_shown} of ` : ""}${dvm.n_bars} bars · NAPs coloured: click to select` : "computing…")
-        : "click: select · shift: add · drag: brush";
-      const source = diag ? (fresh ? dvm.spec : null) : view.scatter;
+      const { diag, spec } = specToDraw(ui, store);
       lastMode = diag;
-      const spec = source ? structuredClone(source) : null;
-      empty.textContent = diag ? (store.isStatic() ? "The persistence diagram was not computed before this export." : "Computing the persistence diagram…") : "No NAPs to plot.";
-      empty.hidden = Boolean(spec && (diag || (view.naps || []).length));
-      drawLegend(view);
-      if (!spec || (!diag && !(view.naps || []).length)) {
+      if (!spec) {
         dropView();
         return;
       }
       const width = box.clientWidth;
       if (width > 120) spec.width = plotWidth(width);
+      const newWidth = width > 120 ? spec.width : undefined;
+      // the shape of the view on screen: its data and scale domains change through the view API, without
+      // compiling the Vega-Lite spec again or embedding anew (which builds every mark and the dataflow)
+      const parts = vlParts(spec, diag);
+      const same = result ? liftValues(lift, parts) : null;
+      if (same && (await updateView(same, newWidth, gen, diag))) return;
       let compiled;
       try {
         compiled = prepare(spec, diag);
@@ -136,76 +312,59 @@ export default {
         box.textContent = `The scatter could not be drawn: ${err?.message ? err.message : err}`;
         return;
       }
-      // same structure as the view on screen: replace its data and scale domains instead of embedding again
-      // (embedding anew builds every SVG node and the dataflow from scratch: most of an update's time)
-      if (result && compiled.key === resultKey) {
-        try {
-          const v = result.view;
-          delete box.dataset.ready;
-          for (const [name, values] of Object.entries(compiled.data)) v.data(name, values);
-          for (const [name, value] of Object.entries(compiled.signals)) v.signal(name, value);
-          if (width > 120 && v.width() !== spec.width) v.width(spec.width);
-          await v.runAsync();
-          if (gen !== generation || destroyed) return;
-          box.dataset.mode = diag ? "diagram" : "naps";
-          await sync();
-          box.dataset.points = String(diag ? 0 : compiled.nPoints);
-          box.dataset.source = compiled.source;
-          box.dataset.ready = "1";
-          return;
-        } catch {
-          // fall through: embed anew
-        }
+      const nextLift = liftOf(parts, compiled);
+      if (result && compiled.key === resultKey && (await updateView(compiled, newWidth, gen, diag))) {
+        lift = nextLift;
+        return;
       }
+      if (await embedView(compiled, gen, diag)) lift = nextLift;
+    }
+
+    /** New data, scale signals and width into the view on screen; false if it failed (embed anew). */
+    async function updateView(c, newWidth, gen, diag) {
+      try {
+        delete box.dataset.ready;
+        await changeView(result.view, c, newWidth);
+      } catch {
+        return false;
+      }
+      if (gen !== generation || destroyed) return true;
+      box.dataset.mode = diag ? "diagram" : "naps";
+      await sync();
+      box.dataset.points = String(diag ? 0 : c.nPoints);
+      box.dataset.source = c.source;
+      box.dataset.ready = "1";
+      return true;
+    }
+
+    /** A new vega view for `compiled` (a fresh host); true when it is the one on screen. */
+    async function embedView(compiled, gen, diag) {
       dropView();
       box.dataset.mode = diag ? "diagram" : "naps";
       let r;
       try {
-        // a fresh host per embed: a view being finalised never shares (and repaints) the new view's SVG
-        const host = h("div", { class: "napw-scatter-host" });
-        box.replaceChildren(host);
-        r = await embed(host, compiled.spec, {
-          actions: false,
-          renderer: compiled.renderer,
-          mode: "vega",
-          tooltip: { theme: isDark(el) ? "dark" : "light" },
-        });
+        r = await embedInto(box, compiled, isDark(el));
       } catch (err) {
         box.textContent = `The scatter could not be drawn: ${err?.message ? err.message : err}`;
-        return;
+        return false;
       }
       if (gen !== generation || destroyed) {
         r.finalize();
-        return;
+        return false;
       }
       result = r;
       resultKey = compiled.key;
-      const v = r.view;
-      v.addEventListener("click", (event, item) => {
-        const datum = item?.datum;
-        if (datum && Number.isInteger(datum.nap) && datum.nap >= 0) {
-          const additive = event && (event.shiftKey || event.metaKey || event.ctrlKey);
-          store.selectNaps([datum.nap], additive ? "toggle" : "replace");
-        }
+      listen(r.view, store, (value) => {
+        if (brushTimer) clearTimeout(brushTimer);
+        brushTimer = setTimeout(() => applyBrush(value), 180);
       });
-      v.addEventListener("mouseover", (_e, item) => {
-        if (item?.datum && Number.isInteger(item.datum.nap) && item.datum.nap >= 0) store.setHover(item.datum.nap);
-      });
-      v.addEventListener("mouseout", () => store.setHover(null));
-      try {
-        v.addSignalListener("brush", (_name, value) => {
-          if (brushTimer) clearTimeout(brushTimer);
-          brushTimer = setTimeout(() => applyBrush(value), 180);
-        });
-      } catch {
-        // a spec without a brush
-      }
       await sync();
       box.dataset.renderer = compiled.renderer;
       box.dataset.points = String(diag ? 0 : compiled.nPoints);
       box.dataset.source = compiled.source;
-      box.napwView = v; // tests read the plotted rows: box.napwView.data(box.dataset.source)
+      box.napwView = r.view; // tests read the plotted rows: box.napwView.data(box.dataset.source)
       box.dataset.ready = "1";
+      return true;
     }
 
     const draw = latestOnly(drawNow); // never two draws at once: the newest state is drawn last
@@ -216,44 +375,16 @@ export default {
         result = null;
       }
       resultKey = null;
+      lift = null;
       box.replaceChildren();
       delete box.dataset.ready;
       delete box.dataset.points;
     }
 
-    // the plot fills the panel: axis labels and title take ~70px of its width
-    const plotWidth = (w) => Math.max(160, Math.min(900, w - 72));
-
-    function drawLegend(view) {
-      // dominant labels present, in class order; click one to select every NAP it dominates
-      const present = [...new Set((view.naps || []).map((r) => r.dominant).filter((d) => d !== null && d !== undefined))].sort((a, b) => a - b);
-      legend.hidden = !view.has_labels || !present.length;
-      legend.replaceChildren(
-        h("span", { class: "napw-muted", text: "dominant label " }),
-        ...present.map((code) => h("button", {
-          type: "button",
-          class: "napw-legend-item",
-          "data-class": code,
-          title: `select the NAPs dominated by ${view.classes[code]}`,
-        }, h("span", { class: "napw-dot", style: { background: view.class_colors[code] } }), h("span", { class: "napw-class-name", text: view.classes[code] }))),
-      );
-    }
-
-    legend.addEventListener("click", (e) => {
-      const btn = e.target.closest ? e.target.closest(".napw-legend-item") : null;
-      if (!btn) return;
-      const code = Number(btn.dataset.class);
-      const ids = (store.data.view.naps || []).filter((r) => r.dominant === code).map((r) => r.id);
-      store.selectNaps(ids, e.shiftKey || e.metaKey || e.ctrlKey ? "add" : "replace");
-    });
 
     function applyBrush(value) {
-      if (!value?.size || !value.persistence) return; // cleared brush (or a click): nothing to do
-      const [s0, s1] = value.size;
-      const [p0, p1] = value.persistence;
-      const ids = (store.data.view.naps || [])
-        .filter((r) => r.size >= Math.min(s0, s1) && r.size <= Math.max(s0, s1) && r.persistence >= Math.min(p0, p1) && r.persistence <= Math.max(p0, p1))
-        .map((r) => r.id);
+      const ids = brushedNaps(store.data.view.naps || [], value);
+      if (!ids) return; // cleared brush (or a click): nothing to do
       brushIds = JSON.stringify(ids);
       store.selectNaps(ids);
     }
@@ -275,11 +406,8 @@ export default {
       try {
         clearBrush(v);
         v.signal("napsel", store.selectedNaps().slice());
-        if (store.cardMembers && !diagramMode()) { // label/prediction filters: fade the NAPs none of whose inputs pass
-          const rows = store.data.view.naps || [];
-          const pass = rows.filter((r) => { const m = store.cardMembers(r, 1); return m.total === undefined || m.total > 0; }).map((r) => r.id);
-          v.signal("napfilt", pass.length === rows.length ? [] : pass.length ? pass : [-2]);
-        }
+        // label/prediction filters: fade the NAPs none of whose inputs pass
+        if (store.cardMembers && !diagramMode()) v.signal("napfilt", filterSignal(store));
         const hover = store.hoverNap();
         v.signal("napHover", hover === null ? -1 : hover);
         await v.runAsync();
