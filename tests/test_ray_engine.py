@@ -128,3 +128,16 @@ def test_killed_ray_worker_then_resume_equals_uninterrupted(local_ray, tmp_path)
     for name in layers:
         np.testing.assert_allclose(resumed[name], reference[name], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(resumed.outputs, reference.outputs, rtol=1e-6, atol=1e-7)
+
+
+def test_plan_on_the_running_cluster_uses_single_threaded_cpu_actors(local_ray) -> None:
+    from napwidget.ray_engine import _plan
+
+    cpus = int(local_ray.cluster_resources()["CPU"])
+    plan = _plan(local_ray, {})
+    # one torch thread per actor, one actor per CPU (torch's OpenMP threads stall each other next to Ray's
+    # processes; see _plan)
+    assert plan["threads"] == 1 and plan["num_gpus"] == 0 and plan["concurrency"] == cpus
+    assert _plan(local_ray, {"threads": 2})["concurrency"] == max(1, cpus // 2)
+    with pytest.raises(NapInputError, match="unknown engine_options"):
+        _plan(local_ray, {"thread": 1})
