@@ -106,6 +106,18 @@ def test_ivf_index_default_agrees_with_brute_force() -> None:
     assert adjusted_rand_score(brute.labels, ivf.labels) >= 0.95
 
 
+def test_ivf_tunes_its_probes_to_the_recall_target() -> None:
+    # Diffuse data (no clusters): 8 of 60 cells miss many neighbours, so the index probes more.
+    x = np.random.default_rng(11).normal(size=(3000, 24)).astype(np.float32)
+    index = IVFIndex(x, n_cells=60)
+    assert index.n_probe > 8 and index.recall >= 0.98
+    held_out = np.arange(0, 3000, 7)  # recall on other points than the tuning sample stays near the target
+    got, _ = index.search(held_out, 16)
+    truth, _ = BruteForceIndex(x).search(held_out, 16)
+    assert np.mean([np.intersect1d(a, b).size / 16 for a, b in zip(got, truth, strict=True)]) >= 0.95
+    assert IVFIndex(x, n_cells=60, n_probe=8).n_probe == 8  # an explicit n_probe is kept
+
+
 def test_ivf_search_of_new_vectors_and_auto_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     x = activation_mixture(2000, d=32, seed=7)
     index = IVFIndex(x, n_cells=10, n_probe=10)
