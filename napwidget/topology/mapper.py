@@ -7,9 +7,10 @@ cover repeats its float arithmetic operation for operation, cubes with fewer poi
 minimum are skipped as KeplerMapper skips them, and the built-in DBSCAN reproduces scikit-learn's labelling
 exactly.
 
-Speed: KeplerMapper re-fits scikit-learn's DBSCAN on every interval. Here the points are sorted by lens, so
-each interval is a contiguous run; the eps-neighbour matrix of an interval is built from BLAS distance blocks
-and the part shared with the previous interval is copied, not recomputed.
+Speed and memory: KeplerMapper re-fits scikit-learn's DBSCAN on every interval and holds every eps-neighbour
+list. Here the points are sorted by lens, so each interval is a contiguous run, clustered by
+:mod:`napwidget.topology._dbscan` from BLAS distance blocks between tiles of nearby points: blocks that cannot
+hold an eps-pair or cannot change the clusters are skipped, and no list of all eps-pairs is ever built.
 """
 
 from __future__ import annotations
@@ -20,18 +21,14 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from napwidget.errors import NapInputError
 from napwidget.progress import ProgressBar, expected_seconds
+from napwidget.topology._dbscan import Geometry, cluster_intervals, labels_from_pairs
 from napwidget.topology._inputs import as_matrix, default_labels, per_input
 
 METRICS = ("euclidean", "cosine")
 LENSES = ("l2norm", "pca")
-# Rows per BLAS block: 1024 x 4096 float64 distance blocks are 32 MiB, small enough to stay cache-friendly.
-_BLOCK = 1024
-# Pairs decided again in float64 per chunk (row gathers of 16k x D float64 stay ~64 MiB at D = 512).
-_REFINE_CHUNK = 16384
 
 
 # ---------------------------------------------------------------------------------------------------- lens
@@ -133,106 +130,7 @@ def _check_cover(n_intervals: Any, overlap: Any) -> tuple[int, float]:
     return int(n_intervals), overlap
 
 
-# ------------------------------------------------------------------------------------------------- distances
-class _Geometry:
-    """Rows prepared once for BLAS distance blocks (float64, as KeplerMapper hands float64 rows to DBSCAN)."""
-
-    def __init__(self, x: np.ndarray, metric: str) -> None:
-        self.metric = metric
-        x = np.asarray(x, dtype=np.float64)
-        self.zero = np.zeros(len(x), dtype=bool)
-        if metric == "cosine":
-            # scikit-learn's normalize(): zero rows stay zero, so their cosine distance to anything is 1 --
-            # to themselves too, as KeplerMapper's DBSCAN sees it (its rows are a copy, so scikit-learn does
-            # not zero the diagonal): with eps < 1 a zero row is in no neighbourhood, not even its own.
-            norms = np.linalg.norm(x, axis=1)
-            self.zero = norms == 0
-            x = x / np.where(self.zero, 1.0, norms)[:, None]
-        else:
-            # Distances do not change under translation; centring shrinks |x|^2 and so the cancellation error
-            # of |x|^2 + |y|^2 - 2<x, y>.
-            x = x - x.mean(axis=0)
-        self.x = np.ascontiguousarray(x)
-        self.sq = np.einsum("ij,ij->i", self.x, self.x)
-
-    def take(self, idx: np.ndarray) -> _Geometry:
-        g = object.__new__(_Geometry)
-        g.metric, g.x, g.sq, g.zero = self.metric, self.x[idx], self.sq[idx], self.zero[idx]
-        g._augment()
-        return g
-
-    def _augment(self) -> None:
-        # One float32 GEMM of [x, |x|^2, 1] and [-2y, 1, |y|^2] yields |x|^2 + |y|^2 - 2<x, y> directly, so a
-        # block costs the GEMM plus one comparison instead of several broadcast passes.
-        # Cosine: [u, 1].[-u, 1].
-        n, d = self.x.shape
-        extra = 1 if self.metric == "cosine" else 2
-        self.left = np.empty((n, d + extra), dtype=np.float32)
-        self.right = np.empty((n, d + extra), dtype=np.float32)
-        self.left[:, :d] = self.x
-        if self.metric == "cosine":
-            np.negative(self.left[:, :d], out=self.right[:, :d])
-            self.left[:, d] = self.right[:, d] = 1.0
-        else:
-            np.multiply(self.left[:, :d], -2.0, out=self.right[:, :d])
-            self.left[:, d] = self.right[:, d + 1] = self.sq
-            self.left[:, d + 1] = self.right[:, d] = 1.0
-
-    def close_pairs(self, rows: slice, cols: slice, eps: float) -> tuple[np.ndarray, np.ndarray]:
-        """(row, col) positions with col < row and distance <= eps, decided as in float64 arithmetic.
-
-        The block is screened with one float32 GEMM (twice the speed of float64). A pair whose float32 value
-        lies within the GEMM's rounding-error bound, (D + 4) * 2^-24 * (|x|^2 + |y|^2 + eps^2), of the
-        threshold is decided again in float64: the direct sum of squared differences for euclidean (what a
-        KD-tree compares), 1 - <u, v> clipped to [0, 2] for cosine (scikit-learn's ``cosine_distances``).
-        """
-        r0, c0 = rows.start, cols.start
-        dist = self.left[rows] @ self.right[cols].T
-        cosine = self.metric == "cosine"
-        thr = eps if cosine else eps * eps
-        bound = (self.x.shape[1] + 4) * 2.0**-24 * 1.25
-        sq_r = np.ones(rows.stop - r0) if cosine else self.sq[rows]
-        sq_c_max = 1.0 if cosine else float(self.sq[cols].max(initial=0.0))
-        tol_r = bound * (sq_r + sq_c_max + thr) + 1e-30  # per row, for the largest column norm of the block
-        i, j = np.nonzero(dist <= (thr + tol_r).astype(np.float32)[:, None])
-        keep = j + c0 < i + r0
-        i, j = i[keep], j[keep]
-        amb = np.flatnonzero(dist[i, j] >= thr - tol_r[i])
-        del dist
-        if amb.size:
-            ok = np.ones(len(i), dtype=bool)
-            for a in range(0, len(amb), _REFINE_CHUNK):  # bounded memory for the row gathers
-                sel = amb[a : a + _REFINE_CHUNK]
-                xi, xj = self.x[r0 + i[sel]], self.x[c0 + j[sel]]
-                if cosine:
-                    ok[sel] = np.clip(1.0 - np.einsum("ij,ij->i", xi, xj), 0.0, 2.0) <= eps
-                else:
-                    diff = xi - xj
-                    ok[sel] = np.einsum("ij,ij->i", diff, diff) <= eps * eps
-            i, j = i[ok], j[ok]
-        return i + r0, j + c0
-
-    def knn_distance(self, query: np.ndarray, k: int) -> np.ndarray:
-        """Distance from each query row to its k-th nearest row (the row itself counts, as in DBSCAN).
-
-        Float32 BLAS: this feeds a heuristic (the eps elbow), not a membership test.
-        """
-        x32 = self.x.astype(np.float32)
-        sq32 = self.sq.astype(np.float32)
-        out = np.empty(len(query))
-        for a in range(0, len(query), _BLOCK):
-            q = query[a : a + _BLOCK]
-            gram = x32[q] @ x32.T
-            if self.metric == "cosine":
-                d = np.clip(1.0 - gram, 0.0, 2.0)
-            else:
-                d = sq32[q][:, None] + sq32[None, :] - 2.0 * gram
-            d[np.arange(len(q)), q] = 0.0
-            kth = np.partition(d, k - 1, axis=1)[:, k - 1].astype(np.float64)
-            out[a : a + len(q)] = kth if self.metric == "cosine" else np.sqrt(np.maximum(kth, 0.0))
-        return out
-
-
+# ---------------------------------------------------------------------------------------------------- eps
 def auto_eps(
     activations: Any,
     *,
@@ -264,17 +162,17 @@ def auto_eps(
     _check_dbscan(min_samples, metric)
     if max_points < 2:
         raise NapInputError(f"max_points={max_points} is too small", "use at least a few hundred, e.g. 2000")
-    return _auto_eps(_Geometry(x, metric), min_samples, max_points, seed)
+    return _auto_eps(Geometry(x, metric), min_samples, max_points, seed)
 
 
-def _auto_eps(geom: _Geometry, min_samples: int, max_points: int, seed: int) -> float:
-    n = len(geom.x)
+def _auto_eps(geom: Geometry, min_samples: int, max_points: int, seed: int) -> float:
+    n = len(geom.xs)
     # min_samples=1 makes every input core and its "1st neighbour" itself (distance 0): use the nearest other.
     k = min(max(min_samples, 2), n)
     query = np.arange(n)
     if n > max_points:
         query = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
-    kd = np.sort(geom.knn_distance(query, k))
+    kd = np.sort(geom.kth_distance(query, k))
     positive = kd[kd > 0]
     if positive.size == 0:  # every input has k exact duplicates: any positive radius gives the same clusters
         return 1e-12
@@ -321,42 +219,9 @@ def dbscan_labels(
     n = coo.shape[0]
     off = (coo.row < coo.col) & (coo.data != 0)  # one entry per unordered pair; self-pairs are implicit
     key = np.arange(n) if order_key is None else np.asarray(order_key, dtype=np.int64)
-    return _dbscan_from_pairs(
+    return labels_from_pairs(
         n, coo.col[off].astype(np.int64), coo.row[off].astype(np.int64), min_samples, key
     )
-
-
-def _dbscan_from_pairs(
-    n: int, i: np.ndarray, j: np.ndarray, min_samples: int, key: np.ndarray, self_count: Any = 1
-) -> np.ndarray:
-    """DBSCAN labels from the unordered eps-pairs (i, j), i != j, each listed once; ``key`` = visiting order;
-    ``self_count`` = 1 where a point is in its own neighbourhood (all but cosine zero rows)."""
-    degree = np.bincount(i, minlength=n) + np.bincount(j, minlength=n)
-    core = degree + self_count >= min_samples
-    labels = np.full(n, -1, dtype=np.int64)
-    if not core.any():
-        return labels
-    both = core[i] & core[j]
-    graph = sparse.csr_matrix((np.ones(int(both.sum()), dtype=bool), (i[both], j[both])), shape=(n, n))
-    _, comp = connected_components(graph, directed=False)
-    core_idx = np.flatnonzero(core)
-    comp_core = comp[core_idx]
-    # Number components by their lowest core position (the order dbscan_inner meets them).
-    big = np.iinfo(np.int64).max
-    first = np.full(comp.max() + 1, big, dtype=np.int64)
-    np.minimum.at(first, comp_core, key[core_idx])
-    present = np.flatnonzero(first != big)
-    rank = np.full(len(first), -1, dtype=np.int64)
-    rank[present[np.argsort(first[present], kind="stable")]] = np.arange(len(present))
-    labels[core_idx] = rank[comp_core]
-    # Border points: the smallest label among their core neighbours.
-    border_best = np.full(n, big, dtype=np.int64)
-    for src, dst in ((i, j), (j, i)):
-        hit = ~core[src] & core[dst]
-        np.minimum.at(border_best, src[hit], labels[dst[hit]])
-    nb = ~core & (border_best != big)
-    labels[nb] = border_best[nb]
-    return labels
 
 
 def _min_cluster_samples(clusterer: Any) -> int:
@@ -683,7 +548,7 @@ def mapper_graph(
     used_eps: float | None = None
     if fast is not None:
         f_eps, f_min, f_metric = fast
-        geom = _Geometry(x, f_metric)
+        geom = Geometry(x, f_metric)
         if isinstance(f_eps, str):
             if f_eps != "auto":
                 raise NapInputError(f"eps={f_eps!r}", "use a positive number or 'auto'")
@@ -696,12 +561,7 @@ def mapper_graph(
         used_eps = float(f_eps)
         # KeplerMapper skips intervals with fewer points than its _min_cluster_samples rule gives.
         min_pts = f_min if clusterer is None else _min_cluster_samples(clusterer)
-        lipschitz = f_metric == "euclidean" and isinstance(
-            lens, str
-        )  # l2norm and unit-vector pca are 1-Lipschitz
-        cube_labels = _cluster_cubes_dbscan(
-            geom.take(order), order, sorted_lens, starts, stops, used_eps, f_min, min_pts, lipschitz, report
-        )
+        cube_labels = cluster_intervals(geom, order, starts, stops, used_eps, f_min, min_pts, report)
     else:
         min_pts = _min_cluster_samples(clusterer)
         x64 = np.asarray(x, dtype=np.float64)
@@ -816,53 +676,3 @@ def _fit_labels(clusterer: Any, rows: np.ndarray) -> np.ndarray:
             "pass a clusterer whose fit_predict returns one label per row",
         )
     return lab
-
-
-def _cluster_cubes_dbscan(
-    geom: _Geometry,
-    order: np.ndarray,
-    sorted_lens: np.ndarray,
-    starts: np.ndarray,
-    stops: np.ndarray,
-    eps: float,
-    min_samples: int,
-    min_pts: int,
-    lipschitz: bool,
-    report: Callable[[float, str], None] = lambda fraction, stage: None,
-) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """DBSCAN labels per interval: [(original indices ascending, labels)] or None for a skipped interval.
-
-    ``geom`` rows are in lens order (``order``), so an interval is the run [start, stop). Its eps-pairs are
-    the previous clustered interval's pairs that lie in the run (starts and stops are non-decreasing, so the
-    overlap is one contiguous block) plus BLAS blocks for its new rows only. When the lens is 1-Lipschitz for
-    the metric (L2 norm or a unit-vector projection, euclidean), |lens(a) - lens(b)| <= d(a, b), so a row only
-    needs the columns whose lens lies within eps of its own.
-    """
-    out: list[tuple[np.ndarray, np.ndarray] | None] = []
-    pi = pj = np.zeros(0, dtype=np.int64)
-    pe = 0
-    # Lens values may come from float32 arithmetic: widen the pruning window well beyond that rounding.
-    margin = eps * (1 + 1e-6) + 1e-5 * float(np.abs(sorted_lens).max(initial=0.0))
-    for k, (s, e) in enumerate(zip(starts.tolist(), stops.tolist())):
-        report(k / len(starts), "intervals")
-        m = e - s
-        if m == 0 or m < min_pts:
-            out.append(None)
-            continue
-        keep = pj >= s  # pairs have j < i, and i < pe <= e
-        ii, jj = [pi[keep]], [pj[keep]]
-        for a in range(max(s, pe), e, _BLOCK):
-            b = min(a + _BLOCK, e)
-            c0 = s
-            if lipschitz:
-                c0 = max(s, int(np.searchsorted(sorted_lens, sorted_lens[a] - margin, side="left")))
-            i, j = geom.close_pairs(slice(a, b), slice(c0, b), eps)
-            ii.append(i)
-            jj.append(j)
-        pi, pj, pe = np.concatenate(ii), np.concatenate(jj), e
-        idx = order[s:e]
-        self_count = np.where(geom.zero[s:e] & (eps < 1.0), 0, 1)
-        labels = _dbscan_from_pairs(m, pi - s, pj - s, min_samples, idx, self_count)
-        back = np.argsort(idx, kind="stable")
-        out.append((idx[back], labels[back]))
-    return out
