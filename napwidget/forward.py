@@ -1,8 +1,8 @@
-"""One hooked forward pass per call: the batch step shared by the chunked (store) and Ray extraction engines.
+"""One hooked forward pass per call: the batch step of every extraction path (in memory, store, Ray).
 
-``extract()`` without a store runs its own loop over every batch; the store engines need the same step for
-one batch at a time (a chunk, possibly in another process), with hooks, eval mode, device and memory format
-set up once for many calls and restored afterwards.
+Hooks, eval mode, device and memory format are set up once for many calls and restored afterwards; each
+call runs one batch (a chunk, possibly in another process) and returns its reduced activations, so the
+in-memory and the chunked engines compute the same numbers the same way.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from napwidget.activations import (
     _to_model_input,
     reduce_activation,
 )
+from napwidget.batches import attention_mask, call_model, describe_batch
 from napwidget.errors import NapInputError
 
 
@@ -54,6 +55,7 @@ class HookedForward(contextlib.AbstractContextManager):
         self._collected: dict[str, torch.Tensor] = {}
         self._stack = contextlib.ExitStack()
         self._use_cl: bool | None = None
+        self._mask: torch.Tensor | None = None  # the running batch's attention_mask, read by the hooks
 
     def __enter__(self) -> HookedForward:
         modules = dict(self.model.named_modules())
@@ -81,7 +83,7 @@ class HookedForward(contextlib.AbstractContextManager):
                     f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
                 )
             self.shapes.setdefault(name, tuple(t.shape[1:]))
-            self._collected[name] = reduce_activation(t, self.reduce).float().cpu()
+            self._collected[name] = reduce_activation(t, self.reduce, self._mask).float().cpu()
 
         return hook
 
@@ -100,24 +102,32 @@ class HookedForward(contextlib.AbstractContextManager):
         if self._use_cl:
             x = x.contiguous(memory_format=torch.channels_last)
         self._collected = {}
+        self._mask = attention_mask(x)
         with torch.inference_mode():
             try:
-                out = self.model(x)
+                out = call_model(self.model, x)
             except NapInputError:
                 raise
             except Exception as exc:
-                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
                 raise RuntimeError(
-                    f"the model raised on a batch of shape {shape}: {exc}. "
+                    f"the model raised on a batch of shape {describe_batch(x)}: {exc}. "
                     "Fix: pass inputs the model accepts (check shape, dtype and channel order, "
-                    "e.g. (N, C, H, W) float for image models)"
+                    "e.g. (N, C, H, W) float for image models; a dict is passed as model(**batch), "
+                    "a tuple as model(*batch))"
                 ) from exc
+            outputs = self._outputs(out)
         missing = [n for n in self.names if n not in self._collected]
         if missing:
             raise NapInputError(
                 f"layers {missing} never ran in the forward pass",
                 "pick modules that the model's forward() calls (see napwidget.list_layers)",
             )
-        o = _first_tensor(out)
-        outputs = None if o is None else o.detach().float().reshape(o.shape[0], -1).cpu().numpy()
         return {n: self._collected[n].numpy() for n in self.names}, outputs
+
+    def _outputs(self, out: Any) -> np.ndarray | None:
+        o = _first_tensor(out)
+        if o is None:
+            return None
+        if o.dim() == 3:  # token-level output (a bare encoder): its masked token mean, not T*C values
+            o = reduce_activation(o, "mean", self._mask)
+        return o.detach().float().reshape(o.shape[0], -1).cpu().numpy()

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from napwidget.activation_cache import fingerprint_inputs, fingerprint_model
+from napwidget.activation_cache import fingerprint_model
 from napwidget.batches import _prefetch
 from napwidget.chunks import ChunkSource
 from napwidget.errors import NapInputError
 from napwidget.forward import HookedForward
+from napwidget.input_identity import describe_inputs, inputs_identity
 from napwidget.store import ActivationStore
 from napwidget.stored_activations import StoredActivations, open_activations
 
@@ -52,7 +53,8 @@ def extract_to_store(
     source = ChunkSource(inputs, batch_size)
     manifest = {
         "model": fingerprint_model(model),
-        "inputs": f"user:{cache_key}" if cache_key is not None else fingerprint_inputs(inputs),
+        "inputs": inputs_identity(inputs, source, cache_key),
+        "input_kind": describe_inputs(source),  # not part of the identity: named in the refusal message
         "layers": list(names),
         "reduce": reduce,
         "n": source.n,
