@@ -63,7 +63,7 @@ def _hash_item(h: Any, item: Any) -> None:
 
 
 def describe_inputs(source: ChunkSource) -> str:
-    """A short description of the inputs for error messages, e.g. ``dict of input_ids (30, 12) int64, ...``."""
+    """The inputs in a few words for error messages, e.g. ``dict of input_ids (30, 12) int64, ...``."""
     inputs = source.inputs
     if isinstance(inputs, MultiInput):
         parts = ", ".join(f"{k} {_shape(v)}" for k, v in zip(inputs.keys, inputs.values))

@@ -259,11 +259,11 @@ def test_ray_chunk_worker_results_written_by_the_driver_equal_local(model, x, tm
     _assert_same(local, open_activations(tmp_path / "ray.zarr"))
 
 
-# -- dict / tuple inputs (model(**batch) / model(*batch)) -----------------------------------------------------
+# -- dict / tuple inputs (model(**batch) / model(*batch)) --------------------------------------------------
 
 
 class _TokenItems(Dataset):
-    """One dict of model arguments (+ label) per item, as a Hugging Face dataset in torch format gives them."""
+    """One dict of model arguments (+ label) per item, as a Hugging Face dataset in torch format has."""
 
     def __init__(self, batch: dict[str, torch.Tensor]) -> None:
         self.batch = batch
@@ -276,7 +276,7 @@ class _TokenItems(Dataset):
 
 
 class _PairItems(Dataset):
-    """``((input_ids, attention_mask), label)`` per item: a DataLoader then yields ``(x, y)`` with a tuple x."""
+    """``((input_ids, attention_mask), label)`` per item: a DataLoader yields ``(x, y)``, x a tuple."""
 
     def __init__(self, batch: dict[str, torch.Tensor]) -> None:
         self.batch = batch
