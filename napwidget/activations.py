@@ -338,6 +338,8 @@ def extract(
     store: str | os.PathLike | None = None,
     engine: str = "local",
     engine_options: Mapping[str, Any] | None = None,
+    autocast: torch.dtype | str | None = None,
+    compile: bool = False,
 ) -> Activations:
     """Run ``model`` over ``inputs`` and collect the activations of ``layers`` with forward hooks.
 
@@ -370,6 +372,14 @@ def extract(
     engine : ``"local"`` (this process) or ``"ray"``: the batches run on Ray Data, an actor pool holding the
         model on the current Ray cluster (a local one is started when none is connected); needs ``store``.
     engine_options : for ``engine="ray"``: ``concurrency`` (actors), ``num_cpus`` / ``num_gpus`` per actor.
+    autocast : ``torch.bfloat16`` (or ``"bf16"``; ``torch.float16`` on GPUs) runs the model under
+        ``torch.autocast``: about 2x (64x64 inputs) to 2.6x (224x224) faster on CPUs with AVX512-BF16 (and on
+        GPUs), activations within bfloat16 rounding (~1e-2 relative) of float32, so NAPs may move a few
+        inputs. Returned activations are float32 either way; a store or cache remembers the setting.
+        Default None: float32, bitwise the same as without it.
+    compile : run the model through ``torch.compile`` (no weight freezing). Its one-off compilation (10 s to
+        a minute) pays back on large runs of big inputs (measured 1.5x the plain loop at 224x224, 1.2x at
+        64x64); activations agree with float32 to rounding (~1e-6). Needs a C++ compiler on CPU.
 
     Example
     -------
@@ -395,6 +405,14 @@ def extract(
     if batch_size < 1:
         raise NapInputError(f"batch_size={batch_size} must be >= 1", "pass e.g. batch_size=256")
     names = _resolve_layers(model, layers)
+    from napwidget.forward import resolve_autocast
+
+    # how each batch runs (napwidget.forward.HookedForward), the same for every engine
+    forward = {
+        "channels_last": channels_last,
+        "autocast": resolve_autocast(autocast),
+        "compile": bool(compile),
+    }
     if store is not None or engine != "local":  # chunked, resumable path (napwidget/store_extract.py)
         from napwidget.store_extract import extract_to_store
 
@@ -408,7 +426,7 @@ def extract(
             reduce=reduce,
             batch_size=batch_size,
             device=device,
-            channels_last=channels_last,
+            forward=forward,
             progress=progress,
             cache_key=cache_key,
         )
@@ -418,6 +436,8 @@ def extract(
         data_key = fingerprint_inputs(inputs) if cache_key is None else f"user:{cache_key}"
         if data_key is not None:
             key = f"{fingerprint_model(model)}-{data_key}"
+            if forward["autocast"] is not None:  # other numbers than float32: another cache entry
+                key += f"-autocast-{str(forward['autocast']).removeprefix('torch.')}"
             hit = store.load(key, names, reduce)
             if hit is not None:
                 return hit
@@ -429,7 +449,7 @@ def extract(
                 "pass cache_key='...' to cache it",
                 stacklevel=2,
             )
-    acts = _run_hooks(model, inputs, names, reduce, batch_size, device, channels_last, progress)
+    acts = _run_hooks(model, inputs, names, reduce, batch_size, device, forward, progress)
     if store is not None and key is not None:
         store.save(key, acts)
     return acts
@@ -442,7 +462,7 @@ def _run_hooks(
     reduce: str,
     batch_size: int,
     device: str | torch.device | None,
-    channels_last: bool | None,
+    forward: dict[str, Any],
     progress: bool | None,
 ) -> Activations:
     from napwidget.forward import HookedForward
@@ -451,7 +471,7 @@ def _run_hooks(
     outputs: list[np.ndarray] = []
     targets: list[Any] = []
     batches = iterate_batches(inputs, batch_size)
-    with HookedForward(model, names, reduce, device, channels_last) as step:
+    with HookedForward(model, names, reduce, device, **forward) as step:
         for x, y in _with_progress(batches, progress):
             layers, out = step(x)
             for n in names:

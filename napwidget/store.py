@@ -34,7 +34,7 @@ FORMAT = "napwidget-activations"
 VERSION = 1
 _PRESENT = np.uint64(1 << 32)  # set in every finished entry, so a CRC of 0 still reads as "finished"
 _ABSENT = np.uint64(1 << 33)  # this chunk has no such array (e.g. no targets)
-_IDENTITY = ("format", "version", "model", "inputs", "layers", "reduce", "n", "chunk_rows")
+_IDENTITY = ("format", "version", "model", "inputs", "layers", "reduce", "n", "chunk_rows", "autocast")
 
 
 def _zarr():
@@ -379,6 +379,7 @@ def _check_same(have: Mapping[str, Any], want: Mapping[str, Any], path: Path) ->
         "reduce": (f"reduce={have.get('reduce')!r}", f"reduce={have.get('reduce')!r}"),
         "n": (f"{have.get('n')} inputs", "the same inputs"),
         "chunk_rows": (f"batch_size={have.get('chunk_rows')}", f"batch_size={have.get('chunk_rows')}"),
+        "autocast": (f"autocast={have.get('autocast')}", f"autocast={have.get('autocast')}"),
     }
     for key in _IDENTITY:
         if key in ("format", "version"):
