@@ -29,6 +29,9 @@ from napwidget.errors import NapInputError
 class HookedForward(contextlib.AbstractContextManager):
     """Context manager; inside it, ``step(x)`` runs ``model`` on one batch, returns the reduced activations.
 
+    ``device``, ``channels_last``, ``autocast`` (a reduced-precision dtype or None) and ``compile`` are
+    :func:`~napwidget.extract`'s arguments of those names.
+
     Example
     -------
     >>> from napwidget.datasets import DigitsCNN
