@@ -16,9 +16,7 @@ from torch import nn
 from napwidget.activation_cache import ActivationCache, fingerprint_inputs, fingerprint_model
 from napwidget.batches import (
     _split_xy,
-    attention_mask,
     call_model,
-    describe_batch,
     is_multi_input,
     iterate_batches,
 )
@@ -340,6 +338,8 @@ def extract(
     store: str | os.PathLike | None = None,
     engine: str = "local",
     engine_options: Mapping[str, Any] | None = None,
+    autocast: torch.dtype | str | None = None,
+    compile: bool = False,
 ) -> Activations:
     """Run ``model`` over ``inputs`` and collect the activations of ``layers`` with forward hooks.
 
@@ -367,10 +367,19 @@ def extract(
     progress : show a tqdm progress bar; default when there are more than 20 batches.
     store : a path (e.g. ``"acts.zarr"``): stream each batch into a zarr activation store instead of memory
         and return it opened lazily (see :func:`~napwidget.open_activations`). The same call after an
-        interruption computes only the missing (or corrupt) chunks. Needs ``napwidget[scale]``.
+        interruption computes only the missing (or corrupt) chunks; every kind of ``inputs`` above works,
+        chunked by ``batch_size`` (a DataLoader: by its own batch size). Needs ``napwidget[scale]``.
     engine : ``"local"`` (this process) or ``"ray"``: the batches run on Ray Data, an actor pool holding the
         model on the current Ray cluster (a local one is started when none is connected); needs ``store``.
     engine_options : for ``engine="ray"``: ``concurrency`` (actors), ``num_cpus`` / ``num_gpus`` per actor.
+    autocast : ``torch.bfloat16`` (or ``"bf16"``; ``torch.float16`` on GPUs) runs the model under
+        ``torch.autocast``: about 2x (64x64 inputs) to 2.6x (224x224) faster on CPUs with AVX512-BF16 (and on
+        GPUs), activations within bfloat16 rounding (~1e-2 relative) of float32, so NAPs may move a few
+        inputs. Returned activations are float32 either way; a store or cache remembers the setting.
+        Default None: float32, bitwise the same as without it.
+    compile : run the model through ``torch.compile`` (no weight freezing). Its one-off compilation (10 s to
+        a minute) pays back on large runs of big inputs (measured 1.5x the plain loop at 224x224, 1.2x at
+        64x64); activations agree with float32 to rounding (~1e-6). Needs a C++ compiler on CPU.
 
     Example
     -------
@@ -396,6 +405,14 @@ def extract(
     if batch_size < 1:
         raise NapInputError(f"batch_size={batch_size} must be >= 1", "pass e.g. batch_size=256")
     names = _resolve_layers(model, layers)
+    from napwidget.forward import resolve_autocast
+
+    # how each batch runs (napwidget.forward.HookedForward), the same for every engine
+    forward = {
+        "channels_last": channels_last,
+        "autocast": resolve_autocast(autocast),
+        "compile": bool(compile),
+    }
     if store is not None or engine != "local":  # chunked, resumable path (napwidget/store_extract.py)
         from napwidget.store_extract import extract_to_store
 
@@ -409,7 +426,7 @@ def extract(
             reduce=reduce,
             batch_size=batch_size,
             device=device,
-            channels_last=channels_last,
+            forward=forward,
             progress=progress,
             cache_key=cache_key,
         )
@@ -419,6 +436,8 @@ def extract(
         data_key = fingerprint_inputs(inputs) if cache_key is None else f"user:{cache_key}"
         if data_key is not None:
             key = f"{fingerprint_model(model)}-{data_key}"
+            if forward["autocast"] is not None:  # other numbers than float32: another cache entry
+                key += f"-autocast-{str(forward['autocast']).removeprefix('torch.')}"
             hit = store.load(key, names, reduce)
             if hit is not None:
                 return hit
@@ -430,7 +449,7 @@ def extract(
                 "pass cache_key='...' to cache it",
                 stacklevel=2,
             )
-    acts = _run_hooks(model, inputs, names, reduce, batch_size, device, channels_last, progress)
+    acts = _run_hooks(model, inputs, names, reduce, batch_size, device, forward, progress)
     if store is not None and key is not None:
         store.save(key, acts)
     return acts
@@ -443,90 +462,30 @@ def _run_hooks(
     reduce: str,
     batch_size: int,
     device: str | torch.device | None,
-    channels_last: bool | None,
+    forward: dict[str, Any],
     progress: bool | None,
 ) -> Activations:
-    modules = dict(model.named_modules())
-    run_device = torch.device(device) if device is not None else _model_device(model)
-    collected: dict[str, list[torch.Tensor]] = {n: [] for n in names}
-    shapes: dict[str, tuple[int, ...]] = {}
-    outputs: list[torch.Tensor] = []
+    from napwidget.forward import HookedForward
+
+    collected: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    outputs: list[np.ndarray] = []
     targets: list[Any] = []
-    current = {"mask": None}  # the running batch's attention_mask, read by the hooks
-
-    def make_hook(name: str):
-        def hook(_m, _inp, out):
-            t = _first_tensor(out)
-            if t is None:
-                raise NapInputError(
-                    f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
-                )
-            shapes.setdefault(name, tuple(t.shape[1:]))
-            collected[name].append(reduce_activation(t, reduce, current["mask"]).float().cpu())
-
-        return hook
-
-    handles = [modules[n].register_forward_hook(make_hook(n)) for n in names]
-    original_device = _model_device(model)
-    use_cl = False
-    try:
-        batches = iterate_batches(inputs, batch_size)
-        if device is not None and run_device != original_device:
-            model.to(run_device)
-        with _eval_mode(model), torch.inference_mode():
-            for i, (x, y) in enumerate(_with_progress(batches, progress)):
-                x = _to_model_input(x, model, run_device)
-                if i == 0:
-                    use_cl = (
-                        _has_conv2d(model)
-                        and isinstance(x, torch.Tensor)
-                        and x.dim() == 4
-                        and channels_last is not False
-                    )
-                    if use_cl:
-                        model.to(memory_format=torch.channels_last)
-                if use_cl:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                current["mask"] = attention_mask(x)
-                try:
-                    out = call_model(model, x)
-                except NapInputError:
-                    raise
-                except Exception as exc:
-                    raise RuntimeError(
-                        f"the model raised on a batch of shape {describe_batch(x)}: {exc}. "
-                        "Fix: pass inputs the model accepts (check shape, dtype and channel order, "
-                        "e.g. (N, C, H, W) float for image models; a dict is passed as model(**batch), "
-                        "a tuple as model(*batch))"
-                    ) from exc
-                o = _first_tensor(out)
-                if o is not None:
-                    if (
-                        o.dim() == 3
-                    ):  # token-level output (a bare encoder): its masked token mean, not T*C values
-                        o = reduce_activation(o, "mean", current["mask"])
-                    outputs.append(o.detach().float().reshape(o.shape[0], -1).cpu())
-                if y is not None:
-                    targets.append(y)
-    finally:
-        for h in handles:
-            h.remove()
-        if use_cl:
-            model.to(memory_format=torch.contiguous_format)
-        if device is not None and run_device != original_device:
-            model.to(original_device)
+    batches = iterate_batches(inputs, batch_size)
+    with HookedForward(model, names, reduce, device, **forward) as step:
+        for x, y in _with_progress(batches, progress):
+            layers, out = step(x)
+            for n in names:
+                collected[n].append(layers[n])
+            if out is not None:
+                outputs.append(out)
+            if y is not None:
+                targets.append(y)
     if not outputs and not any(collected.values()):
         raise NapInputError("the inputs are empty (no batch was produced)", "pass at least one input")
-    layers = {n: torch.cat(collected[n]).numpy() for n in names if collected[n]}
-    missing = [n for n in names if not collected[n]]
-    if missing:
-        raise NapInputError(
-            f"layers {missing} never ran in the forward pass",
-            "pick modules that the model's forward() calls (see napwidget.list_layers)",
-        )
-    out_arr = torch.cat(outputs).numpy() if outputs else None
+    acts = {n: np.concatenate(collected[n]) for n in names}
+    out_arr = np.concatenate(outputs) if outputs else None
     tgt = _concat_targets(targets)
-    return Activations(layers, outputs=out_arr, targets=tgt, reduce=reduce, shapes=shapes)
+    return Activations(acts, outputs=out_arr, targets=tgt, reduce=reduce, shapes=step.shapes)
 
 
 def _concat_targets(targets: list[Any]) -> np.ndarray | None:

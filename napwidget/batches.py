@@ -71,36 +71,78 @@ def _as_tensor(name: str, value: Any) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
+class MultiInput:
+    """A dict or tuple of equally long tensors/arrays (model arguments), cut into rows together.
+
+    A mapping's ``labels``/``label`` entry is kept apart as the targets. Checked once here: numeric values,
+    equal lengths, at least one row.
+
+    Example
+    -------
+    >>> cols = MultiInput({"input_ids": np.zeros((3, 4)), "labels": np.arange(3)})
+    >>> x, y = cols.rows(1, 3)
+    >>> cols.n, sorted(x), y.tolist()
+    (3, ['input_ids'], [1, 2])
+    """
+
+    def __init__(self, inputs: Mapping | tuple) -> None:
+        self.mapping = isinstance(inputs, Mapping)
+        if self.mapping:
+            x_all, y_all = _split_mapping(inputs)
+            named = {k: _as_tensor(repr(k), v) for k, v in x_all.items()}
+        else:
+            y_all = None
+            named = {f"#{i}": _as_tensor(f"#{i}", v) for i, v in enumerate(inputs)}
+        if not named:
+            raise NapInputError(
+                "the input mapping/tuple is empty", "pass e.g. {'input_ids': ids, 'attention_mask': mask}"
+            )
+        lengths = {k: (int(v.shape[0]) if v.dim() else 0) for k, v in named.items()}
+        if len(set(lengths.values())) != 1:
+            raise NapInputError(
+                f"the inputs have different lengths {lengths}",
+                "pass tensors/arrays with one row per input each",
+            )
+        self.n = next(iter(lengths.values()))
+        if self.n == 0:
+            raise NapInputError(f"inputs have lengths {lengths} (no samples)", "pass at least one input")
+        self.keys = list(named)
+        self.values: list[Any] = list(named.values())
+        self.y: Any = None if y_all is None else _as_tensor("labels", y_all)
+
+    def rows(self, a: int, b: int) -> tuple[Any, Any]:
+        """``(x, y)`` of rows ``a:b``: x a dict (mapping inputs) or a tuple of tensors; y targets or None."""
+        parts = [_rows(v, a, b) for v in self.values]
+        x = dict(zip(self.keys, parts)) if self.mapping else tuple(parts)
+        return x, None if self.y is None else _rows(self.y, a, b)
+
+    def portable(self) -> MultiInput:
+        """A copy holding numpy arrays (zero-copy in Ray's object store); ``rows`` still gives tensors."""
+        out = object.__new__(MultiInput)
+        out.__dict__.update(self.__dict__)
+        out.values = [_to_numpy(v) for v in self.values]
+        out.y = None if self.y is None else _to_numpy(self.y)
+        return out
+
+
+def _rows(v: Any, a: int, b: int) -> torch.Tensor:
+    return torch.from_numpy(np.array(v[a:b])) if isinstance(v, np.ndarray) else v[a:b]
+
+
+def _to_numpy(v: Any) -> Any:
+    if not isinstance(v, torch.Tensor):
+        return v
+    v = v.detach().cpu()
+    return v if v.dtype == torch.bfloat16 else v.numpy()  # numpy has no bfloat16
+
+
 def _multi_batches(inputs: Mapping | tuple, batch_size: int) -> _Batches:
     """A dict or tuple of equally long tensors/arrays, sliced together: for ``model(**x)``/``model(*x)``."""
-    if isinstance(inputs, Mapping):
-        x_all, y_all = _split_mapping(inputs)
-        named = {k: _as_tensor(repr(k), v) for k, v in x_all.items()}
-    else:
-        y_all = None
-        named = {f"#{i}": _as_tensor(f"#{i}", v) for i, v in enumerate(inputs)}
-    if not named:
-        raise NapInputError(
-            "the input mapping/tuple is empty", "pass e.g. {'input_ids': ids, 'attention_mask': mask}"
-        )
-    lengths = {k: (int(v.shape[0]) if v.dim() else 0) for k, v in named.items()}
-    if len(set(lengths.values())) != 1:
-        raise NapInputError(
-            f"the inputs have different lengths {lengths}", "pass tensors/arrays with one row per input each"
-        )
-    n = next(iter(lengths.values()))
-    if n == 0:
-        raise NapInputError(f"inputs have lengths {lengths} (no samples)", "pass at least one input")
-    y_t = None if y_all is None else _as_tensor("labels", y_all)
-    values = list(named.values())
-    keys = list(named)
-
-    def batch(i: int) -> tuple[Any, Any]:
-        parts = [v[i : i + batch_size] for v in values]
-        x = dict(zip(keys, parts)) if isinstance(inputs, Mapping) else tuple(parts)
-        return x, None if y_t is None else y_t[i : i + batch_size]
-
-    return _Batches(lambda: (batch(i) for i in range(0, n, batch_size)), -(-n // batch_size))
+    cols = MultiInput(inputs)
+    return _Batches(
+        lambda: (cols.rows(i, i + batch_size) for i in range(0, cols.n, batch_size)),
+        -(-cols.n // batch_size),
+    )
 
 
 def is_multi_input(inputs: Any) -> bool:

@@ -1,8 +1,8 @@
 """Inputs cut into numbered chunks of fixed size, so a store can tell which rows each batch holds.
 
-Chunk ``i`` is rows ``[i * size, (i + 1) * size)``. Tensors, arrays and Datasets are indexed directly, so a
-resumed run reads only the missing chunks; a DataLoader is replayed in its (fixed) order and the finished
-batches are skipped before the forward pass.
+Chunk ``i`` is rows ``[i * size, (i + 1) * size)``. Tensors, arrays, dicts/tuples of them (model
+arguments) and Datasets are indexed directly, so a resumed run reads only the missing chunks; a DataLoader
+is replayed in its (fixed) order and the finished batches are skipped before the forward pass.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, SequentialSampler, Subset
 
-from napwidget.batches import _split_xy, iterate_batches
+from napwidget.batches import MultiInput, _split_xy, is_multi_input, iterate_batches
 from napwidget.errors import NapInputError
 
 
@@ -29,10 +29,14 @@ class ChunkSource:
     """
 
     def __init__(self, inputs: Any, size: int) -> None:
+        if is_multi_input(inputs):  # {"input_ids": ids, "attention_mask": m} or (a, b): model arguments
+            inputs = MultiInput(inputs)
         if isinstance(inputs, np.ndarray):
             iterate_batches(inputs, 1)  # the usual checks (numeric dtype, non-empty)
             inputs = torch.from_numpy(np.ascontiguousarray(inputs))
-        if isinstance(inputs, DataLoader):
+        if isinstance(inputs, MultiInput):
+            n = inputs.n
+        elif isinstance(inputs, DataLoader):
             size, n = _loader_layout(inputs)
         elif isinstance(inputs, torch.Tensor):
             iterate_batches(inputs, 1)
@@ -51,7 +55,8 @@ class ChunkSource:
             iterate_batches(inputs, size)  # raises the usual clear error for unsupported inputs
             raise NapInputError(
                 f"extract(store=...) cannot number the rows of {type(inputs).__name__} inputs",
-                "pass a Tensor, an array, a Dataset or a DataLoader with shuffle=False",
+                "pass a Tensor, an array, a dict or tuple of them, a Dataset "
+                "or a DataLoader with shuffle=False",
             )
         self.inputs = inputs
         self.size = int(size)
@@ -67,6 +72,8 @@ class ChunkSource:
         a, b = i * self.size, min((i + 1) * self.size, self.n)
         if isinstance(self.inputs, torch.Tensor):
             return self.inputs[a:b], None
+        if isinstance(self.inputs, MultiInput):
+            return self.inputs.rows(a, b)
         if isinstance(self.inputs, np.ndarray):  # the portable form of a Tensor (see ``portable``)
             return torch.from_numpy(np.array(self.inputs[a:b])), None
         if isinstance(self.inputs, DataLoader):
@@ -75,12 +82,14 @@ class ChunkSource:
         return _split_xy(next(iter(loader)))
 
     def portable(self) -> ChunkSource:
-        """A copy to ship to other processes: Tensors as numpy (zero-copy in Ray's object store); a
-        DataLoader as its dataset and collate function (its worker processes stay here)."""
+        """A copy to ship to other processes: Tensors (also those of dict/tuple inputs) as numpy (zero-copy
+        in Ray's object store); a DataLoader as its dataset and collate function (its workers stay here)."""
         out = object.__new__(ChunkSource)
         out.__dict__.update(self.__dict__)
         if isinstance(self.inputs, torch.Tensor):
             out.inputs = self.inputs.detach().cpu().numpy()
+        elif isinstance(self.inputs, MultiInput):
+            out.inputs = self.inputs.portable()
         elif isinstance(self.inputs, DataLoader):
             out.inputs = DataLoader(
                 self.inputs.dataset, batch_size=self.size, shuffle=False, collate_fn=self.inputs.collate_fn

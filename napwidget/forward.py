@@ -1,8 +1,8 @@
-"""One hooked forward pass per call: the batch step shared by the chunked (store) and Ray extraction engines.
+"""One hooked forward pass per call: the batch step of every extraction path (in memory, store, Ray).
 
-``extract()`` without a store runs its own loop over every batch; the store engines need the same step for
-one batch at a time (a chunk, possibly in another process), with hooks, eval mode, device and memory format
-set up once for many calls and restored afterwards.
+Hooks, eval mode, device and memory format are set up once for many calls and restored afterwards; each
+call runs one batch (a chunk, possibly in another process) and returns its reduced activations, so the
+in-memory and the chunked engines compute the same numbers the same way.
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ from napwidget.activations import (
     _to_model_input,
     reduce_activation,
 )
+from napwidget.batches import attention_mask, call_model, describe_batch
 from napwidget.errors import NapInputError
 
 
 class HookedForward(contextlib.AbstractContextManager):
     """Context manager; inside it, ``step(x)`` runs ``model`` on one batch, returns the reduced activations.
+
+    ``device``, ``channels_last``, ``autocast`` (a reduced-precision dtype or None) and ``compile`` are
+    :func:`~napwidget.extract`'s arguments of those names.
 
     Example
     -------
@@ -44,16 +48,25 @@ class HookedForward(contextlib.AbstractContextManager):
         reduce: str,
         device: str | torch.device | None = None,
         channels_last: bool | None = None,
+        autocast: torch.dtype | None = None,
+        compile: bool = False,
     ) -> None:
         self.model = model
+        self.autocast = autocast
+        self.compile = compile
+        self._compiled: Any = None  # torch.compile(model), made on entry when asked for
+        self._compiled_rows: int | None = None  # the batch size it was compiled for
         self.names = list(names)
         self.reduce = reduce
         self.device = torch.device(device) if device is not None else _model_device(model)
         self.channels_last = channels_last
         self.shapes: dict[str, tuple[int, ...]] = {}
-        self._collected: dict[str, torch.Tensor] = {}
+        # this batch's (reduced activation, per-input shape) per layer; a fresh dict per batch, written only
+        # by the hooks (so a compiled model sees the same state on every call and is not recompiled)
+        self._collected: dict[str, tuple[torch.Tensor, tuple[int, ...]]] = {}
         self._stack = contextlib.ExitStack()
         self._use_cl: bool | None = None
+        self._mask: torch.Tensor | None = None  # the running batch's attention_mask, read by the hooks
 
     def __enter__(self) -> HookedForward:
         modules = dict(self.model.named_modules())
@@ -66,6 +79,9 @@ class HookedForward(contextlib.AbstractContextManager):
             self.model.to(self.device)
             stack.callback(self.model.to, original)
         stack.enter_context(_eval_mode(self.model))
+        if self.compile:
+            # No weight freezing: frozen weights would survive later in-place updates of the model.
+            self._compiled = torch.compile(self.model, dynamic=False)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -80,8 +96,8 @@ class HookedForward(contextlib.AbstractContextManager):
                 raise NapInputError(
                     f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
                 )
-            self.shapes.setdefault(name, tuple(t.shape[1:]))
-            self._collected[name] = reduce_activation(t, self.reduce).float().cpu()
+            reduced = reduce_activation(t, self.reduce, self._mask).float().cpu()
+            self._collected[name] = (reduced, tuple(t.shape[1:]))
 
         return hook
 
@@ -100,24 +116,96 @@ class HookedForward(contextlib.AbstractContextManager):
         if self._use_cl:
             x = x.contiguous(memory_format=torch.channels_last)
         self._collected = {}
-        with torch.inference_mode():
+        self._mask = attention_mask(x)
+        autocast = (
+            torch.autocast(self.device.type, dtype=self.autocast)
+            if self.autocast is not None
+            else contextlib.nullcontext()
+        )
+        with torch.inference_mode(), autocast:
             try:
-                out = self.model(x)
+                out = call_model(self._runner(x), x)
             except NapInputError:
                 raise
             except Exception as exc:
-                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                if _from_compiler(exc):
+                    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    raise NapInputError(
+                        f"torch.compile failed on a batch of shape {describe_batch(x)}: {first}",
+                        "extract without compile=True (which also shows the model's own error, if any); "
+                        "compile needs a C++ compiler on CPU and a model torch.compile supports",
+                    ) from exc
                 raise RuntimeError(
-                    f"the model raised on a batch of shape {shape}: {exc}. "
+                    f"the model raised on a batch of shape {describe_batch(x)}: {exc}. "
                     "Fix: pass inputs the model accepts (check shape, dtype and channel order, "
-                    "e.g. (N, C, H, W) float for image models)"
+                    "e.g. (N, C, H, W) float for image models; a dict is passed as model(**batch), "
+                    "a tuple as model(*batch))"
                 ) from exc
+            outputs = self._outputs(out)
         missing = [n for n in self.names if n not in self._collected]
         if missing:
             raise NapInputError(
                 f"layers {missing} never ran in the forward pass",
                 "pick modules that the model's forward() calls (see napwidget.list_layers)",
             )
+        for n in self.names:
+            self.shapes.setdefault(n, self._collected[n][1])
+        return {n: self._collected[n][0].numpy() for n in self.names}, outputs
+
+    def _runner(self, x: Any) -> Any:
+        """The compiled model for batches of the size it was compiled for, else the model itself: the last,
+        shorter batch would otherwise cost a second compilation."""
+        if self._compiled is None:
+            return self.model
+        rows = _rows(x)
+        if self._compiled_rows is None:
+            self._compiled_rows = rows
+        return self._compiled if rows == self._compiled_rows else self.model
+
+    def _outputs(self, out: Any) -> np.ndarray | None:
         o = _first_tensor(out)
-        outputs = None if o is None else o.detach().float().reshape(o.shape[0], -1).cpu().numpy()
-        return {n: self._collected[n].numpy() for n in self.names}, outputs
+        if o is None:
+            return None
+        if o.dim() == 3:  # token-level output (a bare encoder): its masked token mean, not T*C values
+            o = reduce_activation(o, "mean", self._mask)
+        return o.detach().float().reshape(o.shape[0], -1).cpu().numpy()
+
+
+def _rows(x: Any) -> int | None:
+    """Batch size of a tensor, or of the first tensor in a dict/tuple batch."""
+    if isinstance(x, torch.Tensor):
+        return int(x.shape[0]) if x.dim() else None
+    values = x.values() if isinstance(x, dict) else x if isinstance(x, (tuple, list)) else ()
+    return next((r for r in map(_rows, values) if r is not None), None)
+
+
+def _from_compiler(exc: BaseException) -> bool:
+    """Whether an error came out of torch.compile (dynamo/inductor) rather than the model's own code."""
+    return type(exc).__module__.startswith(("torch._dynamo", "torch._inductor"))
+
+
+AUTOCAST_DTYPES = {
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+
+def resolve_autocast(value: torch.dtype | str | None) -> torch.dtype | None:
+    """``extract``'s ``autocast`` argument as a dtype (bfloat16 or float16), or None; anything else raises.
+
+    Example
+    -------
+    >>> resolve_autocast("bf16"), resolve_autocast(None)
+    (torch.bfloat16, None)
+    """
+    if value is None or value is False:
+        return None
+    dtype = AUTOCAST_DTYPES.get(value) if isinstance(value, str) else value
+    if dtype not in (torch.bfloat16, torch.float16):
+        raise NapInputError(
+            f"autocast={value!r} is not a reduced-precision dtype extract can run in",
+            "pass autocast=torch.bfloat16 (or 'bf16'; float16 on GPUs), or leave it None for float32",
+        )
+    return dtype

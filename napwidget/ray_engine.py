@@ -43,7 +43,7 @@ class ChunkWorker:
         model: nn.Module,
         names: list[str],
         reduce: str,
-        channels_last: bool | None,
+        forward: dict[str, Any] | None,
         source: list,
         device: str,
         threads: int,
@@ -55,7 +55,7 @@ class ChunkWorker:
             import ray
 
             self.source = ray.get(source[0])
-        self.step = HookedForward(model, names, reduce, device, channels_last).__enter__()
+        self.step = HookedForward(model, names, reduce, device, **(forward or {})).__enter__()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from napwidget.store_extract import targets_array
@@ -108,7 +108,7 @@ def run_on_ray(
     todo: list[int],
     reduce: str,
     device: str | torch.device | None,
-    channels_last: bool | None,
+    forward: dict[str, Any],
     progress: bool | None,
     options: dict[str, Any],
 ) -> None:
@@ -129,7 +129,7 @@ def run_on_ray(
             "model": ship,
             "names": st.layers,
             "reduce": reduce,
-            "channels_last": channels_last,
+            "forward": forward,
             "source": [source_ref],
             "device": run_device,
             "threads": plan["threads"],

@@ -34,7 +34,7 @@ FORMAT = "napwidget-activations"
 VERSION = 1
 _PRESENT = np.uint64(1 << 32)  # set in every finished entry, so a CRC of 0 still reads as "finished"
 _ABSENT = np.uint64(1 << 33)  # this chunk has no such array (e.g. no targets)
-_IDENTITY = ("format", "version", "model", "inputs", "layers", "reduce", "n", "chunk_rows")
+_IDENTITY = ("format", "version", "model", "inputs", "layers", "reduce", "n", "chunk_rows", "autocast")
 
 
 def _zarr():
@@ -375,16 +375,17 @@ def _check_same(have: Mapping[str, Any], want: Mapping[str, Any], path: Path) ->
     what = {
         "model": ("another model (different weights or class)", "the model that wrote it"),
         "layers": ("another set of layers", f"layers={list(have.get('layers') or [])}"),
-        "inputs": ("other inputs", "the same inputs"),
+        "inputs": (_other_inputs(have, want), "the same inputs"),
         "reduce": (f"reduce={have.get('reduce')!r}", f"reduce={have.get('reduce')!r}"),
         "n": (f"{have.get('n')} inputs", "the same inputs"),
         "chunk_rows": (f"batch_size={have.get('chunk_rows')}", f"batch_size={have.get('chunk_rows')}"),
+        "autocast": (f"autocast={have.get('autocast')}", f"autocast={have.get('autocast')}"),
     }
     for key in _IDENTITY:
         if key in ("format", "version"):
             continue
         if key == "inputs" and (have.get(key) is None or want.get(key) is None):
-            # Datasets without cache_key carry no input fingerprint: the row count is checked instead
+            # stores written before Datasets were fingerprinted by a sample: the row count is checked instead
             continue
         if have.get(key) != want.get(key):
             problem, same = what[key]
@@ -393,3 +394,16 @@ def _check_same(have: Mapping[str, Any], want: Mapping[str, Any], path: Path) ->
                 f"pass a new store path, or delete {path} to recompute, "
                 f"or call extract with {same} to resume it",
             )
+
+
+def _other_inputs(have: Mapping[str, Any], want: Mapping[str, Any]) -> str:
+    """'other inputs', saying which (the store's and this call's) and, for a Dataset, what was compared."""
+    text = "other inputs"
+    if have.get("input_kind") and want.get("input_kind"):
+        text += f" (the store: {have['input_kind']}; this call: {want['input_kind']})"
+    if str(want.get("inputs")).startswith("sample:"):
+        text += (
+            "; their first and last batches differ (a Dataset whose items change between reads, e.g. random "
+            "transforms, needs cache_key='...' to name it)"
+        )
+    return text

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from napwidget.activation_cache import fingerprint_inputs, fingerprint_model
+from napwidget.activation_cache import fingerprint_model
 from napwidget.batches import _prefetch
 from napwidget.chunks import ChunkSource
 from napwidget.errors import NapInputError
 from napwidget.forward import HookedForward
+from napwidget.input_identity import describe_inputs, inputs_identity
 from napwidget.store import ActivationStore
 from napwidget.stored_activations import StoredActivations, open_activations
 
@@ -36,11 +37,15 @@ def extract_to_store(
     reduce: str = "mean",
     batch_size: int = 256,
     device: str | torch.device | None = None,
-    channels_last: bool | None = None,
+    forward: Mapping[str, Any] | None = None,
     progress: bool | None = None,
     cache_key: str | None = None,
 ) -> StoredActivations:
-    """Fill the store at ``store`` with the activations of ``names``; return it opened (see ``extract``)."""
+    """Fill the store at ``store`` with the activations of ``names``; return it opened (see ``extract``).
+
+    ``forward``: :class:`~napwidget.forward.HookedForward` settings (channels_last, autocast, compile).
+    """
+    forward = dict(forward or {})
     if engine not in ENGINES:
         raise NapInputError(f"unknown engine={engine!r}", f"use one of {', '.join(map(repr, ENGINES))}")
     if store is None:
@@ -52,22 +57,22 @@ def extract_to_store(
     source = ChunkSource(inputs, batch_size)
     manifest = {
         "model": fingerprint_model(model),
-        "inputs": f"user:{cache_key}" if cache_key is not None else fingerprint_inputs(inputs),
+        "inputs": inputs_identity(inputs, source, cache_key),
+        "input_kind": describe_inputs(source),  # not part of the identity: named in the refusal message
         "layers": list(names),
         "reduce": reduce,
         "n": source.n,
         "chunk_rows": source.size,
+        "autocast": None if forward.get("autocast") is None else str(forward["autocast"]),
     }
     st = ActivationStore.create_or_open(store, manifest)
     todo = st.missing()
     if todo and engine == "local":
-        _run_local(model, source, st, todo, reduce, device, channels_last, progress)
+        _run_local(model, source, st, todo, reduce, device, forward, progress)
     elif todo:
         from napwidget.ray_engine import run_on_ray
 
-        run_on_ray(
-            model, source, st, todo, reduce, device, channels_last, progress, dict(engine_options or {})
-        )
+        run_on_ray(model, source, st, todo, reduce, device, forward, progress, dict(engine_options or {}))
     return open_activations(store)
 
 
@@ -86,10 +91,10 @@ def _run_local(
     todo: list[int],
     reduce: str,
     device: str | torch.device | None,
-    channels_last: bool | None,
+    forward: dict[str, Any],
     progress: bool | None,
 ) -> None:
-    with HookedForward(model, st.layers, reduce, device, channels_last) as step:
+    with HookedForward(model, st.layers, reduce, device, **forward) as step:
         for i, x, y in with_progress(_prefetch(source.iter_chunks(todo)), len(todo), progress):
             layers, outputs = step(x)
             st.write_chunk(i, layers, outputs, targets_array(y), step.shapes)

@@ -95,6 +95,64 @@ def test_single_linkage_tree_equals_hdbscan(d: int) -> None:
     assert tree.n_samples == len(_DATA[d]) and tree.min_samples == 5
 
 
+def unsettled_rows_data(seed: int = 6) -> np.ndarray:
+    """512-d points whose core distances few nearest-neighbour candidates cannot settle: a dense cluster far
+    from the origin, whose members are nearly equidistant (high dimension) within the float32 error bound
+    (which grows with |x|^2), so each row needs 90-220 exact distances, not its 14 candidates; beside
+    ordinary blobs and diffuse points."""
+    rng = np.random.default_rng(seed)
+    d = 512
+    dense = 3.0 + rng.normal(scale=0.1, size=(320, d))
+    diffuse = rng.gamma(1.0, 0.4, size=(200, d))
+    blobs = activation_like(250, d, seed=seed) * 4.0
+    return np.concatenate([blobs, dense, diffuse]).astype(np.float32)
+
+
+@pytest.mark.parametrize("lean", [False, True])
+def test_core_distances_of_unsettled_rows_equal_row_wise_and_hdbscan(
+    monkeypatch: pytest.MonkeyPatch, lean: bool
+) -> None:
+    from sklearn.neighbors import KDTree
+
+    x = unsettled_rows_data()
+    x64, n = x.astype(np.float64), len(x)
+    redone: list[int] = []
+    batched = distances.full_row_core_distances
+    monkeypatch.setattr(
+        distances, "full_row_core_distances", lambda *a: redone.append(a[3].size) or batched(*a)
+    )
+    tree = build_tree(x, min_samples=5, lean=lean)
+    assert len(redone) == 1 and redone[0] >= 300  # most rows at once, not one at a time
+    # the former path: each such row's exact distances to all points, sorted
+    row_wise = np.array([np.sort(distances.exact_distances(x64, i, np.arange(n)))[5] for i in range(n)])
+    np.testing.assert_array_equal(tree.core_distances, row_wise)
+    # what hdbscan computes: a KD-tree query for min_samples + 1 neighbours (the point itself included)
+    kd = KDTree(x64).query(x64, k=6, dualtree=True, breadth_first=True)[0][:, -1]
+    np.testing.assert_array_equal(tree.core_distances, kd)
+    np.testing.assert_array_equal(tree.merges, reference(x, 5, 5, "leaf").single_linkage_tree_.to_numpy())
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_full_row_core_distances_with_tight_bounds_keeps_every_deciding_point(k: int) -> None:
+    # The float32 bounds are loose (a worst-case error slope); here they are as tight as valid bounds can be
+    # (exact squared distances rounded down to float32), so the pruning threshold itself is what is tested:
+    # one point short of the k-th neighbour, or a threshold a hair too low, changes the result.
+    rng = np.random.default_rng(k)
+    x64 = rng.normal(size=(300, 16))
+    x64[50:60] = x64[40:50]  # duplicates: tied distances
+    n = len(x64)
+    d2 = np.stack([distances.exact_distances(x64, i, np.arange(n)) ** 2 for i in range(n)])
+    key = np.nextafter(d2.astype(np.float32), np.float32(-np.inf))  # <= d2, within 2 float32 ulps
+    np.fill_diagonal(key, -3.0e38)
+    width = 2.0**-21 * (x64**2).sum(axis=1)  # 2 ulps of d2 <= 2**-22 * 2 (|x_i|^2 + |x_j|^2)
+    rows = np.arange(n)
+    off = ~np.eye(n, dtype=bool)  # the diagonal is a marker (each point its own first neighbour)
+    assert np.all(key <= d2) and np.all((d2 <= key + width[:, None] + width[None, :])[off])  # valid bounds
+    got = distances.full_row_core_distances(x64, key, width, rows, k)
+    row_wise = np.sort(np.sqrt(d2), axis=1)[:, k]
+    np.testing.assert_array_equal(got, row_wise)
+
+
 def test_low_dimensional_matches_hdbscan_prims() -> None:
     # For <= 60 features hdbscan's default is Boruvka with an *approximate* MST (approx_min_span_tree=True);
     # its exact Prim's path gives our result bit for bit, its default agrees closely.

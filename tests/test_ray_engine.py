@@ -10,8 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_text
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from napwidget import extract
 from napwidget.errors import NapInputError
@@ -32,6 +34,7 @@ def local_ray():
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    cloudpickle.register_pickle_by_value(tiny_text)
     _start_local_ray()
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False
@@ -39,6 +42,7 @@ def local_ray():
     finally:
         ray.shutdown()
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+        cloudpickle.unregister_pickle_by_value(tiny_text)
 
 
 def _start_local_ray(attempts: int = 2) -> None:
@@ -141,3 +145,46 @@ def test_plan_on_the_running_cluster_uses_single_threaded_cpu_actors(local_ray) 
     assert _plan(local_ray, {"threads": 2})["concurrency"] == max(1, cpus // 2)
     with pytest.raises(NapInputError, match="unknown engine_options"):
         _plan(local_ray, {"thread": 1})
+
+
+class _TokenItems(Dataset):
+    """A dict of model arguments and a label per item (a DataLoader then yields dicts)."""
+
+    def __init__(self, batch: dict[str, torch.Tensor]) -> None:
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return len(self.batch["input_ids"])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.batch.items()} | {"labels": torch.tensor(i % 4)}
+
+
+def test_ray_engine_with_dict_inputs_equals_in_memory_bitwise(local_ray, tmp_path):
+    """Hugging Face-style inputs: a dict of tensors (with labels) and a DataLoader yielding dicts; the actors
+    run one torch thread, so the in-memory reference does too and every bit must agree."""
+    batch, _ = tiny_text.token_batch(n=40, seed=4)
+    model = tiny_text.TinyEncoder(n_out=5, seed=1).eval()
+    layers = ["tok", "norm1", "head"]
+    with_labels = batch | {"labels": torch.arange(40) % 4}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        reference = extract(model, with_labels, layers, batch_size=8)
+    finally:
+        torch.set_num_threads(threads)
+    loader = DataLoader(_TokenItems(batch), batch_size=8, shuffle=False)
+    for i, inputs in enumerate([with_labels, loader]):
+        on_ray = extract(
+            model,
+            inputs,
+            layers,
+            batch_size=8,
+            store=tmp_path / f"{i}.zarr",
+            engine="ray",
+            engine_options={"threads": 1},
+        )
+        for name in layers:
+            np.testing.assert_array_equal(on_ray[name], reference[name])
+        np.testing.assert_array_equal(on_ray.outputs, reference.outputs)
+        np.testing.assert_array_equal(on_ray.targets, reference.targets)

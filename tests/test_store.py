@@ -257,3 +257,133 @@ def test_ray_chunk_worker_results_written_by_the_driver_equal_local(model, x, tm
     batches = [worker({"chunk": np.array([i])}) for i in reversed(range(st.n_chunks))]  # any arrival order
     write_results(st, batches)
     _assert_same(local, open_activations(tmp_path / "ray.zarr"))
+
+
+# -- dict / tuple inputs (model(**batch) / model(*batch)) --------------------------------------------------
+
+
+class _TokenItems(Dataset):
+    """One dict of model arguments (+ label) per item, as a Hugging Face dataset in torch format has."""
+
+    def __init__(self, batch: dict[str, torch.Tensor]) -> None:
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return len(self.batch["input_ids"])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.batch.items()} | {"labels": torch.tensor(i % 3)}
+
+
+class _PairItems(Dataset):
+    """``((input_ids, attention_mask), label)`` per item: a DataLoader yields ``(x, y)``, x a tuple."""
+
+    def __init__(self, batch: dict[str, torch.Tensor]) -> None:
+        self.batch = batch
+
+    def __len__(self) -> int:
+        return len(self.batch["input_ids"])
+
+    def __getitem__(self, i: int):
+        return (self.batch["input_ids"][i], self.batch["attention_mask"][i]), i % 3
+
+
+TEXT_LAYERS = ["tok", "norm1", "ff.2", "head"]
+
+
+@pytest.fixture
+def tokens():
+    from tiny_text import token_batch
+
+    batch, _ = token_batch(n=45, seed=5)
+    return batch
+
+
+@pytest.fixture
+def encoder():
+    from tiny_text import TinyEncoder
+
+    return TinyEncoder(n_out=7, seed=2).eval()
+
+
+def _text_inputs(kind: str, batch: dict[str, torch.Tensor]):
+    if kind == "dict":
+        return batch
+    if kind == "dict+labels":
+        return batch | {"labels": np.arange(len(batch["input_ids"])) % 3}
+    if kind == "tuple":
+        return (batch["input_ids"].numpy(), batch["attention_mask"])  # an array and a tensor: both are fine
+    if kind == "loader-dicts":
+        return DataLoader(_TokenItems(batch), batch_size=8, shuffle=False)
+    if kind == "dataset-dicts":
+        return _TokenItems(batch)
+    return DataLoader(_PairItems(batch), batch_size=8, shuffle=False)  # "loader-tuples"
+
+
+@pytest.mark.parametrize(
+    "kind", ["dict", "dict+labels", "tuple", "loader-dicts", "dataset-dicts", "loader-tuples"]
+)
+def test_dict_and_tuple_inputs_store_equals_in_memory(encoder, tokens, tmp_path, kind):
+    inputs = _text_inputs(kind, tokens)
+    ref = extract(encoder, inputs, TEXT_LAYERS, batch_size=8)
+    acts = extract(encoder, inputs, TEXT_LAYERS, batch_size=8, store=tmp_path / "a.zarr")
+    _assert_same(ref, acts)  # bitwise: layers (masked token means), outputs, targets
+    assert acts.n_samples == 45 and ActivationStore.open(tmp_path / "a.zarr").n_chunks == 6
+    assert (ref.targets is not None) == (kind not in ("dict", "tuple"))
+    if kind == "tuple" or kind == "loader-tuples":
+        return  # positional arguments carry no named attention_mask: token means include padding
+    # padding is masked out in the stored profiles too: an unpadded copy of input 0 gives the same row
+    k = int(tokens["attention_mask"][0].sum())
+    alone = {key: v[:1, :k] for key, v in tokens.items()}
+    np.testing.assert_allclose(extract(encoder, alone, ["norm1"])["norm1"][0], acts["norm1"][0], atol=1e-5)
+
+
+def test_dict_inputs_resume_after_interrupt_and_refuse_other_inputs(encoder, tokens, tmp_path):
+    path = tmp_path / "a.zarr"
+    counter = CountCalls(encoder, stop_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        extract(encoder, tokens, TEXT_LAYERS, batch_size=8, store=path)
+    counter.remove()
+    assert ActivationStore.open(path).finished(verify=True) == [0, 1]
+    counter = CountCalls(encoder)
+    resumed = extract(encoder, tokens, TEXT_LAYERS, batch_size=8, store=path)
+    counter.remove()
+    assert counter.calls == 4  # chunks 2-5 only
+    _assert_same(extract(encoder, tokens, TEXT_LAYERS, batch_size=8), resumed)
+    other = dict(tokens, input_ids=tokens["input_ids"].flip(0))
+    with pytest.raises(NapInputError, match=r"other inputs \(the store: dict of input_ids \(45, 12\) int64"):
+        extract(encoder, other, TEXT_LAYERS, batch_size=8, store=path)
+    as_tuple = (tokens["input_ids"], tokens["attention_mask"])
+    with pytest.raises(NapInputError, match=r"this call: tuple of #0 \(45, 12\) int64, #1"):
+        extract(encoder, as_tuple, TEXT_LAYERS, batch_size=8, store=path)
+
+
+def test_a_dataset_store_refuses_another_dataset_of_the_same_length(encoder, tokens, tmp_path):
+    path = tmp_path / "a.zarr"
+    extract(encoder, _TokenItems(tokens), TEXT_LAYERS, batch_size=8, store=path)
+    swapped = dict(
+        tokens, input_ids=tokens["input_ids"].flip(0), attention_mask=tokens["attention_mask"].flip(0)
+    )
+    with pytest.raises(NapInputError, match="first and last batches differ.*cache_key"):
+        extract(encoder, _TokenItems(swapped), TEXT_LAYERS, batch_size=8, store=path)
+    counter = CountCalls(encoder)
+    extract(encoder, _TokenItems(tokens), TEXT_LAYERS, batch_size=8, store=path)  # the same one: resumes
+    counter.remove()
+    assert counter.calls == 0
+
+
+def test_ray_chunk_worker_with_dict_inputs_equals_local(encoder, tokens, tmp_path):
+    """What each Ray actor runs, on the portable (numpy) form of dict inputs with labels."""
+    from napwidget.chunks import ChunkSource
+    from napwidget.ray_engine import ChunkWorker, write_results
+
+    inputs = _text_inputs("dict+labels", tokens)
+    local = extract(encoder, inputs, TEXT_LAYERS, batch_size=8, store=tmp_path / "local.zarr")
+    st = ActivationStore.create_or_open(
+        tmp_path / "ray.zarr", ActivationStore.open(tmp_path / "local.zarr").manifest
+    )
+    source = ChunkSource(inputs, 8).portable()
+    assert all(isinstance(v, np.ndarray) for v in source.inputs.values)
+    worker = ChunkWorker(encoder, TEXT_LAYERS, "mean", None, [source], "cpu", threads=torch.get_num_threads())
+    write_results(st, [worker({"chunk": np.array([i])}) for i in reversed(range(st.n_chunks))])
+    _assert_same(local, open_activations(tmp_path / "ray.zarr"))

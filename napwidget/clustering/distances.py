@@ -213,6 +213,7 @@ def core_distances(
     result[sure] = exact_distances(x64, sure, kth[sure])
     unsure = np.flatnonzero(~certain)
     chunk = max(1, 4_000_000 // max(1, m * x64.shape[1]))
+    redo = []
     for start in range(0, unsure.size, chunk):
         part = unsure[start : start + chunk]
         dist = exact_distances(x64, np.repeat(part, m), candidates[part].ravel()).reshape(part.size, m)
@@ -221,6 +222,54 @@ def core_distances(
         if m < n:
             # Safe when every non-candidate's bound (>= the largest candidate bound) is >= the k-th distance;
             # 1e-12: headroom for the rounding of the square root.
-            for i in part[result[part] ** 2 * (1.0 + 1e-12) > lo[part, -1]]:
-                result[i] = np.sort(exact_distances(x64, int(i), rows))[k]
+            redo.append(part[result[part] ** 2 * (1.0 + 1e-12) > lo[part, -1]])
+    if redo and sum(r.size for r in redo):
+        full = np.concatenate(redo)
+        result[full] = full_row_core_distances(x64, key, width, full, k)
     return result
+
+
+def full_row_core_distances(
+    x64: np.ndarray, key: np.ndarray, width: np.ndarray, rows: np.ndarray, k: int
+) -> np.ndarray:
+    """Entry ``k`` of the sorted exact distances from each of ``rows`` to all points, many rows at a time.
+
+    For rows whose few candidates cannot settle the k-th neighbour (diffuse points in high dimensions, where
+    many points lie at nearly the same distance). Per block of rows: the float32 bounds of the whole rows
+    (``key[rows]``: a slice of the dense matrix, or one GEMM of :class:`~napwidget.clustering.lean.LazyKey`)
+    give ``t``, the (k+1)-th smallest upper bound of each row; at least k+1 points (the point itself
+    included) are then within ``t``, so no point whose lower bound exceeds ``t`` can change entry k. Only the
+    rest get exact float64 distances (hdbscan's sequential order): the same value as sorting all N.
+
+    Example
+    -------
+    >>> x = np.array([[0.0], [1.0], [3.0], [7.0]])
+    >>> key, _, width = lower_bound_matrix(x, 4)
+    >>> full_row_core_distances(x, key, width, np.array([0, 3]), 2).tolist()
+    [3.0, 6.0]
+    """
+    n, d = x64.shape
+    out = np.empty(rows.size)
+    w = torch.from_numpy(np.ascontiguousarray(width, dtype=np.float64))
+    # Relative headroom for the float64 rounding of the exact squared distances (<= D ulps) and their sqrt.
+    slack = 1.0 + 1e-9 + d * 2.0**-50
+    step = max(1, 4_000_000 // n)  # rows per block: a few float64 (rows, N) arrays of ~32 MB
+    for start in range(0, rows.size, step):
+        part = rows[start : start + step]
+        lo = torch.from_numpy(np.asarray(key[part])).double()
+        hi = lo + w[part].unsqueeze(1) + w.unsqueeze(0)
+        t = torch.kthvalue(hi, k + 1, dim=1).values.clamp_min(0.0) * slack
+        r_idx, c_idx = (lo <= t.unsqueeze(1)).nonzero(as_tuple=True)  # row-major: grouped by row
+        del lo, hi
+        r_idx, c_idx = r_idx.numpy(), c_idx.numpy()
+        pairs = max(1, 4_000_000 // max(1, d))  # per exact_distances call: a (pairs, D) float64 buffer
+        dist = np.concatenate(
+            [
+                exact_distances(x64, part[r_idx[a : a + pairs]], c_idx[a : a + pairs])
+                for a in range(0, r_idx.size, pairs)
+            ]
+        )
+        order = np.lexsort((dist, r_idx))
+        first = np.searchsorted(r_idx, np.arange(part.size))
+        out[start : start + part.size] = dist[order[first + k]]
+    return out

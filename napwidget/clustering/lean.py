@@ -23,7 +23,8 @@ class LazyKey:
     """Stands in for the (N, N) lower-bound matrix: rows computed on demand, candidate entries precomputed.
 
     Supports exactly the reads of :func:`~napwidget.clustering.mst.prim_mst` (``key[i]``, ``key[i, cols]``)
-    and of :func:`~napwidget.clustering.distances.core_distances` (``key[rows[:, None], candidates]``).
+    and of :func:`~napwidget.clustering.distances.core_distances` (``key[rows[:, None], candidates]``, and
+    ``key[rows]`` for an index array: whole rows, one GEMM).
 
     Example
     -------
@@ -43,13 +44,13 @@ class LazyKey:
         self._row_of, self._row = -1, None
         self.candidates, self.candidate_keys = self._candidates(n_candidates)
 
-    def _block(self, rows: slice) -> torch.Tensor:
-        block = torch.addmm(self.shifted.unsqueeze(0), self.xt[rows], self.xt.T, beta=1.0, alpha=-2.0)
-        block.add_(self.shifted[rows].unsqueeze(1))
-        idx = torch.arange(rows.start, rows.stop)
-        block[
-            idx - rows.start, idx
-        ] = -3.0e38  # each point is its own first candidate, as in the dense matrix
+    def _block(self, rows: slice | np.ndarray) -> torch.Tensor:
+        """Bounds of rows ``rows`` (a slice or an index array) against all points: one GEMM."""
+        idx = torch.arange(rows.start, rows.stop) if isinstance(rows, slice) else torch.from_numpy(rows)
+        block = torch.addmm(self.shifted.unsqueeze(0), self.xt[idx], self.xt.T, beta=1.0, alpha=-2.0)
+        block.add_(self.shifted[idx].unsqueeze(1))
+        # each point is its own first candidate, as in the dense matrix
+        block[torch.arange(len(idx)), idx] = -3.0e38
         return block
 
     def _candidates(self, m: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,12 +73,14 @@ class LazyKey:
     def __getitem__(self, item):
         if isinstance(item, (int, np.integer)):
             return self.row(int(item))
+        if isinstance(item, np.ndarray):  # whole rows (core distances of rows the candidates cannot settle)
+            return self._block(item.astype(np.int64, copy=False)).numpy()
         rows, cols = item
         if isinstance(rows, (int, np.integer)):
             return self.row(int(rows))[cols]
         if cols is self.candidates:
             return self.candidate_keys
-        raise IndexError("LazyKey serves rows, (row, cols) and (rows, candidates) reads only")
+        raise IndexError("LazyKey serves key[i], key[i, cols], key[rows, candidates] and key[index array]")
 
 
 def lean_core_distances(x64: np.ndarray, key: LazyKey, min_samples: int) -> np.ndarray:
