@@ -180,6 +180,7 @@ def main() -> None:
     print("binary kB".ljust(width) + "".join(f"{sizes[i][2] / 1e3:>12.1f}" for i in totals))
     if prof is not None:
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(20)
 
 
 if __name__ == "__main__":

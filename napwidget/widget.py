@@ -334,13 +334,14 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         with self.hold_sync():
             self._syncing = True
             try:
+                # NAP ids mean something else after a recompute; the selected inputs stay (follow them
+                # across layers), the NAP selection is cleared (first: the views' observers of the new
+                # result see no stale NAP ids)
+                self.selected_naps = []
                 self.view = vm
                 self._samples = ex.sample_table()
                 self._card_thumbs = sprite
                 self._push_tree()
-                # NAP ids mean something else after a recompute; the selected inputs stay (follow them
-                # across layers), the NAP selection is cleared.
-                self.selected_naps = []
             finally:
                 self._syncing = False
 
