@@ -74,6 +74,36 @@ def _r(x: float, nd: int = 4) -> float | None:
     return round(x, nd) if math.isfinite(x) else None
 
 
+def _rounded(x: Any, nd: int) -> list[float | None]:
+    """``_r`` of every value of a 1-D or 2-D array, vectorised (non-finite -> None)."""
+    a = np.round(np.asarray(x, dtype=np.float64), nd)
+    out = a.tolist()
+    if np.isfinite(a).all():
+        return out
+    bad = ~np.isfinite(a)
+    if a.ndim == 1:
+        return [None if b else v for v, b in zip(out, bad.tolist())]
+    return [[None if b else v for v, b in zip(row, brow)] for row, brow in zip(out, bad.tolist())]
+
+
+def _top_columns(score: np.ndarray, n: int) -> np.ndarray:
+    """(k, n) column indices of each row's ``n`` highest scores, highest first, ties by column: the first
+    ``n`` of a stable argsort of ``-score``, without sorting whole rows (hundreds of NAPs x 512 units)."""
+    k, f = score.shape
+    if n >= f:
+        return np.argsort(-score, axis=1, kind="stable")
+    part = np.argpartition(-score, n - 1, axis=1)[:, :n]
+    nth = np.take_along_axis(score, part, axis=1).min(axis=1)
+    # a tie with the n-th score outside the partition: only a full stable sort picks the same columns
+    exact = (score >= nth[:, None]).sum(axis=1) == n
+    vals = np.take_along_axis(score, part, axis=1)
+    out = np.take_along_axis(part, np.lexsort((part, -vals), axis=1), axis=1)
+    tied = np.flatnonzero(~exact)
+    if len(tied):
+        out[tied] = np.argsort(-score[tied], axis=1, kind="stable")[:, :n]
+    return out
+
+
 def _as_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
@@ -432,8 +462,8 @@ class Explorer:
     def nap_rows(self) -> list[dict[str, Any]]:
         """One JSON-able summary per NAP (the cards', scatter's and heatmap's rows).
 
-        Vectorised over NAPs (one sort, one bincount each): with hundreds of NAPs a per-NAP loop over the
-        inputs was most of an update's kernel time.
+        Vectorised over NAPs (one sort, one bincount, one rounding per column): with hundreds of NAPs any
+        per-NAP numpy call or per-value ``round`` was most of an update's kernel time.
         """
         naps = self.naps
         k = naps.n_naps
@@ -445,56 +475,54 @@ class Explorer:
         sizes = np.maximum(np.bincount(lab[inside], minlength=k), 1)
         prob = self.probabilities32[inside].astype(np.float64)
         mean_prob = np.bincount(lab[inside], weights=prob, minlength=k) / sizes
-        comp = self._compositions(lab, inside, k)
-        acc = None
+        comp, other, dominant, purity = self._compositions(lab, inside, k)
+        acc = [None] * k
         if self.label_codes is not None and self.pred_codes is not None:
             right = (self.label_codes == self.pred_codes)[inside].astype(np.float64)
-            acc = np.bincount(lab[inside], weights=right, minlength=k) / sizes
+            acc = _rounded(np.bincount(lab[inside], weights=right, minlength=k) / sizes, 4)
         means = naps.means
-        contrast = means.astype(np.float64) - naps.features.mean(axis=0)
-        top = np.argsort(-contrast, axis=1, kind="stable")[:, :5]  # = NAPs.top_units(i, 5) for every i
-        top_vals = np.take_along_axis(means, top, axis=1).tolist()
-        sizes_l, pers, mprob = naps.sizes.tolist(), np.asarray(naps.persistence).tolist(), mean_prob.tolist()
-        acc_l = None if acc is None else acc.tolist()
-        rows = []
-        for i, units in enumerate(top.tolist()):
-            c, other, dominant, purity = comp[i]
-            rows.append(
-                {
-                    "id": i,
-                    "size": int(sizes_l[i]),
-                    "persistence": _r(pers[i], 5),
-                    "purity": None if purity is None else _r(purity, 4),
-                    "dominant": dominant,
-                    "composition": c,
-                    "other": other,
-                    "accuracy": None if acc_l is None else _r(acc_l[i], 4),
-                    "mean_probability": _r(mprob[i], 4),
-                    "top_units": units,
-                    "top_unit_values": [_r(v, 3) for v in top_vals[i]],
-                    "members": members[i][: self.top_members].tolist(),
-                }
-            )
-        return rows
+        top = _top_columns(means.astype(np.float64) - naps.features.mean(axis=0), 5)  # = NAPs.top_units
+        top_vals = _rounded(np.take_along_axis(means, top, axis=1), 3)
+        sizes_l, pers, mprob = naps.sizes.tolist(), _rounded(naps.persistence, 5), _rounded(mean_prob, 4)
+        n_top = self.top_members
+        return [
+            {
+                "id": i,
+                "size": int(sizes_l[i]),
+                "persistence": pers[i],
+                "purity": purity[i],
+                "dominant": dominant[i],
+                "composition": comp[i],
+                "other": other[i],
+                "accuracy": acc[i],
+                "mean_probability": mprob[i],
+                "top_units": units,
+                "top_unit_values": top_vals[i],
+                "members": members[i][:n_top].tolist(),
+            }
+            for i, units in enumerate(top.tolist())
+        ]
 
-    def _compositions(self, lab: np.ndarray, inside: np.ndarray, k: int, top: int = 5) -> list[tuple]:
-        """Per NAP: (top-``top`` [class, count] pairs, count of the rest, dominant class, purity)."""
+    def _compositions(self, lab: np.ndarray, inside: np.ndarray, k: int, top: int = 5) -> tuple[list, ...]:
+        """Per NAP: the top-``top`` [class, count] pairs, the count of the rest, the dominant class and the
+        purity (four lists of k; ``[], 0, None, None`` without labels or members)."""
         if self.label_codes is None:
-            return [([], 0, None, None)] * k
+            return [[] for _ in range(k)], [0] * k, [None] * k, [None] * k
         n_cls = len(self.classes)
         flat = lab[inside] * n_cls + self.label_codes[inside]
         counts = np.bincount(flat, minlength=k * n_cls).reshape(k, n_cls)
         order = np.argsort(-counts, axis=1, kind="stable")
-        out = []
-        for i in range(k):
-            o = order[i][counts[i, order[i]] > 0]
-            if len(o) == 0:
-                out.append(([], 0, None, None))
-                continue
-            total = int(counts[i].sum())
-            pairs = [[int(c), int(counts[i, c])] for c in o[:top]]
-            out.append((pairs, int(counts[i, o[top:]].sum()), int(o[0]), float(counts[i, o[0]] / total)))
-        return out
+        ranked = np.take_along_axis(counts, order, axis=1)
+        total = counts.sum(axis=1)
+        other = (total - ranked[:, :top].sum(axis=1)).tolist()
+        some = total > 0
+        dominant = np.where(some, order[:, 0], -1).tolist()
+        purity = _rounded(np.where(some, ranked[:, 0] / np.maximum(total, 1), np.nan), 4)
+        pairs = [
+            [[c, n] for c, n in zip(o, m) if n > 0]
+            for o, m in zip(order[:, :top].tolist(), ranked[:, :top].tolist())
+        ]
+        return pairs, other, [d if d >= 0 else None for d in dominant], purity
 
     def heatmap(self) -> dict[str, Any]:
         """Per-NAP mean activation of the units that characterise the NAPs (columns grouped by NAP).
@@ -555,9 +583,9 @@ class Explorer:
         )
         return {
             "units": units.astype(int).tolist(),
-            # plain round() over Python floats: _r per value was ~50 ms for hundreds of NAPs (all finite here)
-            "values": [[round(v, 3) for v in row] for row in vals.tolist()],
-            "overall": [_r(v, 3) for v in overall[units]],
+            # rounded as arrays: round() per value was ~50 ms for hundreds of NAPs
+            "values": _rounded(vals, 3),
+            "overall": _rounded(overall[units], 3),
             "vmin": _r(vmin, 4),
             "vmax": _r(vmax if vmax > vmin else vmin + 1.0, 4),
             "n_units": int(f),

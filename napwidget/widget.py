@@ -33,6 +33,7 @@ from napwidget.views.crosslayer import CrossLayerViews
 from napwidget.views.detail import DetailViews
 from napwidget.views.midrange import MidrangeViews
 from napwidget.views.topology import TopologyViews
+from napwidget.views.wire import view_to_json
 
 _STATIC = Path(__file__).parent / "static"
 _ESM_FALLBACK = """
@@ -135,7 +136,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     # what the views show (kernel -> front end)
     layers = traitlets.List(traitlets.Dict()).tag(sync=True, view="core")
     options = traitlets.Dict().tag(sync=True, view="core")
-    view = traitlets.Dict().tag(sync=True, view="core")
+    # NAP rows, heatmap and scatter points travel as binary columns (napwidget.views.wire)
+    view = traitlets.Dict().tag(sync=True, view="core", to_json=view_to_json)
     _samples = traitlets.Bytes(b"").tag(sync=True, view="core")
     _truth = traitlets.Bytes(b"").tag(sync=True, view="core")
     _card_thumbs = traitlets.Bytes(b"").tag(sync=True, view="core")

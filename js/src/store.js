@@ -8,6 +8,7 @@
 // "topology" (a topology trait changed; the key is the argument; see traitGroups below).
 
 import { debounce, toU8, typed } from "./dom.js";
+import { unpackView } from "./wire.js";
 import { applyFilters, filteredMembersByNap, hasFilters, normalizeFilters, removeFilter as without, toggleFilter as toggled } from "./filters.js";
 
 export const SORT_KEYS = ["persistence", "size", "purity"];
@@ -438,11 +439,12 @@ export function createStore(model, { commitDelay = 300 } = {}) {
 
   // ------------------------------------------------------------------------------------ data
   function decode() {
-    const view = model.get("view") || {};
+    const raw = model.get("view") || {};
+    const view = unpackView(raw); // NAP rows and heatmap travel as binary columns (./wire.js)
     const n = view.n || 0;
     const samples = decodeSamples(model.get("_samples"), model.get("_truth"), n);
     const napById = new Map((view.naps || []).map((r) => [r.id, r]));
-    st.data = { view, n, ...samples, napById };
+    st.data = { view, raw, n, ...samples, napById };
     req.seedCardThumbs(view);
     return st.data;
   }
@@ -468,7 +470,7 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   // events until just after "data".
   const deferred = [];
   function emitAfterData(event, arg) {
-    if (dataScheduled || (st.data && model.get("view") !== st.data.view && model.get("view"))) {
+    if (dataScheduled || (st.data && model.get("view") !== st.data.raw && model.get("view"))) {
       scheduleData();
       if (!deferred.some(([e, a]) => e === event && a === arg)) deferred.push([event, arg]);
       return;
