@@ -102,7 +102,9 @@ class PackingComm:
 
     def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
         t0 = time.perf_counter()
-        packed = json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf8", errors="surrogateescape")
+        packed = json.dumps(data, ensure_ascii=False, allow_nan=False).encode(
+            "utf8", errors="surrogateescape"
+        )
         self.json_bytes += len(packed)
         self.binary_bytes += sum(memoryview(b).nbytes for b in buffers or [])
         self.timer.ms["comm send (JSON)"] += (time.perf_counter() - t0) * 1000
@@ -140,7 +142,9 @@ def main() -> None:
         class_names=[f"class {i}" for i in range(10)],
         min_cluster_size=values[0],
     )
-    print(f"N={args.n}: widget built in {time.perf_counter() - t0:.1f} s, {w.naps.n_naps} NAPs; load {load()}")
+    print(
+        f"N={args.n}: widget built in {time.perf_counter() - t0:.1f} s, {w.naps.n_naps} NAPs; load {load()}"
+    )
     comm = PackingComm(timer)
     w.comm = comm
     prof = cProfile.Profile() if args.profile else None
@@ -169,7 +173,9 @@ def main() -> None:
     width = max(len(s[0]) for s in STAGES) + 2
     print(f"median over {args.repeats} repeats (values +0..+{args.repeats - 1}); load {load()}")
     print("stage".ljust(width) + "".join(f"{s:>12}" for s in steps))
-    print("handler total (ms)".ljust(width) + "".join(f"{statistics.median(totals[i]):>12.1f}" for i in totals))
+    print(
+        "handler total (ms)".ljust(width) + "".join(f"{statistics.median(totals[i]):>12.1f}" for i in totals)
+    )
     print("  slowest repeat".ljust(width) + "".join(f"{max(totals[i]):>12.1f}" for i in totals))
     for label, *_ in STAGES:
         row = [statistics.median(stages[i][label]) if stages[i][label] else 0.0 for i in totals]

@@ -17,8 +17,8 @@ function orNull(x) {
 function rowsOf(packed) {
   const k = packed.__rows__;
   const w = packed.w || {};
-  const f8 = Object.fromEntries(Object.entries(packed.f8 || {}).map(([name, b]) => [name, column(b, Float64Array, k * (w[name] || 1))]));
-  const i4 = Object.fromEntries(Object.entries(packed.i4 || {}).map(([name, b]) => [name, column(b, Int32Array, k * (w[name] || 1))]));
+  const f8 = Object.fromEntries(Object.entries(packed.f8 || {}).map(([name, b]) => [name, column(b, Float64Array, k * (w[name] ?? 1))]));
+  const i4 = Object.fromEntries(Object.entries(packed.i4 || {}).map(([name, b]) => [name, column(b, Int32Array, k * (w[name] ?? 1))]));
   const list = (name, j) => {
     const width = w[name] || 0;
     const out = [];
