@@ -25,6 +25,7 @@ Large selections travel as int32 buffers (:mod:`napwidget.views.wire`); Python a
 from __future__ import annotations
 
 import operator
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -83,6 +84,8 @@ class SelectionOwner(traitlets.HasTraits):
     )
 
     def _init_selection(self) -> None:
+        # the widget's lock when it has one (comm messages arrive in another thread than cells)
+        self._lock = getattr(self, "_lock", None) or threading.RLock()
         self._sel_naps: list[int] = []
         self._sel_base: list[int] = []  # the selection's inputs before filtering (order kept)
         self._sel_shown: list[int] = []  # what selected_indices says: _sel_base under the filters
@@ -101,17 +104,19 @@ class SelectionOwner(traitlets.HasTraits):
         """
         if mode not in SELECT_MODES:
             raise NapInputError(f"unknown selection mode {mode!r}", f"use one of {', '.join(SELECT_MODES)}")
-        ids = self._sel_valid_naps(IdList().validate(None, naps))
-        current = self._sel_naps
-        if mode == "add":
-            ids = list(dict.fromkeys([*current, *ids]))
-        elif mode == "toggle":
-            flip = set(ids)
-            ids = [i for i in current if i not in flip] + [i for i in ids if i not in set(current)]
-        self._sel_naps = ids
-        self._sel_base = self._explorer.members_of(ids)
-        self._sel_publish()
-        return list(self._sel_naps)
+        asked = IdList().validate(None, naps)
+        with self._lock:
+            ids = self._sel_valid_naps(asked)
+            current = self._sel_naps
+            if mode == "add":
+                ids = list(dict.fromkeys([*current, *ids]))
+            elif mode == "toggle":
+                flip = set(ids)
+                ids = [i for i in current if i not in flip] + [i for i in ids if i not in set(current)]
+            self._sel_naps = ids
+            self._sel_base = self._explorer.members_of(ids)
+            self._sel_publish()
+            return list(self._sel_naps)
 
     def select_inputs(self, indices: Iterable[int]) -> list[int]:
         """Select inputs directly (the NAP selection is cleared); :attr:`selected_indices` becomes those
@@ -121,10 +126,12 @@ class SelectionOwner(traitlets.HasTraits):
         -------
         >>> w.select_inputs(np.flatnonzero(w.naps.outlier_scores > 0.9))  # doctest: +SKIP
         """
-        self._sel_naps = []
-        self._sel_base = self._sel_valid_indices(IdList().validate(None, indices))
-        self._sel_publish()
-        return list(self.selected_indices)
+        asked = IdList().validate(None, indices)
+        with self._lock:
+            self._sel_naps = []
+            self._sel_base = self._sel_valid_indices(asked)
+            self._sel_publish()
+            return list(self._sel_shown)
 
     def clear_selection(self) -> None:
         """Select nothing."""
@@ -134,12 +141,14 @@ class SelectionOwner(traitlets.HasTraits):
     def _selection_new_result(self) -> None:
         """A recompute: NAP ids mean other NAPs now, so the NAP selection is cleared; the selected inputs stay
         (they are followed across layers and parameters)."""
-        self._sel_naps = []
-        self._sel_publish()
+        with self._lock:
+            self._sel_naps = []
+            self._sel_publish()
 
     def _selection_refilter(self) -> None:
         """The filters changed: the selection's inputs are filtered again from the unfiltered ones."""
-        self._sel_publish()
+        with self._lock:
+            self._sel_publish()
 
     def _selection_intent(self, content: Mapping[str, Any], buffers: Sequence[Any]) -> None:
         """Apply one intent of the front end (see the module docstring); raises NapInputError when bad."""
@@ -188,9 +197,11 @@ class SelectionOwner(traitlets.HasTraits):
             self.selected_indices = self._sel_shown
 
     def _sel_on_naps(self, change: Any) -> None:
-        if change["new"] != self._sel_naps:  # an assignment from Python (or an old front end): an intent
-            self.select_naps(change["new"])
+        with self._lock:
+            if change["new"] != self._sel_naps:  # an assignment from Python (or an old front end): an intent
+                self.select_naps(change["new"])
 
     def _sel_on_indices(self, change: Any) -> None:
-        if change["new"] != self._sel_shown:
-            self.select_inputs(change["new"])
+        with self._lock:
+            if change["new"] != self._sel_shown:
+                self.select_inputs(change["new"])

@@ -16,6 +16,7 @@ Messages (front end -> kernel, each answered with the same ``type`` and ``req``)
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -172,6 +173,9 @@ class NapWidget(
         _explorer: Explorer | None = None,
         **nap_params: Any,
     ) -> None:
+        # ipykernel 7 handles the front end's comm messages in a subshell thread, alongside cells: one lock
+        # serialises the widget's handlers (messages, parameter and selection changes from either side)
+        self._lock = threading.RLock()
         if _explorer is None:
             if model is None or inputs is None:
                 raise NapInputError(
@@ -358,7 +362,15 @@ class NapWidget(
     def _current_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in PARAM_NAMES}
 
+    def _handle_msg(self, msg: dict) -> None:
+        with self._lock:  # see __init__
+            super()._handle_msg(msg)
+
     def _on_params(self, change: Any) -> None:
+        with self._lock:
+            self._recompute()
+
+    def _recompute(self) -> None:
         params = self._current_params()
         if params == self._explorer.params:
             return
