@@ -74,6 +74,36 @@ def _r(x: float, nd: int = 4) -> float | None:
     return round(x, nd) if math.isfinite(x) else None
 
 
+def _rounded(x: Any, nd: int) -> list[float | None]:
+    """``_r`` of every value of a 1-D or 2-D array, vectorised (non-finite -> None)."""
+    a = np.round(np.asarray(x, dtype=np.float64), nd)
+    out = a.tolist()
+    if np.isfinite(a).all():
+        return out
+    bad = ~np.isfinite(a)
+    if a.ndim == 1:
+        return [None if b else v for v, b in zip(out, bad.tolist())]
+    return [[None if b else v for v, b in zip(row, brow)] for row, brow in zip(out, bad.tolist())]
+
+
+def _top_columns(score: np.ndarray, n: int) -> np.ndarray:
+    """(k, n) column indices of each row's ``n`` highest scores, highest first, ties by column: the first
+    ``n`` of a stable argsort of ``-score``, without sorting whole rows (hundreds of NAPs x 512 units)."""
+    k, f = score.shape
+    if n >= f:
+        return np.argsort(-score, axis=1, kind="stable")
+    part = np.argpartition(-score, n - 1, axis=1)[:, :n]
+    nth = np.take_along_axis(score, part, axis=1).min(axis=1)
+    # a tie with the n-th score outside the partition: only a full stable sort picks the same columns
+    exact = (score >= nth[:, None]).sum(axis=1) == n
+    vals = np.take_along_axis(score, part, axis=1)
+    out = np.take_along_axis(part, np.lexsort((part, -vals), axis=1), axis=1)
+    tied = np.flatnonzero(~exact)
+    if len(tied):
+        out[tied] = np.argsort(-score[tied], axis=1, kind="stable")[:, :n]
+    return out
+
+
 def _as_numpy(x: Any) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
@@ -415,9 +445,9 @@ class Explorer:
         dominant = int(order[0])
         return comp, other, dominant, float(counts[dominant] / len(members))
 
-    def _members_by_nap(self) -> list[np.ndarray]:
+    def members_by_nap(self) -> list[np.ndarray]:
         """Every NAP's members, most typical first (as :meth:`members_of`), from one sort; cached per
-        result."""
+        result (the cards, the average images and the selection share it)."""
         naps = self.naps
         cached = getattr(self, "_members_cache", None)
         if cached is not None and cached[0] is naps:
@@ -432,69 +462,67 @@ class Explorer:
     def nap_rows(self) -> list[dict[str, Any]]:
         """One JSON-able summary per NAP (the cards', scatter's and heatmap's rows).
 
-        Vectorised over NAPs (one sort, one bincount each): with hundreds of NAPs a per-NAP loop over the
-        inputs was most of an update's kernel time.
+        Vectorised over NAPs (one sort, one bincount, one rounding per column): with hundreds of NAPs any
+        per-NAP numpy call or per-value ``round`` was most of an update's kernel time.
         """
         naps = self.naps
         k = naps.n_naps
         if k == 0:
             return []
-        members = self._members_by_nap()
+        members = self.members_by_nap()
         lab = np.asarray(naps.labels)
         inside = lab >= 0
         sizes = np.maximum(np.bincount(lab[inside], minlength=k), 1)
         prob = self.probabilities32[inside].astype(np.float64)
         mean_prob = np.bincount(lab[inside], weights=prob, minlength=k) / sizes
-        comp = self._compositions(lab, inside, k)
-        acc = None
+        comp, other, dominant, purity = self._compositions(lab, inside, k)
+        acc = [None] * k
         if self.label_codes is not None and self.pred_codes is not None:
             right = (self.label_codes == self.pred_codes)[inside].astype(np.float64)
-            acc = np.bincount(lab[inside], weights=right, minlength=k) / sizes
+            acc = _rounded(np.bincount(lab[inside], weights=right, minlength=k) / sizes, 4)
         means = naps.means
-        contrast = means.astype(np.float64) - naps.features.mean(axis=0)
-        top = np.argsort(-contrast, axis=1, kind="stable")[:, :5]  # = NAPs.top_units(i, 5) for every i
-        top_vals = np.take_along_axis(means, top, axis=1).tolist()
-        sizes_l, pers, mprob = naps.sizes.tolist(), np.asarray(naps.persistence).tolist(), mean_prob.tolist()
-        acc_l = None if acc is None else acc.tolist()
-        rows = []
-        for i, units in enumerate(top.tolist()):
-            c, other, dominant, purity = comp[i]
-            rows.append(
-                {
-                    "id": i,
-                    "size": int(sizes_l[i]),
-                    "persistence": _r(pers[i], 5),
-                    "purity": None if purity is None else _r(purity, 4),
-                    "dominant": dominant,
-                    "composition": c,
-                    "other": other,
-                    "accuracy": None if acc_l is None else _r(acc_l[i], 4),
-                    "mean_probability": _r(mprob[i], 4),
-                    "top_units": units,
-                    "top_unit_values": [_r(v, 3) for v in top_vals[i]],
-                    "members": members[i][: self.top_members].tolist(),
-                }
-            )
-        return rows
+        top = _top_columns(means.astype(np.float64) - naps.features.mean(axis=0), 5)  # = NAPs.top_units
+        top_vals = _rounded(np.take_along_axis(means, top, axis=1), 3)
+        sizes_l, pers, mprob = naps.sizes.tolist(), _rounded(naps.persistence, 5), _rounded(mean_prob, 4)
+        n_top = self.top_members
+        return [
+            {
+                "id": i,
+                "size": int(sizes_l[i]),
+                "persistence": pers[i],
+                "purity": purity[i],
+                "dominant": dominant[i],
+                "composition": comp[i],
+                "other": other[i],
+                "accuracy": acc[i],
+                "mean_probability": mprob[i],
+                "top_units": units,
+                "top_unit_values": top_vals[i],
+                "members": members[i][:n_top].tolist(),
+            }
+            for i, units in enumerate(top.tolist())
+        ]
 
-    def _compositions(self, lab: np.ndarray, inside: np.ndarray, k: int, top: int = 5) -> list[tuple]:
-        """Per NAP: (top-``top`` [class, count] pairs, count of the rest, dominant class, purity)."""
+    def _compositions(self, lab: np.ndarray, inside: np.ndarray, k: int, top: int = 5) -> tuple[list, ...]:
+        """Per NAP: the top-``top`` [class, count] pairs, the count of the rest, the dominant class and the
+        purity (four lists of k; ``[], 0, None, None`` without labels or members)."""
         if self.label_codes is None:
-            return [([], 0, None, None)] * k
+            return [[] for _ in range(k)], [0] * k, [None] * k, [None] * k
         n_cls = len(self.classes)
         flat = lab[inside] * n_cls + self.label_codes[inside]
         counts = np.bincount(flat, minlength=k * n_cls).reshape(k, n_cls)
         order = np.argsort(-counts, axis=1, kind="stable")
-        out = []
-        for i in range(k):
-            o = order[i][counts[i, order[i]] > 0]
-            if len(o) == 0:
-                out.append(([], 0, None, None))
-                continue
-            total = int(counts[i].sum())
-            pairs = [[int(c), int(counts[i, c])] for c in o[:top]]
-            out.append((pairs, int(counts[i, o[top:]].sum()), int(o[0]), float(counts[i, o[0]] / total)))
-        return out
+        ranked = np.take_along_axis(counts, order, axis=1)
+        total = counts.sum(axis=1)
+        other = (total - ranked[:, :top].sum(axis=1)).tolist()
+        some = total > 0
+        dominant = np.where(some, order[:, 0], -1).tolist()
+        purity = _rounded(np.where(some, ranked[:, 0] / np.maximum(total, 1), np.nan), 4)
+        pairs = [
+            [[c, n] for c, n in zip(o, m) if n > 0]
+            for o, m in zip(order[:, :top].tolist(), ranked[:, :top].tolist())
+        ]
+        return pairs, other, [d if d >= 0 else None for d in dominant], purity
 
     def heatmap(self) -> dict[str, Any]:
         """Per-NAP mean activation of the units that characterise the NAPs (columns grouped by NAP).
@@ -527,14 +555,14 @@ class Explorer:
             units = alive
             note = f"{dead} silent units hidden" if dead else ""
         else:
-            chosen: list[int] = []
             per = max(1, self.heatmap_units // max(naps.n_naps, 1))
-            for i in range(naps.n_naps):
-                for u in alive[np.argsort(-contrast[i, alive], kind="stable")[:per]]:
-                    if int(u) not in chosen:
-                        chosen.append(int(u))
-                if len(chosen) >= self.heatmap_units:
-                    break
+            # each NAP's `per` top-contrast units, NAP by NAP, first occurrences kept (one sort for all NAPs:
+            # a loop over hundreds of NAPs was ~10 ms); argmax = the stable sort's first when per == 1
+            c = contrast[:, alive]
+            top = c.argmax(axis=1)[:, None] if per == 1 else np.argsort(-c, axis=1, kind="stable")[:, :per]
+            flat = alive[top.ravel()]
+            _, first = np.unique(flat, return_index=True)
+            chosen = flat[np.sort(first)][: self.heatmap_units].astype(int).tolist()
             if len(chosen) < self.heatmap_units:
                 for u in alive[np.argsort(-means[:, alive].var(axis=0), kind="stable")]:
                     if int(u) not in chosen:
@@ -555,9 +583,9 @@ class Explorer:
         )
         return {
             "units": units.astype(int).tolist(),
-            # plain round() over Python floats: _r per value was ~50 ms for hundreds of NAPs (all finite here)
-            "values": [[round(v, 3) for v in row] for row in vals.tolist()],
-            "overall": [_r(v, 3) for v in overall[units]],
+            # rounded as arrays: round() per value was ~50 ms for hundreds of NAPs
+            "values": _rounded(vals, 3),
+            "overall": _rounded(overall[units], 3),
             "vmin": _r(vmin, 4),
             "vmax": _r(vmax if vmax > vmin else vmin + 1.0, 4),
             "n_units": int(f),
@@ -587,9 +615,9 @@ class Explorer:
             }
             for r in rows
         ]
-        spec = copy.deepcopy(
-            _scatter_template(has_labels, self.pred_codes is not None, len(rows) <= 60, width, height)
-        )
+        spec = copy.deepcopy(_scatter_template(has_labels, self.pred_codes is not None, width, height))
+        if len(rows) > 60:  # hundreds of labels would hide the points: the text layer goes
+            spec["layer"] = spec["layer"][:1]
         spec.pop("datasets", None)
         spec["data"] = {"values": data}
         present = sorted({r["dominant"] for r in rows if r["dominant"] is not None})
@@ -663,8 +691,8 @@ class Explorer:
         nap = int(naps.labels[index])
         values = naps.features[index]
         if nap >= 0:
-            st = naps.stats
-            mean, q1, q3 = st["mean"][nap], st["q1"][nap], st["q3"][nap]
+            st = naps.nap_stats(nap)
+            mean, q1, q3 = st["mean"], st["q1"], st["q3"]
         else:
             mean = naps.features.mean(axis=0)
             q1, q3 = np.quantile(naps.features, [0.25, 0.75], axis=0)
@@ -682,11 +710,10 @@ class Explorer:
 
 
 @functools.lru_cache(maxsize=16)
-def _scatter_template(
-    has_labels: bool, has_predictions: bool, with_text: bool, width: int, height: int
-) -> dict:
-    """The scatter's Vega-Lite structure (Altair, validated once); data and scales are filled in per
-    result."""
+def _scatter_template(has_labels: bool, has_predictions: bool, width: int, height: int) -> dict:
+    """The scatter's Vega-Lite structure (Altair, validated once): the points, then their NAP ids as text;
+    data and scales are filled in per result. One template serves every NAP count (a result with many NAPs
+    drops the text layer), so crossing that count never compiles a second one in an update (~0.3 s)."""
     import altair as alt
 
     napsel = alt.param(name="napsel", value=[])
@@ -738,16 +765,11 @@ def _scatter_template(
         )
         .add_params(napsel, hover, brush, napfilt)
     )
-    layers = [points]
-    if with_text:
-        layers.append(
-            base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
-                text=alt.Text("nap:Q"),
-                opacity=alt.condition(
-                    f"({is_sel} || !({any_sel})) && {passes}", alt.value(0.85), alt.value(0.3)
-                ),
-            )
-        )
+    text = base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
+        text=alt.Text("nap:Q"),
+        opacity=alt.condition(f"({is_sel} || !({any_sel})) && {passes}", alt.value(0.85), alt.value(0.3)),
+    )
+    layers = [points, text]
     chart = (
         alt.layer(*layers)
         .properties(width=width, height=height)

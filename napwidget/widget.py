@@ -9,11 +9,14 @@ Messages (front end -> kernel, each answered with the same ``type`` and ``req``)
 
 - ``{"type": "thumbs", "req": n, "indices": [...]}`` -> renderer header + one raw uint8 buffer (images)
   or ``texts`` (text items);
-- ``{"type": "profile", "req": n, "index": i}`` -> the input's activation profile and its NAP's mean/IQR.
+- ``{"type": "profile", "req": n, "index": i}`` -> the input's activation profile and its NAP's mean/IQR;
+- ``{"type": "select" | "filter", "req": n, ...}``: selection and filter intents (napwidget.selection),
+  answered once the kernel has published the new selection.
 """
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,12 +30,14 @@ from napwidget.errors import NapInputError
 from napwidget.explorer import DEFAULT_PARAMS, PARAM_NAMES, Explorer
 from napwidget.input_checks import check_widget_inputs, input_count
 from napwidget.renderers import ItemRenderer, make_renderer
+from napwidget.selection import SelectionOwner
 from napwidget.thumbnails import is_image_batch
 from napwidget.views import trait_groups
 from napwidget.views.crosslayer import CrossLayerViews
 from napwidget.views.detail import DetailViews
 from napwidget.views.midrange import MidrangeViews
 from napwidget.views.topology import TopologyViews
+from napwidget.views.wire import view_to_json
 
 _STATIC = Path(__file__).parent / "static"
 _ESM_FALLBACK = """
@@ -60,7 +65,9 @@ def _css_source() -> Path | str:
     return path if path.exists() else ""
 
 
-class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeViews, DetailViews):
+class NapWidget(
+    anywidget.AnyWidget, SelectionOwner, TopologyViews, CrossLayerViews, MidrangeViews, DetailViews
+):
     """See the Neural Activation Patterns (NAPs) a PyTorch model has learned, layer by layer.
 
     Parameters
@@ -91,7 +98,9 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     ------------------------------------------------------------
     layer, min_cluster_size, min_samples, cluster_selection_method, normalize : the clustering parameters.
     selected_naps : NAP ids selected in any view; setting it selects their members.
-    selected_indices : input indices shown in the gallery (the selected NAPs' members, most typical first).
+    selected_indices : input indices shown in the gallery (the selected NAPs' members, most typical first);
+        setting it selects those inputs. The kernel owns both (napwidget.selection): the front end sends
+        intents, large selections travel as int32 buffers, Python sees lists.
     sort_by : NAP card order, ``"persistence"``, ``"size"`` or ``"purity"``.
     filters : ``{"labels": [...], "predictions": [...]}`` class names every view is restricted to
         (``selected_indices`` included); ``nap_stats`` / ``nap_detail``: the detail views' data
@@ -121,9 +130,7 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     cluster_selection_method = traitlets.Unicode(DEFAULT_PARAMS["cluster_selection_method"]).tag(**_PARAM)
     normalize = traitlets.Unicode(DEFAULT_PARAMS["normalize"]).tag(**_PARAM)
 
-    # selection and view state
-    selected_naps = traitlets.List(traitlets.Int()).tag(sync=True, view="core", state=True)
-    selected_indices = traitlets.List(traitlets.Int()).tag(sync=True, view="core", state=True)
+    # view state (the selection traits: napwidget.selection.SelectionOwner)
     sort_by = traitlets.Unicode("persistence").tag(sync=True, view="core", state=True)
 
     # status
@@ -135,7 +142,8 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     # what the views show (kernel -> front end)
     layers = traitlets.List(traitlets.Dict()).tag(sync=True, view="core")
     options = traitlets.Dict().tag(sync=True, view="core")
-    view = traitlets.Dict().tag(sync=True, view="core")
+    # NAP rows, heatmap and scatter points travel as binary columns (napwidget.views.wire)
+    view = traitlets.Dict().tag(sync=True, view="core", to_json=view_to_json)
     _samples = traitlets.Bytes(b"").tag(sync=True, view="core")
     _truth = traitlets.Bytes(b"").tag(sync=True, view="core")
     _card_thumbs = traitlets.Bytes(b"").tag(sync=True, view="core")
@@ -165,6 +173,9 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
         _explorer: Explorer | None = None,
         **nap_params: Any,
     ) -> None:
+        # ipykernel 7 handles the front end's comm messages in a subshell thread, alongside cells: one lock
+        # serialises the widget's handlers (messages, parameter and selection changes from either side)
+        self._lock = threading.RLock()
         if _explorer is None:
             if model is None or inputs is None:
                 raise NapInputError(
@@ -202,7 +213,6 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 **nap_params,
             )
         self._explorer = _explorer
-        self._syncing = False
         ex = _explorer
         super().__init__(
             layer=ex.params["layer"],
@@ -219,10 +229,9 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             _truth=ex.truth_table(),
             _groups=trait_groups(type(self)),
         )
+        self._init_selection()  # before the views: they observe the selection
         self._push_results()
         self.observe(self._on_params, names=list(PARAM_NAMES))
-        self.observe(self._on_selected_naps, names=["selected_naps"])
-        self.observe(self._on_selected_indices, names=["selected_indices"])
         self.observe(self._on_sort, names=["sort_by"])
         self.on_msg(self._on_msg)
         # the view families' kernel sides (napwidget.views.topology / crosslayer / midrange / detail)
@@ -332,17 +341,13 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             header, _ = ex.renderer.render(card_members)
             vm = {**vm, "card_texts": header.get("texts", [])}
         with self.hold_sync():
-            self._syncing = True
-            try:
-                self.view = vm
-                self._samples = ex.sample_table()
-                self._card_thumbs = sprite
-                self._push_tree()
-                # NAP ids mean something else after a recompute; the selected inputs stay (follow them
-                # across layers), the NAP selection is cleared.
-                self.selected_naps = []
-            finally:
-                self._syncing = False
+            # NAP ids mean something else after a recompute: the NAP selection is cleared, the selected
+            # inputs stay (first: the views' observers of the new result see no stale NAP ids)
+            self._selection_new_result()
+            self.view = vm
+            self._samples = ex.sample_table()
+            self._card_thumbs = sprite
+            self._push_tree()
 
     def _push_tree(self) -> None:
         """Ship the result's tree for kernel-less re-selection, once per tree (the same tree serves every
@@ -357,9 +362,15 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
     def _current_params(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in PARAM_NAMES}
 
+    def _handle_msg(self, msg: dict) -> None:
+        with self._lock:  # see __init__
+            super()._handle_msg(msg)
+
     def _on_params(self, change: Any) -> None:
-        if self._syncing:
-            return
+        with self._lock:
+            self._recompute()
+
+    def _recompute(self) -> None:
         params = self._current_params()
         if params == self._explorer.params:
             return
@@ -384,61 +395,11 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
             self._revision += 1
 
     def _sync_param_traits(self) -> None:
-        """Set the parameter traits to the explorer's parameters without triggering a recompute."""
-        self._syncing = True
-        try:
-            with self.hold_trait_notifications():
-                for k, v in self._explorer.params.items():
-                    setattr(self, k, v)
-        finally:
-            self._syncing = False
-
-    def _on_selected_naps(self, change: Any) -> None:
-        if self._syncing:
-            return
-        k = self._explorer.naps.n_naps
-        valid = [int(i) for i in dict.fromkeys(change["new"]) if 0 <= int(i) < k]
-        self._syncing = True
-        try:
-            with self.hold_sync():
-                if valid != list(change["new"]):
-                    self.selected_naps = valid
-                    if len(valid) < len(change["new"]):
-                        self.error = (
-                            f"NAP(s) {sorted(set(change['new']) - set(valid))} do not exist. Fix: pick ids "
-                            f"0..{k - 1}."
-                        )
-                # NAPs cleared in the same update that selects other inputs (the front end's selectIndices:
-                # Mapper nodes, flow bands) keep those inputs; clearing them alone clears the members this
-                # handler selected (identity: an update assigns a new list, even with equal content)
-                if valid or self.selected_indices is getattr(self, "_nap_members", None):
-                    self.selected_indices = self._filter_indices(self._explorer.members_of(valid))  # filters
-                    self._nap_members = self.selected_indices
-        finally:
-            self._syncing = False
-
-    def _on_selected_indices(self, change: Any) -> None:
-        if self._syncing:
-            return
-        n = self._explorer.n
-        new = [int(i) for i in change["new"]]
-        valid = [i for i in dict.fromkeys(new) if 0 <= i < n]
-        shown = self._filter_indices(valid, base=True)  # active filters restrict it (napwidget.views.detail)
-        self._syncing = True
-        try:
-            with self.hold_sync():
-                if shown != new:
-                    self.selected_indices = shown
-                    if valid != new:
-                        self.error = (
-                            f"input indices outside 0..{n - 1} were dropped. Fix: select existing inputs."
-                        )
-                if self.selected_naps and set(shown) != set(
-                    self._filter_indices(self._explorer.members_of(self.selected_naps))
-                ):
-                    self.selected_naps = []
-        finally:
-            self._syncing = False
+        """Set the parameter traits to the explorer's parameters; their observers run once all are set, find
+        the explorer's parameters and recompute nothing."""
+        with self.hold_trait_notifications():
+            for k, v in self._explorer.params.items():
+                setattr(self, k, v)
 
     def _on_sort(self, change: Any) -> None:
         if change["new"] not in SORT_KEYS:
@@ -454,6 +415,9 @@ class NapWidget(anywidget.AnyWidget, TopologyViews, CrossLayerViews, MidrangeVie
                 reply, bufs = self.thumbnails(content.get("indices") or [])
             elif kind == "profile":
                 reply, bufs = self._explorer.profile(int(content["index"])), []
+            elif kind in ("select", "filter"):
+                self._selection_intent(content, buffers)
+                reply, bufs = {}, []
             else:
                 return
             self.send({"type": kind, "req": req, **reply}, bufs)

@@ -208,17 +208,23 @@ def test_bad_filters_set_error_and_revert(w):
     assert "unknown filter kind" in w.error and w.filters == good
 
 
-def test_front_end_update_is_not_overridden(w, data):
-    """The front end sends filters and its re-filtered selection in one message (set_state)."""
+def test_front_end_intents_select_and_filter_in_order(w, data):
+    """The front end sends intents ("select", then "filter"); the kernel applies them in order, publishes the
+    selection and answers each with its req (napwidget.selection)."""
     _, y, _ = data
     nap = 0
     members = w.explorer.members_of([nap])
-    w.set_state({"selected_naps": [nap], "selected_indices": members})
+    w.sent = []
+    w.send = lambda content, buffers=None: w.sent.append(content)
+    w._handle_custom_msg({"type": "select", "req": 1, "naps": [nap], "mode": "replace"}, [])
     assert w.selected_naps == [nap] and w.selected_indices == members
     cls = NAMES[int(y[members[0]])]
-    shown = [i for i in members if NAMES[y[i]] == cls]
-    w.set_state({"filters": {"labels": [cls], "predictions": []}, "selected_indices": shown})
-    assert w.filters["labels"] == [cls] and w.selected_indices == shown and w.selected_naps == [nap]
+    w._handle_custom_msg({"type": "filter", "req": 2, "filters": {"labels": [cls]}}, [])
+    assert w.filters == {"labels": [cls], "predictions": []} and w.selected_naps == [nap]
+    assert w.selected_indices == [i for i in members if NAMES[y[i]] == cls]
+    w._handle_custom_msg({"type": "filter", "req": 3, "filters": {"labels": ["no-such-class"]}}, [])
+    assert "no-such-class" in w.error and w.filters["labels"] == [cls]  # reverted, with the problem
+    assert [m["req"] for m in w.sent] == [1, 2, 3] and all("error" not in m for m in w.sent)
 
 
 def test_detail_traits_follow_results(w):

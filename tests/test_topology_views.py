@@ -212,19 +212,20 @@ def test_bad_topology_input_shows_an_error_and_reverts(w):
 def test_node_click_message_selects_members(w):
     w.topology_open = ["mapper"]
     node = max(w.mapper["nodes"], key=lambda n: n["size"])
-    # the front end's click: a comm update of selected_indices with the node's members (store.selectIndices)
+    # the front end's click: a "select" intent, the node's members in an int32 buffer (store.selectIndices)
     w.selected_naps = [0]
-    w.set_state({"selected_indices": node["members"], "selected_naps": []})
+    members32 = np.asarray(node["members"], dtype="<i4")
+    w._handle_custom_msg({"type": "select", "req": 1, "count": len(members32)}, [members32.tobytes()])
     assert w.selected_indices == node["members"] and w.selected_naps == []
     # and from Python: the union of several nodes' members
     a, b = w.mapper["nodes"][0], w.mapper["nodes"][-1]
     got = w.select_mapper_nodes([a["id"], b["id"]])
     assert got == sorted(set(a["members"]) | set(b["members"])) == w.selected_indices
     assert mapper_members(w.mapper, [a["id"]]) == a["members"]
-    # a click whose members equal the selected NAP's members still wins over the NAP's clearing
+    # a click whose members equal the selected NAP's members: the inputs stay, the NAP selection goes
     w.selected_naps = [1]
     members = list(w.selected_indices)
-    w.set_state({"selected_indices": list(members), "selected_naps": []})
+    w._handle_custom_msg({"type": "select", "req": 2, "indices": members}, [])
     assert w.selected_indices == members and w.selected_naps == []
     # clearing the NAPs alone (from Python) still clears their members
     w.selected_naps = [1]

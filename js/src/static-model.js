@@ -2,8 +2,10 @@
 // save_changes/send API, with the state embedded in the HTML file. Requests the views send to the kernel
 // (thumbnails, activation profiles) are answered from data embedded next to the state. With the kernel's
 // single-linkage tree embedded (`_reselect_tree`), min_cluster_size and the selection method stay live: a
-// change is answered by ./reselect/local-kernel.js exactly as the kernel would answer it.
+// change is answered by ./reselect/local-kernel.js exactly as the kernel would answer it, and selection /
+// filter intents by ./selection-local.js.
 import { createLocalKernel, RESELECT_PARAMS } from "./reselect/local-kernel.js";
+import { createLocalSelection, INTENTS } from "./selection-local.js";
 
 function b64ToBytes(b64) {
   const bin = atob(b64 || "");
@@ -148,12 +150,14 @@ export function createStaticModel(payload) {
       const shown = state.view?.params || {};
       if (RESELECT_PARAMS.some((k) => state[k] !== shown[k]) && local.canReselect()) setTimeout(() => local.apply(), 0);
     },
-    send(msg) {
+    send(msg, _callbacks, buffers) {
       if (!msg || typeof msg !== "object") return;
       if (msg.type === "thumbs") answerThumbs(msg);
       else if (msg.type === "profile") answerProfile(msg);
+      else if (INTENTS.includes(msg.type)) reply(selection.apply(msg, buffers));
     },
   };
+  const selection = createLocalSelection(model);
   const local = createLocalKernel(model, { features: allFeatures(pr, profValues, state.view?.n || 0), nFeatures: F });
   model.reselects = local.canReselect() ? [...RESELECT_PARAMS] : [];
   return model;

@@ -1,14 +1,17 @@
-// The ONE shared state of the widget: selection, sorting, hover, pending parameter changes, and the decoded
-// data every view reads. Views never talk to each other: they call store actions and subscribe to store
-// events. Synced state lives in the anywidget model (selected_naps, selected_indices, sort_by, parameters);
-// the store is the only place that writes it. Local, unsynced state (hover, focused item, profile) lives here.
+// The ONE shared state of the widget on the page: the decoded data every view reads, sorting, hover, pending
+// parameter changes. Views never talk to each other: they call store actions and subscribe to store events.
+// Synced state lives in the anywidget model. The selection and the filters are the kernel's
+// (napwidget/selection.py): the store sends intents ("select", "filter") and renders what the kernel publishes
+// (without a kernel, ./selection-local.js answers them). Local, unsynced state (hover, focused item, profile)
+// lives here.
 //
 // Events: "data" (new clustering result), "selection", "hover", "sort", "status" (busy / error / params),
 // "profile" (the item whose activation profile is shown), "thumbs" (new thumbnails arrived),
 // "topology" (a topology trait changed; the key is the argument; see traitGroups below).
 
 import { debounce, toU8, typed } from "./dom.js";
-import { applyFilters, filteredMembersByNap, hasFilters, normalizeFilters, removeFilter as without, toggleFilter as toggled } from "./filters.js";
+import { idList, unpackView } from "./wire.js";
+import { filteredMembersByNap, hasFilters, normalizeFilters, removeFilter as without, toggleFilter as toggled } from "./filters.js";
 
 export const SORT_KEYS = ["persistence", "size", "purity"];
 // Which synced traits each family of views listens to comes from the kernel (`_groups`, built from the trait
@@ -115,12 +118,12 @@ function createRequests(model, emit) {
   }
 
   // --------------------------------------------------------------------------------- requests
-  function request(type, content = {}) {
+  function request(type, content = {}, buffers = undefined) {
     const req = ++reqCounter;
     return new Promise((resolve, reject) => {
       waiting.set(req, { resolve, reject });
       try {
-        model.send({ type, req, ...content });
+        model.send({ type, req, ...content }, undefined, buffers);
       } catch (err) {
         waiting.delete(req);
         reject(err);
@@ -137,29 +140,39 @@ function createRequests(model, emit) {
     else w.resolve({ msg, buffers: buffers || [] });
   }
 
-  /** Thumbnails for `indices` (cached; only missing ones are requested). Resolves to Map index -> thumb. */
+  /** Thumbnails for `indices` (cached; only missing ones are requested, each once even while a request for it
+   * is in flight: a selection's two traits change in two events, and a view may draw twice). Resolves to Map
+   * index -> thumb. */
+  const inFlight = new Map(); // input index -> the request that fetches it
   async function thumbs(indices) {
-    const missing = indices.filter((i) => !thumbCache.has(i));
+    const missing = indices.filter((i) => !thumbCache.has(i) && !inFlight.has(i));
     if (missing.length) {
-      const { msg, buffers } = await request("thumbs", { indices: missing });
-      const got = msg.indices || missing;
-      if (msg.kind === "image") {
-        const u8 = toU8(buffers[0]);
-        const size = msg.h * msg.w * msg.c;
-        got.forEach((idx, j) => {
-          if (u8.byteLength >= (j + 1) * size) {
-            putThumb(idx, { kind: "image", h: msg.h, w: msg.w, c: msg.c, pixels: u8.slice(j * size, (j + 1) * size) });
-          }
-        });
-      } else if (msg.kind === "text") {
-        got.forEach((idx, j) => putThumb(idx, { kind: "text", text: String((msg.texts || [])[j] ?? "") }));
-      } else {
-        got.forEach((idx) => putThumb(idx, { kind: "index" }));
-      }
-      for (const idx of missing) if (!thumbCache.has(idx)) putThumb(idx, { kind: "index" });
-      emit("thumbs", got);
+      const fetching = fetchThumbs(missing);
+      for (const i of missing) inFlight.set(i, fetching);
+      fetching.finally(() => { for (const i of missing) if (inFlight.get(i) === fetching) inFlight.delete(i); }).catch(() => {});
     }
+    await Promise.all([...new Set(indices.map((i) => inFlight.get(i)).filter(Boolean))]);
     return new Map(indices.map((i) => [i, thumbCache.get(i)]));
+  }
+
+  async function fetchThumbs(missing) {
+    const { msg, buffers } = await request("thumbs", { indices: missing });
+    const got = msg.indices || missing;
+    if (msg.kind === "image") {
+      const u8 = toU8(buffers[0]);
+      const size = msg.h * msg.w * msg.c;
+      got.forEach((idx, j) => {
+        if (u8.byteLength >= (j + 1) * size) {
+          putThumb(idx, { kind: "image", h: msg.h, w: msg.w, c: msg.c, pixels: u8.slice(j * size, (j + 1) * size) });
+        }
+      });
+    } else if (msg.kind === "text") {
+      got.forEach((idx, j) => putThumb(idx, { kind: "text", text: String((msg.texts || [])[j] ?? "") }));
+    } else {
+      got.forEach((idx) => putThumb(idx, { kind: "index" }));
+    }
+    for (const idx of missing) if (!thumbCache.has(idx)) putThumb(idx, { kind: "index" });
+    emit("thumbs", got);
   }
 
   const profileCache = new Map();
@@ -186,12 +199,24 @@ function createGetters(model, local, st) {
     return model.get(key);
   }
 
+  // large selections arrive as int32 buffers (./wire.js): decoded once per value, so views comparing
+  // selectedIndices() between calls see the same array
+  const decoded = new Map();
+  function ids(key) {
+    const raw = model.get(key);
+    const hit = decoded.get(key);
+    if (hit && hit.raw === raw) return hit.list;
+    const list = idList(raw);
+    decoded.set(key, { raw, list });
+    return list;
+  }
+
   function selectedNaps() {
-    return model.get("selected_naps") || [];
+    return ids("selected_naps");
   }
 
   function selectedIndices() {
-    return model.get("selected_indices") || [];
+    return ids("selected_indices");
   }
 
   function isSelected(id) {
@@ -262,39 +287,24 @@ function createGetters(model, local, st) {
 }
 
 /**
- * The selection and the filters: selected NAPs (their members follow, most typical first) or inputs picked
- * directly, both restricted to the inputs that pass the label/prediction filters.
+ * The selection and the filters, as intents to their owner (the kernel, or ./selection-local.js without one):
+ * select NAPs (their members follow, most typical first) or inputs directly, set the filters. The owner
+ * publishes selected_naps / selected_indices / filters; the views draw them on "selection" / "filters".
  */
-function createSelection(model, local, st) {
-  const { selectedNaps, selectedIndices } = st;
+function createSelection(model, local, request, st) {
   const dataOf = () => st.data;
-  function selectNaps(ids, mode = "replace") {
-    const current = selectedNaps();
-    let next;
-    const uniq = [...new Set(ids.map(Number))];
-    if (mode === "toggle") {
-      const set = new Set(current);
-      for (const id of uniq) (set.has(id) ? set.delete(id) : set.add(id));
-      next = [...set];
-    } else if (mode === "add") {
-      next = [...new Set([...current, ...uniq])];
-    } else {
-      next = uniq;
-    }
-    next = next.filter((id) => dataOf()?.napById.has(id));
-    model.set("selected_naps", next);
-    const data = dataOf();
-    model.set("selected_indices", data ? applyFilters(membersOf(next, data.nap, data.prob), filters(), data) : []);
-    model.save_changes();
+  function intent(content, buffers) {
+    request(content.type, content, buffers).catch(() => {}); // the owner reports problems in `error`
   }
 
+  function selectNaps(ids, mode = "replace") {
+    intent({ type: "select", naps: [...new Set(ids.map(Number))], mode });
+  }
+
+  /** Select inputs directly (a brush, Mapper nodes, a flow band): they travel as one int32 buffer. */
   function selectIndices(indices) {
-    const data = dataOf();
-    local.indexBase = [...indices]; // unfiltered: a later filter change re-filters it
-    local.indexShown = applyFilters(local.indexBase, filters(), data);
-    model.set("selected_indices", local.indexShown);
-    model.set("selected_naps", []);
-    model.save_changes();
+    const a = Int32Array.from(indices);
+    intent({ type: "select", mode: "replace", count: a.length }, [a.buffer]);
   }
 
   function clearSelection() {
@@ -306,18 +316,9 @@ function createSelection(model, local, st) {
     return normalizeFilters(model.get("filters"));
   }
 
-  /** Set the filters; the selection (selected NAPs' members, or inputs picked directly) is re-filtered. */
+  /** Ask for new filters; the owner re-filters the selection from its unfiltered inputs. */
   function setFilters(next) {
-    const f = normalizeFilters(next);
-    const data = dataOf();
-    model.set("filters", f);
-    const naps = selectedNaps();
-    if (data && naps.length) model.set("selected_indices", applyFilters(membersOf(naps, data.nap, data.prob), f, data));
-    else if (data && local.indexBase && selectedIndices() === local.indexShown) {
-      local.indexShown = applyFilters(local.indexBase, f, data);
-      model.set("selected_indices", local.indexShown);
-    } else if (data) model.set("selected_indices", applyFilters(selectedIndices(), f, data));
-    model.save_changes();
+    intent({ type: "filter", filters: normalizeFilters(next) });
   }
 
   /** A card's members that pass the filters, most typical first (`row.members` when no filter is active). */
@@ -428,7 +429,7 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   const modelHandlers = [];
   const req = createRequests(model, emit);
   const getters = createGetters(model, local, st);
-  const sel = createSelection(model, local, { ...getters, get data() { return st.data; } });
+  const sel = createSelection(model, local, req.request, st);
   const act = createActions(model, local, emit, groups, { commitDelay, isStatic: getters.isStatic, canReselect: getters.canReselect, sortBy: getters.sortBy });
 
   function listen(event, fn) {
@@ -438,11 +439,12 @@ export function createStore(model, { commitDelay = 300 } = {}) {
 
   // ------------------------------------------------------------------------------------ data
   function decode() {
-    const view = model.get("view") || {};
+    const raw = model.get("view") || {};
+    const view = unpackView(raw); // NAP rows and heatmap travel as binary columns (./wire.js)
     const n = view.n || 0;
     const samples = decodeSamples(model.get("_samples"), model.get("_truth"), n);
     const napById = new Map((view.naps || []).map((r) => [r.id, r]));
-    st.data = { view, n, ...samples, napById };
+    st.data = { view, raw, n, ...samples, napById };
     req.seedCardThumbs(view);
     return st.data;
   }
@@ -468,7 +470,7 @@ export function createStore(model, { commitDelay = 300 } = {}) {
   // events until just after "data".
   const deferred = [];
   function emitAfterData(event, arg) {
-    if (dataScheduled || (st.data && model.get("view") !== st.data.view && model.get("view"))) {
+    if (dataScheduled || (st.data && model.get("view") !== st.data.raw && model.get("view"))) {
       scheduleData();
       if (!deferred.some(([e, a]) => e === event && a === arg)) deferred.push([event, arg]);
       return;

@@ -86,14 +86,13 @@ describe("filters (pure)", () => {
 });
 
 describe("store filters", () => {
-  it("re-filters a NAP selection, writes the trait and saves once", () => {
+  it("re-filters a NAP selection through the selection's owner", () => {
     const { store, model } = setup();
     store.selectNaps([0, 1]);
     expect(model.get("selected_indices").length).toBe(50);
-    const saves = model.saved.length;
     store.toggleFilter("labels", "one");
+    expect(model.sent.at(-1)).toMatchObject({ type: "filter", filters: { labels: ["one"], predictions: [] } });
     expect(model.get("filters")).toEqual({ labels: ["one"], predictions: [] });
-    expect(model.saved.length).toBe(saves + 1);
     const sel = model.get("selected_indices");
     expect(sel.length).toBe(20);
     expect(sel.every((i) => store.data.nap[i] === 1)).toBe(true);

@@ -2,16 +2,22 @@
 // The trait families (`_groups`) are the kernel's, written from the trait tags: tests/test_widget.py checks
 // fixtures/trait-groups.json against napwidget.views.trait_groups.
 import TRAIT_GROUPS from "./fixtures/trait-groups.json";
+import { createLocalSelection, INTENTS } from "../src/selection-local.js";
 
 export { TRAIT_GROUPS };
 
-/** An anywidget-like model: get/set/on/off/save_changes/send, recording what the views do. */
-export function fakeModel(initial = {}, { respond } = {}) {
+/**
+ * An anywidget-like model: get/set/on/off/save_changes/send, recording what the views do. Selection and filter
+ * intents are answered as the kernel answers them (../src/selection-local.js: the traits change before send
+ * returns, the reply follows), unless `owner: false` (then nothing answers them).
+ */
+export function fakeModel(initial = {}, { respond, owner = true } = {}) {
   const state = { _groups: TRAIT_GROUPS, ...initial };
   const handlers = new Map();
   const model = {
     saved: [],
     sent: [],
+    sentBuffers: [],
     get: (key) => state[key],
     set(key, value) {
       state[key] = value;
@@ -29,6 +35,12 @@ export function fakeModel(initial = {}, { respond } = {}) {
     },
     send(msg, _callbacks, buffers) {
       model.sent.push(msg);
+      model.sentBuffers.push(buffers || []);
+      if (owner && INTENTS.includes(msg.type)) {
+        const answer = selection.apply(msg, buffers);
+        queueMicrotask(() => model.reply(answer));
+        return;
+      }
       if (respond) {
         const answer = respond(msg, buffers);
         if (answer) queueMicrotask(() => model.reply(answer.content, answer.buffers || []));
@@ -40,6 +52,7 @@ export function fakeModel(initial = {}, { respond } = {}) {
     },
     listenerCount: (event) => (handlers.get(event) || []).length,
   };
+  const selection = createLocalSelection(model);
   return model;
 }
 

@@ -190,6 +190,45 @@ describe("a notebook widget whose kernel does not answer", () => {
     expect(root.querySelector("[data-testid=kernel-note]").hidden).toBe(true);
   });
 
+  it("answers selection and filter intents in the browser, in order, when the kernel does not", async () => {
+    const model = fakeModel(stateWithTree(), { owner: false }); // a kernel that never answers
+    const el = document.createElement("div");
+    document.body.appendChild(el);
+    const wrapped = withKernelless(model, el, { timeoutMs: 30 });
+    const { root, store } = await import("../src/index.js").then((m) => m.mount(el, wrapped));
+    store.selectNaps([0]);
+    store.selectNaps([2], "toggle");
+    expect(model.sent.filter((m) => m.type === "select")).toHaveLength(2); // the kernel was asked first
+    expect(store.selectedNaps()).toEqual([]);
+    await waitFor(() => wrapped.kernelGone);
+    await waitFor(() => store.selectedNaps().length === 2);
+    expect(store.selectedNaps()).toEqual([0, 2]);
+    expect(root.querySelector("[data-testid=kernel-note]").textContent).toBe(KERNELLESS_NOTE);
+    // now at once, without asking the kernel again
+    const intents = () => model.sent.filter((m) => m.type === "select" || m.type === "filter").length;
+    store.setFilters({ labels: ["one"] });
+    store.selectIndices([0, 45, 1, 46]);
+    expect(intents()).toBe(2);
+    await waitFor(() => store.selectedIndices().length === 2);
+    const one = store.data.view.classes.indexOf("one");
+    expect(store.selectedIndices()).toEqual([0, 45, 1, 46].filter((i) => store.data.label[i] === one));
+    expect(store.selectedNaps()).toEqual([]);
+    expect(model.get("selected_indices")).toEqual([]); // the real model holds only what the kernel sent
+  });
+
+  it("leaves the selection to a kernel that answers", async () => {
+    const model = fakeModel(stateWithTree()); // answers intents as the kernel does
+    const el = document.createElement("div");
+    document.body.appendChild(el);
+    const wrapped = withKernelless(model, el, { timeoutMs: 30 });
+    const { store } = await import("../src/index.js").then((m) => m.mount(el, wrapped));
+    store.selectNaps([1]);
+    await new Promise((r) => setTimeout(r, 90));
+    expect(wrapped.kernelGone).toBe(false);
+    expect(model.get("selected_naps")).toEqual([1]);
+    expect(store.selectedNaps()).toEqual([1]);
+  });
+
   it("re-selects at once when ipywidgets marks the output disconnected", async () => {
     const model = fakeModel(stateWithTree());
     const outer = document.createElement("div");

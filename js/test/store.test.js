@@ -43,7 +43,31 @@ describe("sortNaps", () => {
 });
 
 describe("store", () => {
-  it("selecting NAPs sets selected_naps and their members in one save", () => {
+  it("sends selection intents and writes nothing itself: the owner publishes the selection", () => {
+    const model = fakeModel(makeState(), { owner: false }); // a kernel that has not answered yet
+    const store = createStore(model);
+    store.selectNaps([1, 1], "toggle");
+    expect(model.sent.at(-1)).toMatchObject({ type: "select", naps: [1], mode: "toggle" });
+    store.selectIndices([5, 3, 40]);
+    expect(model.sent.at(-1)).toMatchObject({ type: "select", mode: "replace", count: 3 });
+    expect(Array.from(new Int32Array(model.sentBuffers.at(-1)[0]))).toEqual([5, 3, 40]); // binary, in order
+    store.setFilters({ labels: ["one", "one"] });
+    expect(model.sent.at(-1)).toMatchObject({ type: "filter", filters: { labels: ["one"], predictions: [] } });
+    expect(model.get("selected_naps")).toEqual([]);
+    expect(model.get("selected_indices")).toEqual([]);
+    expect(model.get("filters")).toBeUndefined();
+    expect(model.saved.length).toBe(0);
+    // the kernel's answer: a large selection arrives as an int32 buffer, decoded once per value
+    const seen = vi.fn();
+    store.on("selection", seen);
+    const big = Int32Array.from({ length: 70 }, (_, i) => 79 - i);
+    model.set("selected_indices", { __i32__: big.length, b: new DataView(big.buffer) });
+    expect(seen).toHaveBeenCalledTimes(1);
+    expect(store.selectedIndices()).toEqual(Array.from(big));
+    expect(store.selectedIndices()).toBe(store.selectedIndices());
+  });
+
+  it("selection intents follow the kernel's rules without a kernel (./selection-local.js)", () => {
     const model = fakeModel(makeState());
     const store = createStore(model);
     store.selectNaps([1]);
@@ -51,13 +75,18 @@ describe("store", () => {
     const idx = model.get("selected_indices");
     expect(idx.length).toBe(20);
     expect(idx).toEqual(membersOf([1], store.data.nap, store.data.prob));
-    expect(model.saved.length).toBe(1);
     store.selectNaps([2], "toggle");
-    expect(model.get("selected_naps").sort()).toEqual([1, 2]);
+    expect(model.get("selected_naps")).toEqual([1, 2]);
     store.selectNaps([1], "toggle");
     expect(model.get("selected_naps")).toEqual([2]);
+    store.selectNaps([2, 0], "add");
+    expect(model.get("selected_naps")).toEqual([2, 0]);
     store.selectNaps([99]);
-    expect(model.get("selected_naps")).toEqual([]); // unknown ids are dropped
+    expect(model.get("selected_naps")).toEqual([]); // unknown ids are dropped, with the problem in `error`
+    expect(model.get("error")).toContain("NAP(s) [99] do not exist");
+    store.selectIndices([7, 3, 7, -1, 500]);
+    expect(model.get("selected_indices")).toEqual([7, 3]);
+    expect(model.get("error")).toContain("outside 0..79");
   });
 
   it("emits selection when the kernel changes the selection", () => {

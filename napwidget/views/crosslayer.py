@@ -221,7 +221,8 @@ def average_images(explorer: Any, naps: Any = None) -> bytes:
         return b""
     d = r.describe()
     size = int(d["h"] * d["w"] * d["c"])
-    groups = [*nap_orders(naps), nap_order(naps, -1)]
+    orders = explorer.members_by_nap() if naps is explorer.naps else nap_orders(naps)
+    groups = [*orders, nap_order(naps, -1)]
     if hasattr(r, "averages"):  # all NAPs in one vectorised pass (hundreds of NAPs: one loop was ~1 s)
         images = r.averages(groups)
     else:
@@ -385,7 +386,7 @@ def pin_view(
     acc = None
     if explorer.label_codes is not None and explorer.pred_codes is not None:
         acc = _r(np.mean(explorer.label_codes[members] == explorer.pred_codes[members]), 4)
-    st = naps.stats
+    st = naps.nap_stats(nap)
     out = np.nan_to_num(np.asarray(naps.outlier_scores, dtype=np.float64)[members], nan=0.0)
     return {
         **pin,
@@ -400,7 +401,7 @@ def pin_view(
         "atypical": ext["atypical"],
         "n_features": int(naps.features.shape[1]),
         "top_units": [int(u) for u in naps.top_units(nap, n=5)],
-        **{k: [_r(v, 3) for v in st[k][nap]] for k in ("mean", "q1", "q3", "lower_whisker", "upper_whisker")},
+        **{k: [_r(v, 3) for v in st[k]] for k in ("mean", "q1", "q3", "lower_whisker", "upper_whisker")},
         "_members": members.astype(int).tolist(),
     }
 

@@ -155,12 +155,12 @@ def unit_stats_view(explorer: Any, naps: Sequence[int], *, max_naps: int = MAX_C
         )
     shown = ids[:max_naps]
     f = int(res.features.shape[1])
-    st = res.stats if shown else {}
     rows = []
     common = np.ones(f, dtype=bool)
     for pos, i in enumerate(shown):
-        stats = {key: np.asarray(st[key][i], dtype=np.float32).tolist() for key in STAT_KEYS}
-        amp = np.maximum(np.abs(st["min"][i]), np.abs(st["max"][i]))
+        st = res.nap_stats(i)  # only the shown NAPs' quantiles: hundreds of NAPs took ~100 ms
+        stats = {key: st[key].tolist() for key in STAT_KEYS}
+        amp = np.maximum(np.abs(st["min"]), np.abs(st["max"]))
         near = amp < NEAR_ZERO
         common &= near
         rows.append(
@@ -377,9 +377,7 @@ class DetailViews(traitlets.HasTraits):
     nap_detail = traitlets.Dict().tag(sync=True, view="detail")
 
     def _init_details(self) -> None:
-        self._detail_busy = False
         self._filters_good = validate_filters(self._explorer, self.filters)
-        self._index_base: tuple[list[int], list[int]] | None = None
         self.observe(self._detail_on_view, names=["view"])
         self.observe(self._detail_on_selection, names=["selected_naps"])
         self.observe(self._detail_on_filters, names=["filters"])
@@ -389,7 +387,7 @@ class DetailViews(traitlets.HasTraits):
     # ---------------------------------------------------------------------------- python API
     def filtered(self, indices: Iterable[int]) -> list[int]:
         """``indices`` that pass the current :attr:`filters` (order kept)."""
-        return apply_filters(self._explorer, indices, self._filters_good)
+        return apply_filters(self._explorer, indices, getattr(self, "_filters_good", None))
 
     def toggle_filter(self, kind: str, value: Any) -> dict[str, list[str]]:
         """Add ``value`` to ``filters[kind]``, or remove it when present (what a bar click does)."""
@@ -410,16 +408,6 @@ class DetailViews(traitlets.HasTraits):
     def unit_stats(self, naps: Sequence[int] | None = None) -> dict[str, Any]:
         """The statistics chart's view model of ``naps`` (default: the selected NAPs)."""
         return unit_stats_view(self._explorer, self.selected_naps if naps is None else naps)
-
-    # ---------------------------------------------------------------------------- hooks for widget.py
-    def _filter_indices(self, indices: Iterable[int], base: bool = False) -> list[int]:
-        """The selection's filter; ``base=True`` remembers the unfiltered list (a direct selection that a
-        later filter change re-filters, so that removing a filter brings inputs back)."""
-        idx = [int(i) for i in indices]
-        shown = apply_filters(self._explorer, idx, getattr(self, "_filters_good", None))
-        if base:
-            self._index_base = (idx, shown)
-        return shown
 
     # ---------------------------------------------------------------------------- internals
     def _detail_safely(self, fn: Any) -> None:
@@ -449,8 +437,7 @@ class DetailViews(traitlets.HasTraits):
         self._detail_safely(self._detail_push_stats)
 
     def _detail_on_filters(self, change: Any) -> None:
-        if self._detail_busy:
-            return
+        # the canonical form written back below comes through here again, finds itself valid and unchanged
         try:
             good = validate_filters(self._explorer, change["new"])
         except NapInputError as exc:
@@ -461,24 +448,8 @@ class DetailViews(traitlets.HasTraits):
         self._filters_good = good
         if good != change["new"]:
             self._detail_set_filters(good)  # canonical form: names, both kinds
-        if good == old:
-            return
-        # The kernel owns the selection: it re-filters it from its own state. (A front end that also sent
-        # its re-filtered selection computed the same list: this assignment changes and echoes nothing.)
-        ex = self._explorer
-        if self.selected_naps:
-            self.selected_indices = self._filter_indices(ex.members_of(self.selected_naps))
-            self._nap_members = self.selected_indices
-        elif self._index_base is not None and self._index_base[1] == list(self.selected_indices):
-            base = self._index_base[0]
-            self.selected_indices = self._filter_indices(base, base=True)
-            self._index_base = (base, list(self.selected_indices))
-        elif self.selected_indices:
-            self.selected_indices = self._filter_indices(self.selected_indices, base=True)
+        if good != old:
+            self._selection_refilter()  # the kernel owns the selection (napwidget.selection)
 
     def _detail_set_filters(self, value: Mapping[str, list[str]]) -> None:
-        self._detail_busy = True
-        try:
-            self.filters = {k: list(value.get(k, [])) for k in FILTER_KINDS}
-        finally:
-            self._detail_busy = False
+        self.filters = {k: list(value.get(k, [])) for k in FILTER_KINDS}

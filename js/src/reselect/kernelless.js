@@ -1,16 +1,19 @@
-// The notebook widget without its kernel. When a parameter change gets no answer (the comm is closed, the
-// output was reopened after the kernel died, a Colab runtime is gone), min_cluster_size and the selection
-// method are re-selected in the browser from the tree the kernel shipped (./local-kernel.js), and the page
-// says so: "kernel not connected: re-selecting in the browser".
+// The notebook widget without its kernel. When a parameter change or a selection intent gets no answer (the
+// comm is closed, the output was reopened after the kernel died, a Colab runtime is gone), min_cluster_size
+// and the selection method are re-selected in the browser from the tree the kernel shipped
+// (./local-kernel.js), selection and filter intents are answered by ../selection-local.js, and the page says
+// so: "kernel not connected: re-selecting in the browser".
 //
 // The browser's results never go into the real model: ipywidgets would sync every set() back to a kernel
 // that may still be alive but slow. They live in an overlay that get() reads first; anything the kernel
 // sends later replaces them.
 import { createLocalKernel, RESELECT_PARAMS, RESULT_TRAITS } from "./local-kernel.js";
+import { createLocalSelection, INTENTS } from "../selection-local.js";
 
 export const KERNELLESS_NOTE = "kernel not connected: re-selecting in the browser";
 const OTHER_PARAMS = ["layer", "min_samples", "normalize"];
-const LOCAL_KEYS = [...RESULT_TRAITS, ...RESELECT_PARAMS, ...OTHER_PARAMS, "selected_naps", "error", "busy", "_revision"];
+const SELECTION_KEYS = ["selected_naps", "selected_indices", "filters"];
+const LOCAL_KEYS = [...RESULT_TRAITS, ...RESELECT_PARAMS, ...OTHER_PARAMS, ...SELECTION_KEYS, "error", "busy", "_revision"];
 
 /**
  * Wrap an anywidget model so that parameter changes fall back to in-browser re-selection without a kernel.
@@ -35,6 +38,9 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     emitLocal(k);
   }
   const local = createLocalKernel({ get, set: setLocal });
+  const selection = createLocalSelection({ get, set: setLocal });
+  const unanswered = new Map(); // req -> [intent, buffers] sent to the kernel, not answered yet
+  let intentTimer = null;
 
   // The kernel's own changes replace the overlay (registered before any view's handler, so views read them).
   const own = LOCAL_KEYS.map((k) => [`change:${k}`, () => {
@@ -42,6 +48,10 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     heard = true;
     overlay.delete(k);
     if (k === "_revision" && gone) { gone = false; setLocal("_local_notice", ""); }
+  }]);
+  own.push(["msg:custom", (msg) => {
+    heard = true;
+    if (msg && msg.req !== undefined) unanswered.delete(msg.req);
   }]);
   for (const [event, fn] of own) model.on(event, fn);
 
@@ -55,6 +65,7 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
   function goLocal() {
     timer = null;
     gone = true;
+    selection.sync(); // from the selection the kernel published last
     setLocal("_local_notice", KERNELLESS_NOTE);
     const fixed = changed(OTHER_PARAMS);
     if (fixed.length) {
@@ -90,6 +101,35 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     }, timeoutMs);
   }
 
+  function answerLocally(msg, buffers) {
+    const reply = selection.apply(msg, buffers);
+    setTimeout(() => { for (const fn of [...(handlers.get("msg:custom") || [])]) fn(reply, []); }, 0);
+  }
+
+  /** A selection / filter intent: to the kernel; answered here when there is none, or none answers in time. */
+  function sendIntent(msg, callbacks, buffers) {
+    if (!disconnected()) {
+      try {
+        model.send(msg, callbacks, buffers);
+        unanswered.set(msg.req, [msg, buffers]);
+        heard = false;
+        if (intentTimer) clearTimeout(intentTimer);
+        intentTimer = setTimeout(() => {
+          intentTimer = null;
+          if (heard || !unanswered.size) return;
+          goLocal();
+          for (const [m, b] of unanswered.values()) answerLocally(m, b); // in the order they were made
+          unanswered.clear();
+        }, timeoutMs);
+        return;
+      } catch {
+        gone = true; // no comm to send on
+      }
+    }
+    if (!gone) goLocal();
+    answerLocally(msg, buffers);
+  }
+
   return {
     get,
     set(k, v) {
@@ -111,8 +151,9 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
       if (event !== "change:_local_notice") model.off(event, fn);
     },
     save_changes: saveChanges,
-    send(...args) {
-      return model.send(...args); // a request to a dead kernel stays unanswered; the views keep their placeholders
+    send(msg, callbacks, buffers) {
+      if (msg && INTENTS.includes(msg.type)) return sendIntent(msg, callbacks, buffers);
+      return model.send(msg, callbacks, buffers); // other requests to a dead kernel stay unanswered: placeholders
     },
     get reselects() {
       return gone && local.canReselect() ? [...RESELECT_PARAMS] : [];
@@ -124,6 +165,7 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     /** Remove the wrapper's own listeners (the views remove theirs). */
     dispose() {
       if (timer) clearTimeout(timer);
+      if (intentTimer) clearTimeout(intentTimer);
       for (const [event, fn] of own) model.off(event, fn);
       handlers.clear();
     },

@@ -5,6 +5,7 @@
 // selected_naps, error, _revision), so the views and the store cannot tell the difference.
 import { decodeTree } from "./tree.js";
 import { reselect } from "./select.js";
+import { unpackView } from "../wire.js";
 import { heatmap, napDetail, napMeans, napRows, sampleTable, scatterSpec } from "./viewmodel.js";
 
 /** The parameters the browser can change on its own (the tree depends on the others). */
@@ -59,7 +60,7 @@ export function createLocalKernel(model, { features = null, nFeatures = 0 } = {}
   }
 
   function compute(params) {
-    const view = model.get("view") || {};
+    const view = unpackView(model.get("view") || {}); // the kernel's may hold binary columns
     const n = view.n;
     const truth = model.get("_truth");
     const hasTruth = byteLength(truth) >= 8 * n;

@@ -3,6 +3,8 @@
 // detail views (napwidget/views/detail.py nap_detail_view). What needs the activations (top units, heatmap,
 // unit statistics) is computed from `features` when the page has them, else left out with a note.
 
+import { scatterValues } from "../wire.js";
+
 const TOP_MEMBERS = 8;
 
 function round(x, nd) {
@@ -100,12 +102,7 @@ export function napRows(naps, { prob32, labelCodes, predCodes, nClasses, means }
 export function scatterSpec(base, rows, classes, classColors) {
   if (!base || typeof base !== "object") return base;
   const spec = JSON.parse(JSON.stringify(base));
-  spec.data = {
-    values: rows.map((r) => ({
-      nap: r.id, size: r.size, persistence: r.persistence ?? 0, purity: r.purity ?? 0,
-      dominant: r.dominant !== null ? classes[r.dominant] : "", accuracy: r.accuracy ?? 0,
-    })),
-  };
+  spec.data = { values: scatterValues(rows, classes) };
   const sizes = rows.length ? rows.map((r) => r.size) : [2];
   const xDomain = [Math.max(1, Math.min(...sizes) * 0.8), Math.max(Math.max(...sizes), 2) * 1.25];
   const present = [...new Set(rows.map((r) => r.dominant).filter((d) => d !== null))].sort((a, b) => a - b);
