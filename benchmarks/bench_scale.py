@@ -199,6 +199,7 @@ def case_agree(a: argparse.Namespace) -> dict:
         p = napwidget.find_naps(x, algorithm="approximate", min_cluster_size=mcs).labels
         out[f"ari_mcs{mcs}"] = _ari(e, p)  # both trees are cached: re-selection only
         out[f"ari_mcs{mcs}_ivf"] = _ari(e, _select(ivf_tree, mcs))
+    print("progress", out, file=sys.stderr, flush=True)
     if not a.skip_baselines:
         rows.update(_baselines(feats, exact.labels, a))
     out["rows"] = rows
@@ -244,6 +245,20 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
         int(lab.max() + 1),
         float((lab < 0).mean()),
     )
+    print("progress", rows, file=sys.stderr, flush=True)
+    # before fast_hdbscan, whose KD-tree in 512-d can take long: a stopped run keeps this row
+    from sklearn.cluster import HDBSCAN
+
+    sub = np.random.default_rng(0).choice(len(feats), size=min(a.subsample, len(feats)), replace=False)
+    t = time.perf_counter()
+    lab = HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf").fit(feats[sub]).labels_
+    rows[f"sklearn HDBSCAN on a {len(sub)} subsample"] = (
+        time.perf_counter() - t,
+        _ari(exact_labels[sub], lab),
+        int(lab.max() + 1),
+        float((lab < 0).mean()),
+    )
+    print("progress", rows, file=sys.stderr, flush=True)
     try:
         import fast_hdbscan
 
@@ -261,19 +276,9 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
             int(lab.max() + 1),
             float((lab < 0).mean()),
         )
+        print("progress", rows, file=sys.stderr, flush=True)
     except ImportError:
         rows["fast_hdbscan"] = ("not installed", None, None, None)
-    from sklearn.cluster import HDBSCAN
-
-    sub = np.random.default_rng(0).choice(len(feats), size=min(a.subsample, len(feats)), replace=False)
-    t = time.perf_counter()
-    lab = HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf").fit(feats[sub]).labels_
-    rows[f"sklearn HDBSCAN on a {len(sub)} subsample"] = (
-        time.perf_counter() - t,
-        _ari(exact_labels[sub], lab),
-        int(lab.max() + 1),
-        float((lab < 0).mean()),
-    )
     return rows
 
 
