@@ -321,6 +321,8 @@ def _kmapper_timed(a: argparse.Namespace, g) -> dict:
     ]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=a.max_baseline_s, check=False)
+        if res.returncode != 0:  # e.g. killed for memory: say so instead of failing the whole case
+            return {"kmapper_s": f"failed (exit {res.returncode})", "stderr": res.stderr[-500:]}
         got = json.loads(res.stdout.strip().splitlines()[-1])
         nodes = {frozenset(map(int, m)) for m in got.pop("members")}
         got["same_graph"] = nodes == {frozenset(map(int, m)) for m in g.nodes}
