@@ -371,7 +371,9 @@ def extract(
         chunked by ``batch_size`` (a DataLoader: by its own batch size). Needs ``napwidget[scale]``.
     engine : ``"local"`` (this process) or ``"ray"``: the batches run on Ray Data, an actor pool holding the
         model on the current Ray cluster (a local one is started when none is connected); needs ``store``.
-    engine_options : for ``engine="ray"``: ``concurrency`` (actors), ``num_cpus`` / ``num_gpus`` per actor.
+    engine_options : for ``engine="ray"``: ``concurrency`` (actors), ``num_cpus`` / ``num_gpus`` per actor,
+        ``threads`` (torch threads per actor; 1 on CPUs), ``chunks_per_task`` (chunks per Ray Data task; by
+        default up to 16, at least 4 tasks per actor).
     autocast : ``torch.bfloat16`` (or ``"bf16"``; ``torch.float16`` on GPUs) runs the model under
         ``torch.autocast``: about 2x (64x64 inputs) to 2.6x (224x224) faster on CPUs with AVX512-BF16 (and on
         GPUs), activations within bfloat16 rounding (~1e-2 relative) of float32, so NAPs may move a few

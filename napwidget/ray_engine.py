@@ -23,7 +23,10 @@ from napwidget.errors import NapInputError
 from napwidget.forward import HookedForward
 from napwidget.store import ActivationStore
 
-OPTIONS = ("concurrency", "num_cpus", "num_gpus", "threads")
+OPTIONS = ("concurrency", "num_cpus", "num_gpus", "threads", "chunks_per_task")
+# Chunks per Ray Data task at most: enough to amortise Ray Data's per-block cost, few enough that a killed
+# actor loses little work and the progress bar moves.
+MAX_CHUNKS_PER_TASK = 16
 
 
 def _ray():
@@ -83,6 +86,7 @@ def _plan(ray: Any, options: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise NapInputError(f"unknown engine_options {unknown}", f"use some of {list(OPTIONS)}")
+    chunks_per_task(1, 1, options)  # a bad value is refused here, before Ray starts any work
     resources = ray.cluster_resources()
     gpus, cpus = float(resources.get("GPU", 0)), float(resources.get("CPU", 1))
     num_gpus = float(options.get("num_gpus", 1 if gpus >= 1 else 0))
@@ -99,6 +103,21 @@ def _plan(ray: Any, options: dict[str, Any]) -> dict[str, Any]:
         "num_gpus": num_gpus,
         "threads": threads,
     }
+
+
+def chunks_per_task(n_todo: int, concurrency: int, options: dict[str, Any]) -> int:
+    """How many chunks one Ray Data task computes: Ray Data's per-block overhead is large next to a small
+    chunk (measured here, 2 cores under load: ~0.3-0.7 s per block, so 40 blocks of 0.1 s work took 19 s
+    and 4 blocks of 10 chunks 8 s), so chunks go in groups, still at least 4 tasks per actor so that the
+    actors stay busy to the end. ``engine_options={"chunks_per_task": k}`` sets it."""
+    if "chunks_per_task" in options:
+        k = options["chunks_per_task"]
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise NapInputError(
+                f"engine_options chunks_per_task={k!r} is not a positive integer", "use e.g. 1, 4 or 16"
+            )
+        return k
+    return max(1, min(MAX_CHUNKS_PER_TASK, n_todo // (4 * max(1, concurrency))))
 
 
 def run_on_ray(
@@ -122,7 +141,8 @@ def run_on_ray(
     ship = model if _model_device(model).type == "cpu" else copy.deepcopy(model).cpu()
     run_device = str(device) if device is not None else ("cuda" if plan["num_gpus"] > 0 else "cpu")
     source_ref = ray.put(source.portable())
-    ds = ray.data.from_items([{"chunk": i} for i in todo], override_num_blocks=len(todo))
+    group = chunks_per_task(len(todo), plan["concurrency"], options)
+    ds = ray.data.from_items([{"chunk": i} for i in todo], override_num_blocks=-(-len(todo) // group))
     ds = ds.map_batches(
         ChunkWorker,
         fn_constructor_kwargs={
@@ -134,7 +154,7 @@ def run_on_ray(
             "device": run_device,
             "threads": plan["threads"],
         },
-        batch_size=1,
+        batch_size=group,
         batch_format="numpy",
         concurrency=plan["concurrency"],
         num_cpus=plan["num_cpus"],

@@ -110,6 +110,19 @@ def test_ray_engine_equals_local_extraction(local_ray, tmp_path):
         np.testing.assert_allclose(on_ray[name], local[name], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(on_ray.outputs, local.outputs, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(on_ray.targets, y.numpy())
+    # 8 chunks in tasks of 3 (the last one short): each chunk lands in its own place
+    grouped = extract(
+        model,
+        ds,
+        ["1", "3", "6"],
+        batch_size=8,
+        store=tmp_path / "grouped.zarr",
+        engine="ray",
+        engine_options={"threads": 1, "chunks_per_task": 3},
+    )
+    for name in ["1", "3", "6"]:
+        np.testing.assert_array_equal(grouped[name], on_ray[name])
+    np.testing.assert_array_equal(grouped.targets, y.numpy())
     with pytest.raises(NapInputError, match="unknown engine_options"):
         extract(model, x, ["1"], store=tmp_path / "b.zarr", engine="ray", engine_options={"gpus": 1})
 
@@ -145,6 +158,19 @@ def test_plan_on_the_running_cluster_uses_single_threaded_cpu_actors(local_ray) 
     assert _plan(local_ray, {"threads": 2})["concurrency"] == max(1, cpus // 2)
     with pytest.raises(NapInputError, match="unknown engine_options"):
         _plan(local_ray, {"thread": 1})
+    with pytest.raises(NapInputError, match="chunks_per_task=0 is not a positive integer"):
+        _plan(local_ray, {"chunks_per_task": 0})
+
+
+def test_chunks_per_task_amortises_ray_data_blocks_but_keeps_every_actor_busy() -> None:
+    from napwidget.ray_engine import MAX_CHUNKS_PER_TASK, chunks_per_task
+
+    assert chunks_per_task(6, 2, {}) == 1  # few chunks: one per task, both actors get work
+    assert chunks_per_task(128, 2, {}) == MAX_CHUNKS_PER_TASK == 16  # 8 tasks, 4 per actor
+    assert chunks_per_task(40, 2, {}) == 5
+    assert chunks_per_task(10_000, 2, {"chunks_per_task": 3}) == 3
+    with pytest.raises(NapInputError, match="not a positive integer"):
+        chunks_per_task(10, 2, {"chunks_per_task": 2.5})
 
 
 class _TokenItems(Dataset):
