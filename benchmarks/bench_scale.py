@@ -277,8 +277,8 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
             float((lab < 0).mean()),
         )
         print("progress", rows, file=sys.stderr, flush=True)
-    except ImportError:
-        rows["fast_hdbscan"] = ("not installed", None, None, None)
+    except ImportError as exc:  # not installed, or (for high-dimensional data) without pynndescent
+        rows["fast_hdbscan"] = (f"not run: {exc}"[:160], None, None, None)
     return rows
 
 
