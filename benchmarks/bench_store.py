@@ -120,7 +120,9 @@ def bench_extract(n: int, size: int, use_ray: bool, root: Path, repeats: int) ->
     if use_ray:
         import ray
 
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        from napwidget.ray_engine import start_local_ray
+
+        start_local_ray(num_cpus=os.cpu_count())  # as extract(engine="ray") starts it when none is running
         ray.data.DataContext.get_current().enable_progress_bars = False
         cases["extract(store=..., engine='ray')"] = to_store("ray")
     print(

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from napwidget import extract
 from napwidget.errors import NapInputError
+from napwidget.ray_engine import start_local_ray
 from napwidget.store import ActivationStore
 
 # napwidget imports ray and zarr only when they are used, so the skips can follow the imports.
@@ -51,9 +52,7 @@ def _start_local_ray(attempts: int = 2) -> None:
     out during startup"). Then these tests are skipped with that reason: it says nothing about napwidget."""
     for attempt in range(attempts):
         try:
-            ray.init(
-                num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False, configure_logging=False
-            )
+            start_local_ray(num_cpus=2, num_gpus=0, configure_logging=False)  # as extract starts one
             return
         except Exception as exc:  # noqa: BLE001
             ray.shutdown()
@@ -160,6 +159,15 @@ def test_plan_on_the_running_cluster_uses_single_threaded_cpu_actors(local_ray) 
         _plan(local_ray, {"thread": 1})
     with pytest.raises(NapInputError, match="chunks_per_task=0 is not a positive integer"):
         _plan(local_ray, {"chunks_per_task": 0})
+
+
+def test_local_cluster_runs_its_workers_at_normal_priority(local_ray) -> None:
+    @local_ray.remote
+    def niceness() -> int:
+        return os.nice(0)
+
+    # the driver's priority (Ray's default adds 15: behind every other process on a shared machine)
+    assert local_ray.get(niceness.remote()) == os.nice(0)
 
 
 def test_chunks_per_task_amortises_ray_data_blocks_but_keeps_every_actor_busy() -> None:
