@@ -375,10 +375,11 @@ def extract(
         ``threads`` (torch threads per actor; 1 on CPUs), ``chunks_per_task`` (chunks per Ray Data task; by
         default up to 16, at least 4 tasks per actor).
     autocast : ``torch.bfloat16`` (or ``"bf16"``; ``torch.float16`` on GPUs) runs the model under
-        ``torch.autocast``: about 2x (64x64 inputs) to 2.6x (224x224) faster on CPUs with AVX512-BF16 (and on
-        GPUs), activations within bfloat16 rounding (~1e-2 relative) of float32, so NAPs may move a few
-        inputs. Returned activations are float32 either way; a store or cache remembers the setting.
-        Default None: float32, bitwise the same as without it.
+        ``torch.autocast``: for GPUs and CPUs with bfloat16 instructions (AVX512-BF16, AMX). **Without them
+        it is much slower**: measured 0.17x the float32 speed on this project's benchmark CPU (no AVX-512),
+        so measure before using it on a CPU. Activations stay within bfloat16 rounding (~1e-2 relative) of
+        float32, so NAPs may move a few inputs. Returned activations are float32 either way; a store or
+        cache remembers the setting. Default None: float32, bitwise the same as without it.
     compile : run the model through ``torch.compile`` (no weight freezing). Its one-off compilation (10 s to
         a minute) pays back on large runs of big inputs (measured 1.5x the plain loop at 224x224, 1.2x at
         64x64); activations agree with float32 to rounding (~1e-6). Needs a C++ compiler on CPU.

@@ -84,6 +84,21 @@ def test_bf16_autocast_is_close_to_float32_and_remembered(model, x, tmp_path):
         extract(model, x, LAYERS, autocast="float64")
 
 
+def test_bf16_on_a_cpu_without_bf16_instructions_warns_that_it_is_slower(model, x, monkeypatch):
+    import warnings
+
+    from napwidget import forward
+
+    monkeypatch.setattr(forward, "cpu_has_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="slower than float32.*Fix: leave autocast=None"):
+        extract(model, x, LAYERS, batch_size=8, autocast="bf16")
+    monkeypatch.setattr(forward, "cpu_has_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        extract(model, x, LAYERS, batch_size=8, autocast="bf16")
+        extract(model, x, LAYERS, batch_size=8)  # float32: nothing to say either
+
+
 @pytest.mark.slow
 def test_compile_agrees_with_the_default_path(model, x):
     pytest.importorskip("torch._inductor")
