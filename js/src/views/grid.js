@@ -110,7 +110,7 @@ export const MAX_CARDS = 24; // the most cards in the DOM at once (the window's 
 /**
  * The NAP cards on screen. Only the rows in view (plus a little overscan) are in the DOM; the scroll box's
  * padding stands in for the rest, so the DOM stays small whatever the number of NAPs. Cards are reused while
- * nothing they show changed; a new card reuses the canvases of members it shares with an old one.
+ * nothing they show changed; a new card reuses the thumbnails of members it shares with an old one.
  */
 function cardWindow(grid, store) {
   const cardsBox = h("div", { class: "napw-grid-cards" });
