@@ -46,16 +46,53 @@ TRACE_CATEGORIES = [
 ]
 
 
+BUNDLE = Path(__file__).resolve().parents[1] / "napwidget" / "static" / "widget.js"
+
+
+def bundle_modules() -> list[tuple[int, str]]:
+    """(first line, source module) of each module in the bundle: esbuild marks them ``// src/...`` when it
+    does not minify (``NAPW_NO_MINIFY=1``); node_modules sections are named by package."""
+    out = [(1, "(bundle)")]
+    if BUNDLE.exists():
+        for i, line in enumerate(BUNDLE.read_text(errors="replace").splitlines(), 1):
+            if line.startswith("// src/"):
+                out.append((i, line[3:].strip()))
+            elif line.startswith("// ") and "node_modules/" in line:
+                out.append((i, line.rsplit("node_modules/", 1)[1].split("/")[0]))
+    return out
+
+
+MODULES = bundle_modules()
+
+
+def module_of(url: str, line: int) -> str | None:
+    """The widget module a frame belongs to (the widget's ESM is a blob: URL, a bare UUID), else None."""
+    tail = url.rsplit("/", 1)[-1].split("?")[0]
+    if not url or tail.endswith(".js") or len(MODULES) < 2:
+        return None
+    found = MODULES[0][1]
+    for start, name in MODULES:
+        if start > line:
+            break
+        found = name
+    return found
+
+
 def _node_label(node: dict) -> str:
     cf = node["callFrame"]
     name = cf.get("functionName") or "(anonymous)"
     url = cf.get("url", "")
-    where = f"{url.rsplit('/', 1)[-1].split('?')[0]}:{cf.get('lineNumber', -1) + 1}" if url else ""
+    line = cf.get("lineNumber", -1) + 1
+    mod = module_of(url, line)
+    where = f"{mod or url.rsplit('/', 1)[-1].split('?')[0]}:{line}" if url else ""
     return f"{name} {where}".strip()
 
 
 def profile_tables(profile: dict) -> tuple[dict[str, float], dict[str, float], float]:
-    """(self ms by function, total ms by function, profiled ms) from a CDP Profiler profile."""
+    """(self ms by function, total ms by function and by widget module, profiled ms) from a CDP profile.
+
+    A module's total (``[module] src/views/grid.js``) is the time of samples with one of its functions on
+    the stack."""
     nodes = {n["id"]: n for n in profile["nodes"]}
     parent = {c: n["id"] for n in profile["nodes"] for c in n.get("children", [])}
     self_ms: dict[str, float] = defaultdict(float)
@@ -68,6 +105,11 @@ def profile_tables(profile: dict) -> tuple[dict[str, float], dict[str, float], f
         nid = node_id
         while nid is not None:  # every function on the stack once (recursion counted once)
             lab = _node_label(nodes[nid])
+            cf = nodes[nid]["callFrame"]
+            mod = module_of(cf.get("url", ""), cf.get("lineNumber", -1) + 1)
+            if mod and f"[module] {mod}" not in seen:
+                total_ms[f"[module] {mod}"] += ms
+                seen.add(f"[module] {mod}")
             if lab not in seen:
                 total_ms[lab] += ms
                 seen.add(lab)
@@ -274,7 +316,12 @@ def run(args) -> None:
         print(f"  {ms / k:8.1f}  {name}")
     print(f"\nScript functions by total time (mean, ms; top {args.top}):")
     for name, ms in sorted(agg_total.items(), key=lambda kv: -kv[1])[: args.top]:
-        print(f"  {ms / k:8.1f}  {name}")
+        if not name.startswith("[module]"):
+            print(f"  {ms / k:8.1f}  {name}")
+    print("\nWidget modules by total time (a sample counts for each module on its stack; mean, ms):")
+    for name, ms in sorted(agg_total.items(), key=lambda kv: -kv[1]):
+        if name.startswith("[module]") and ms / k >= 1:
+            print(f"  {ms / k:8.1f}  {name[9:]}")
     print("\nMain thread by trace event, self time (mean, ms):")
     for name, ms in sorted(agg_trace.items(), key=lambda kv: -kv[1])[: args.top]:
         print(f"  {ms / k:8.1f}  {name}")
