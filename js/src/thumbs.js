@@ -85,7 +85,7 @@ export function thumbUrl(thumb) {
  */
 export function visual(index, thumb, { cls = "" } = {}) {
   if (thumb && thumb.kind === "image") {
-    return h("img", { class: `napw-thumb ${cls}`, "aria-hidden": "true", alt: "", width: thumb.w, height: thumb.h, src: thumbUrl(thumb), draggable: "false" });
+    return h("img", { class: `napw-thumb ${cls}`, "aria-hidden": "true", alt: "", src: thumbUrl(thumb), draggable: "false" });
   }
   if (thumb && thumb.kind === "text") return textSnippet(thumb.text, { cls });
   if (thumb && thumb.kind === "index") return indexTile(index, { cls });

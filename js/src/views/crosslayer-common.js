@@ -157,9 +157,9 @@ export function averageImage(store, nap) {
   const size = item.h * item.w * item.c;
   const j = nap < 0 ? view.n_naps : nap;
   if (!size || sprite.byteLength < (j + 1) * size) return null;
-  // an <img>, not a canvas: a layer of its own per canvas costs every frame (../thumbs.js)
+  // an <img>, not a canvas: a layer of its own per canvas costs every frame (../thumbs.js); sized by CSS
   const thumb = { kind: "image", h: item.h, w: item.w, c: item.c, pixels: sprite.subarray(j * size, (j + 1) * size) };
-  return h("img", { class: "napw-thumb napw-cx-avg", "data-testid": "average-image", "data-nap": nap, alt: "", width: item.w, height: item.h, src: thumbUrl(thumb), draggable: "false", title: `average image of ${nap < 0 ? "the noise" : `NAP ${nap}`} (pixel mean of its members)` });
+  return h("img", { class: "napw-thumb napw-cx-avg", "data-testid": "average-image", "data-nap": nap, alt: "", src: thumbUrl(thumb), draggable: "false", title: `average image of ${nap < 0 ? "the noise" : `NAP ${nap}`} (pixel mean of its members)` });
 }
 
 // ---------------------------------------------------------------------------------- pins
