@@ -8,7 +8,7 @@ const options = {
   entryPoints: { widget: "src/index.js" },
   bundle: true,
   format: "esm",
-  minify: !watch,
+  minify: !watch && !process.env.NAPW_NO_MINIFY, // NAPW_NO_MINIFY=1: readable names in profiles
   target: ["es2020"],
   outdir: "../napwidget/static",
   // UMD dependencies must not find RequireJS's `define` in classic Notebook (anywidget issue #369).

@@ -4,7 +4,7 @@
 // average images, and thumbnails fetched for tiles drawn before their pixels arrived.
 import "./crosslayer.css";
 import { h, s, fmt, int, pct, toU8, typed } from "../dom.js";
-import { visual, paint } from "../thumbs.js";
+import { thumbUrl, visual } from "../thumbs.js";
 
 export const UI_DEFAULTS = {
   n_typical: 8, n_atypical: 4, show_noise: false, show_average: true,
@@ -109,7 +109,7 @@ export function memberTile(store, index, { cls = "", testid = null, visuals = nu
 
 /**
  * The visual of input `index`; with `visuals` (a view's Map index -> node, kept across renders) a node drawn
- * from the same cached thumb is moved instead of painting a new canvas.
+ * from the same cached thumb is moved instead of drawing a new one.
  */
 function reusedVisual(store, index, visuals) {
   const thumb = store.thumbCache.get(index);
@@ -157,9 +157,9 @@ export function averageImage(store, nap) {
   const size = item.h * item.w * item.c;
   const j = nap < 0 ? view.n_naps : nap;
   if (!size || sprite.byteLength < (j + 1) * size) return null;
-  const c = h("canvas", { class: "napw-thumb napw-cx-avg", "data-testid": "average-image", "data-nap": nap, title: `average image of ${nap < 0 ? "the noise" : `NAP ${nap}`} (pixel mean of its members)` });
-  paint(c, { kind: "image", h: item.h, w: item.w, c: item.c, pixels: sprite.subarray(j * size, (j + 1) * size) });
-  return c;
+  // an <img>, not a canvas: a layer of its own per canvas costs every frame (../thumbs.js); sized by CSS
+  const thumb = { kind: "image", h: item.h, w: item.w, c: item.c, pixels: sprite.subarray(j * size, (j + 1) * size) };
+  return h("img", { class: "napw-thumb napw-cx-avg", "data-testid": "average-image", "data-nap": nap, alt: "", src: thumbUrl(thumb), draggable: "false", title: `average image of ${nap < 0 ? "the noise" : `NAP ${nap}`} (pixel mean of its members)` });
 }
 
 // ---------------------------------------------------------------------------------- pins

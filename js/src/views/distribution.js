@@ -79,8 +79,10 @@ export default {
 
     let svg = null;
     let drawnCols = new Set();
+    let drawnFor = null; // { data, detail }: the result and nap_detail value of the last draw
 
     function draw() {
+      drawnFor = { data: store.data, detail: store.get("nap_detail") };
       const detail = store.get("nap_detail") || {};
       const view = store.data?.view || {};
       const fresh = detail.label_counts && sameParams(detail.params, view.params);
@@ -194,7 +196,10 @@ export default {
     const offs = [
       store.on("data", draw),
       store.on("sort", draw),
-      store.on("detail", (key) => { if (key === "nap_detail") draw(); }),
+      // a new result's nap_detail arrives with it: its event follows "data", whose draw showed it already
+      store.on("detail", (key) => {
+        if (key === "nap_detail" && !(drawnFor && drawnFor.data === store.data && drawnFor.detail === store.get("nap_detail"))) draw();
+      }),
       store.on("selection", () => (store.selectedNaps().every((id) => drawnCols.has(id)) ? highlight() : draw())),
       store.on("filters", highlight),
       store.on("hover", highlight),

@@ -204,8 +204,10 @@ export default {
       grid.replaceChildren(...items.map((index) => tile(store, index, itemOpts())));
     }
 
+    let drawn = null; // what the last render drew: { data, indices, naps }
     async function render() {
       const my = ++token;
+      drawn = { data: store.data, indices: store.selectedIndices(), naps: store.selectedNaps() };
       const all = indices();
       const { page: p, items } = pageSlice(all, page, pageSize);
       page = p;
@@ -268,6 +270,9 @@ export default {
     let lastSelection = null;
     const onSelection = () => {
       const key = store.selectedIndices();
+      // a new result fires "data" then "selection": the page drawn on "data" shows this selection already
+      // (the store decodes each selection value once, so an unchanged selection is the same array)
+      if (drawn && drawn.data === store.data && drawn.indices === key && drawn.naps === store.selectedNaps()) return;
       if (key !== lastSelection) page = 0;
       lastSelection = key;
       render();

@@ -110,7 +110,7 @@ export const MAX_CARDS = 24; // the most cards in the DOM at once (the window's 
 /**
  * The NAP cards on screen. Only the rows in view (plus a little overscan) are in the DOM; the scroll box's
  * padding stands in for the rest, so the DOM stays small whatever the number of NAPs. Cards are reused while
- * nothing they show changed; a new card reuses the canvases of members it shares with an old one.
+ * nothing they show changed; a new card reuses the thumbnails of members it shares with an old one.
  */
 function cardWindow(grid, store) {
   const cardsBox = h("div", { class: "napw-grid-cards" });
@@ -201,6 +201,8 @@ function cardWindow(grid, store) {
   return {
     build,
     measure,
+    /** True when the average images changed since the last build (a new `_avg_thumbs`, by identity). */
+    avgChanged: () => store.get("_avg_thumbs") !== gen.lastAvg,
     rowHeight: () => rowH || 200,
     bumpOptions: () => { gen.opt++; },
   };
@@ -241,8 +243,8 @@ export default {
     }
 
     function renderWindow(scrollTop = grid.scrollTop) {
-      let out = win.build(rows, scrollTop);
-      if (win.measure(out.cards)) out = win.build(rows, scrollTop); // first layout (or a taller card): re-measured
+      const out = win.build(rows, scrollTop);
+      measureSoon();
       ({ cards, cols } = out);
       if (out.missing.length) store.thumbs(out.missing).then(() => renderWindow(), () => {}); // beyond the sprite
       if (focusId === null || !rows.some((r) => r.id === focusId)) focusId = rows.length ? rows[0].id : null;
@@ -250,6 +252,12 @@ export default {
       updateFocus(false);
     }
     const renderSoon = perFrame(() => renderWindow());
+    // The row height comes from the layout: measured in the next animation frame, once every view has drawn the
+    // new result (reading it right after the build forced a layout of the page that the other views' changes
+    // made stale at once: two layouts per update). A first layout or a taller card rebuilds before the paint.
+    const measureSoon = perFrame(() => {
+      if (win.measure(cards)) renderWindow();
+    });
 
     function updateSelection() {
       const selected = new Set(store.selectedNaps());
@@ -316,7 +324,9 @@ export default {
       store.on("filters", render),
       store.on("crosslayer", (k) => {
         if (!CARD_KEYS.has(k)) return;
-        if (k !== "_avg_thumbs") win.bumpOptions(); // the sprite is compared by identity
+        // the sprite is compared by identity: a new result's arrived with it and is drawn already
+        if (k === "_avg_thumbs" && !win.avgChanged()) return;
+        if (k !== "_avg_thumbs") win.bumpOptions();
         render();
       }),
       store.on("selection", () => { revealSelected(); updateSelection(); }),
