@@ -24,5 +24,21 @@ def digits_demo():
 
 
 @pytest.fixture
+def model():
+    """A seeded, untrained DigitsCNN in eval mode: the small conv model of the extraction tests."""
+    from napwidget.datasets import DigitsCNN
+
+    torch.manual_seed(0)
+    return DigitsCNN().eval()
+
+
+@pytest.fixture
+def x():
+    """37 random 1 x 8 x 8 inputs: no multiple of the batch sizes the tests use, so the last batch is short.
+    (A module may define its own ``x``.)"""
+    return torch.rand(37, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.fixture
 def blobs():
     return make_blobs()

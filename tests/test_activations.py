@@ -17,17 +17,6 @@ def _hooks_left(model: nn.Module) -> int:
     return sum(len(m._forward_hooks) for m in model.modules())
 
 
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return DigitsCNN().eval()
-
-
-@pytest.fixture
-def x():
-    return torch.rand(37, 1, 8, 8, generator=torch.Generator().manual_seed(1))
-
-
 def test_list_layers_in_execution_order_with_shapes(model, x):
     layers = list_layers(model, x[:2])
     names = [layer.name for layer in layers]

@@ -8,21 +8,9 @@ import pytest
 import torch
 
 from napwidget import extract
-from napwidget.datasets import DigitsCNN
 from napwidget.errors import NapInputError
 
 LAYERS = ["conv3", "fc1"]
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return DigitsCNN().eval()
-
-
-@pytest.fixture
-def x():
-    return torch.rand(37, 1, 8, 8, generator=torch.Generator().manual_seed(1))
 
 
 def _hooks_left(model) -> int:

@@ -13,7 +13,7 @@ import pytest
 import tiny_text
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from napwidget import extract
 from napwidget.errors import NapInputError
@@ -181,19 +181,6 @@ def test_chunks_per_task_amortises_ray_data_blocks_but_keeps_every_actor_busy() 
         chunks_per_task(10, 2, {"chunks_per_task": 2.5})
 
 
-class _TokenItems(Dataset):
-    """A dict of model arguments and a label per item (a DataLoader then yields dicts)."""
-
-    def __init__(self, batch: dict[str, torch.Tensor]) -> None:
-        self.batch = batch
-
-    def __len__(self) -> int:
-        return len(self.batch["input_ids"])
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {k: v[i] for k, v in self.batch.items()} | {"labels": torch.tensor(i % 4)}
-
-
 def test_ray_engine_with_dict_inputs_equals_in_memory_bitwise(local_ray, tmp_path):
     """Hugging Face-style inputs: a dict of tensors (with labels) and a DataLoader yielding dicts; the actors
     run one torch thread, so the in-memory reference does too and every bit must agree."""
@@ -207,7 +194,7 @@ def test_ray_engine_with_dict_inputs_equals_in_memory_bitwise(local_ray, tmp_pat
         reference = extract(model, with_labels, layers, batch_size=8)
     finally:
         torch.set_num_threads(threads)
-    loader = DataLoader(_TokenItems(batch), batch_size=8, shuffle=False)
+    loader = DataLoader(tiny_text.TokenItems(batch, n_labels=4), batch_size=8, shuffle=False)
     for i, inputs in enumerate([with_labels, loader]):
         on_ray = extract(
             model,

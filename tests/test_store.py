@@ -16,6 +16,8 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 pytest.importorskip("zarr")
 
+from tiny_text import TokenItems
+
 from napwidget import extract, find_naps, mapper_graph, open_activations
 from napwidget.datasets import DigitsCNN
 from napwidget.errors import NapInputError
@@ -23,12 +25,6 @@ from napwidget.store import ActivationStore
 from napwidget.widget import NapWidget
 
 LAYERS = ["conv3", "fc1"]
-
-
-@pytest.fixture
-def model():
-    torch.manual_seed(0)
-    return DigitsCNN().eval()
 
 
 @pytest.fixture
@@ -262,19 +258,6 @@ def test_ray_chunk_worker_results_written_by_the_driver_equal_local(model, x, tm
 # -- dict / tuple inputs (model(**batch) / model(*batch)) --------------------------------------------------
 
 
-class _TokenItems(Dataset):
-    """One dict of model arguments (+ label) per item, as a Hugging Face dataset in torch format has."""
-
-    def __init__(self, batch: dict[str, torch.Tensor]) -> None:
-        self.batch = batch
-
-    def __len__(self) -> int:
-        return len(self.batch["input_ids"])
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {k: v[i] for k, v in self.batch.items()} | {"labels": torch.tensor(i % 3)}
-
-
 class _PairItems(Dataset):
     """``((input_ids, attention_mask), label)`` per item: a DataLoader yields ``(x, y)``, x a tuple."""
 
@@ -314,9 +297,9 @@ def _text_inputs(kind: str, batch: dict[str, torch.Tensor]):
     if kind == "tuple":
         return (batch["input_ids"].numpy(), batch["attention_mask"])  # an array and a tensor: both are fine
     if kind == "loader-dicts":
-        return DataLoader(_TokenItems(batch), batch_size=8, shuffle=False)
+        return DataLoader(TokenItems(batch), batch_size=8, shuffle=False)
     if kind == "dataset-dicts":
-        return _TokenItems(batch)
+        return TokenItems(batch)
     return DataLoader(_PairItems(batch), batch_size=8, shuffle=False)  # "loader-tuples"
 
 
@@ -360,14 +343,14 @@ def test_dict_inputs_resume_after_interrupt_and_refuse_other_inputs(encoder, tok
 
 def test_a_dataset_store_refuses_another_dataset_of_the_same_length(encoder, tokens, tmp_path):
     path = tmp_path / "a.zarr"
-    extract(encoder, _TokenItems(tokens), TEXT_LAYERS, batch_size=8, store=path)
+    extract(encoder, TokenItems(tokens), TEXT_LAYERS, batch_size=8, store=path)
     swapped = dict(
         tokens, input_ids=tokens["input_ids"].flip(0), attention_mask=tokens["attention_mask"].flip(0)
     )
     with pytest.raises(NapInputError, match="first and last batches differ.*cache_key"):
-        extract(encoder, _TokenItems(swapped), TEXT_LAYERS, batch_size=8, store=path)
+        extract(encoder, TokenItems(swapped), TEXT_LAYERS, batch_size=8, store=path)
     counter = CountCalls(encoder)
-    extract(encoder, _TokenItems(tokens), TEXT_LAYERS, batch_size=8, store=path)  # the same one: resumes
+    extract(encoder, TokenItems(tokens), TEXT_LAYERS, batch_size=8, store=path)  # the same one: resumes
     counter.remove()
     assert counter.calls == 0
 

@@ -51,3 +51,17 @@ def token_batch(
         ids[i, :k] = rng.integers(lo, lo + share, size=k)
     mask = (ids != 0).astype(np.int64)
     return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}, lengths
+
+
+class TokenItems(torch.utils.data.Dataset):
+    """One dict of model arguments plus a label (``i % n_labels``) per item, as a Hugging Face dataset in
+    torch format yields them (a DataLoader over it yields dicts)."""
+
+    def __init__(self, batch: dict[str, torch.Tensor], n_labels: int = 3) -> None:
+        self.batch, self.n_labels = batch, n_labels
+
+    def __len__(self) -> int:
+        return len(self.batch["input_ids"])
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {k: v[i] for k, v in self.batch.items()} | {"labels": torch.tensor(i % self.n_labels)}
