@@ -312,29 +312,56 @@ class IVFIndex:
         self.probes = self._by_gap[:, : self.n_probe]
 
     def _tune(self, target: float, k: int, seed: int, n_sample: int = 256) -> None:
-        """Smallest n_probe in 8, 16, 32, ... (or all cells) whose recall@k on a sample reaches ``target``."""
-        sample = np.sort(
-            np.random.default_rng(seed).choice(self.x.shape[0], min(n_sample, self.x.shape[0]), replace=False)
-        )
-        truth, _ = BruteForceIndex(self.x).search(sample, k)
-        probe = min(8, self.n_cells)
-        while True:
-            self._set_probe(probe)
-            found, _ = self.search(sample, k)
-            self.recall = float(
-                np.mean([np.intersect1d(a, b).size for a, b in zip(found, truth, strict=True)]) / k
-            )
-            if self.recall >= target or probe >= self.n_cells:
-                break
-            probe = min(self.n_cells, 2 * probe)
+        """Fewest probes whose recall@k on a sample reaches ``target``: doubling from 8, then bisecting
+        between the last miss and the first hit to within an eighth (search time grows with the probes, and
+        doubling can overshoot: at 1M, 7.1 min with 0.998 recall where less would have done)."""
+        rng = np.random.default_rng(seed)
+        self._sample = np.sort(rng.choice(self.x.shape[0], min(n_sample, self.x.shape[0]), replace=False))
+        self._truth, _ = BruteForceIndex(self.x).search(self._sample, k)
+        probe, missed = min(8, self.n_cells), 0
+        recall = self.recall_at(probe)
+        while recall < target and probe < self.n_cells:
+            missed, probe = probe, min(self.n_cells, 2 * probe)
+            recall = self.recall_at(probe)
+        # recall only grows with the probes (each probe list extends the shorter ones), so bisection is sound
+        while recall >= target and missed and probe - missed > max(1, probe // 8):
+            mid = (missed + probe) // 2
+            got = self.recall_at(mid)
+            if got >= target:
+                probe, recall = mid, got
+            else:
+                missed = mid
+        self._set_probe(probe)
+        self.recall = recall
         log.info(
             "napwidget: IVF k-NN probes %d of %d cells (recall@%d %.3f on %d sampled points)",
             self.n_probe,
             self.n_cells,
             k,
             self.recall,
-            len(sample),
+            len(self._sample),
         )
+
+    def recall_at(self, n_probe: int) -> float:
+        """Recall@k with ``n_probe`` probes on the sample the index tuned itself on, against exact
+        neighbours (the index keeps its own ``n_probe``). Needs an index built with ``n_probe=None``.
+
+        Example
+        -------
+        >>> x = np.random.default_rng(0).normal(size=(500, 8)).astype(np.float32)
+        >>> index = IVFIndex(x, n_cells=10)
+        >>> index.recall_at(10)  # every cell probed: exact
+        1.0
+        """
+        if not hasattr(self, "_truth"):
+            raise ValueError("recall_at needs the tuning sample: build the index with n_probe=None")
+        kept, k = self.n_probe if hasattr(self, "probes") else None, self._truth.shape[1]
+        self._set_probe(n_probe)
+        found, _ = self.search(self._sample, k)
+        if kept is not None:
+            self._set_probe(kept)
+        hits = [np.intersect1d(a, b).size for a, b in zip(found, self._truth, strict=True)]
+        return float(np.mean(hits) / k)
 
     def search(
         self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None
