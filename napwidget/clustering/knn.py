@@ -20,11 +20,10 @@ import torch
 
 log = logging.getLogger("napwidget")
 
-# Above this many points "auto" uses HNSW. Measured here (20k x 512 activation-like mixture, k = 16, CPU
-# seconds): brute force 11.6, HNSW(M=32, efConstruction=80) build + search 12.6 at recall@16 0.998,
-# HNSW(16, 40) 9.7 at recall 0.955, IVF-Flat(nprobe=8) 7.2 at 0.964. Brute force grows as N^2, HNSW as
-# ~N log N, so HNSW is ~2.5x cheaper at 60k; below that, exact neighbours are worth their cost (the k-NN
-# restriction of the tree is then the approximate engine's only approximation).
+# Above this many points "auto" uses the IVF index. Brute force grows as N^2; below this, exact neighbours
+# are worth their cost (the k-NN restriction of the tree is then the approximate engine's only
+# approximation). Measured at 30k x 512 the tuned IVF index was as fast on real activations and 3.5x faster
+# on a mixture, with the same NAPs (benchmarks/README.md): a lower threshold wants measuring at 10k-60k.
 BRUTE_FORCE_MAX = 60_000
 KNN_METHODS = ("auto", "brute", "ivf", "hnsw")
 # Scratch memory for one block of the query x data distance matrix (float32).
@@ -262,8 +261,8 @@ class IVFIndex:
     How many cells to probe depends on the data: 8 of 447 cells find 99.7 % of the 16 nearest neighbours of a
     clustered 200k mixture, but only 86 % on real ResNet activations (30k, 173 cells), which need 32-64. So by
     default (``n_probe=None``) the index measures its recall@``k`` on a seeded sample of its own points
-    against exact neighbours and doubles ``n_probe`` from 8 until it reaches ``target_recall``; ``recall``
-    and ``n_probe`` record the outcome.
+    against exact neighbours and picks the fewest probes (to within an eighth) that reach
+    ``target_recall``; ``recall`` and ``n_probe`` record the outcome.
 
     Example
     -------
@@ -302,9 +301,8 @@ class IVFIndex:
             .numpy()
         )  # each cell's cells, nearest centre first (itself)
         self.recall: float | None = None
-        if n_probe is not None:
-            self._set_probe(n_probe)
-        else:
+        self._set_probe(8 if n_probe is None else n_probe)
+        if n_probe is None:
             self._tune(target_recall, min(k, n), seed)
 
     def _set_probe(self, n_probe: int) -> None:
@@ -355,13 +353,12 @@ class IVFIndex:
         """
         if not hasattr(self, "_truth"):
             raise ValueError("recall_at needs the tuning sample: build the index with n_probe=None")
-        kept, k = self.n_probe if hasattr(self, "probes") else None, self._truth.shape[1]
+        kept = self.n_probe
         self._set_probe(n_probe)
-        found, _ = self.search(self._sample, k)
-        if kept is not None:
-            self._set_probe(kept)
+        found, _ = self.search(self._sample, self._truth.shape[1])
+        self._set_probe(kept)
         hits = [np.intersect1d(a, b).size for a, b in zip(found, self._truth, strict=True)]
-        return float(np.mean(hits) / k)
+        return float(np.mean(hits) / self._truth.shape[1])
 
     def search(
         self, queries: np.ndarray, k: int, exclude: np.ndarray | None = None
@@ -434,7 +431,9 @@ def make_index(x: np.ndarray, method: str = "auto") -> BruteForceIndex | HNSWInd
     return IVFIndex(x) if method == "ivf" else BruteForceIndex(x)
 
 
-def knn_graph(x: np.ndarray, k: int, index: BruteForceIndex | HNSWIndex) -> tuple[np.ndarray, np.ndarray]:
+def knn_graph(
+    x: np.ndarray, k: int, index: BruteForceIndex | HNSWIndex | IVFIndex
+) -> tuple[np.ndarray, np.ndarray]:
     """Each point's ``k`` nearest points, the point itself first: (N, k) indices and float64 distances.
 
     Rows are sorted by (distance, index) after recomputing distances in float64; a point the index did not
