@@ -173,6 +173,11 @@ def _ari(a, b) -> float:
     return float(adjusted_rand_score(a, b))
 
 
+def _row(seconds: float, exact_labels: np.ndarray, labels: np.ndarray) -> tuple:
+    """One table row: (wall s, ARI vs exact, NAPs, noise fraction)."""
+    return seconds, _ari(exact_labels, labels), int(labels.max() + 1), float((labels < 0).mean())
+
+
 def case_agree(a: argparse.Namespace) -> dict:
     import napwidget
 
@@ -221,12 +226,7 @@ def _ivf_row(feats: np.ndarray, exact_labels: np.ndarray, rows: dict):
     t = time.perf_counter()
     tree = build_approximate_tree(feats, min_samples=5, knn="ivf")
     lab = _select(tree, 5)
-    rows["napwidget approximate, IVF k-NN"] = (
-        time.perf_counter() - t,
-        _ari(exact_labels, lab),
-        int(lab.max() + 1),
-        float((lab < 0).mean()),
-    )
+    rows["napwidget approximate, IVF k-NN"] = _row(time.perf_counter() - t, exact_labels, lab)
     print("progress", rows, file=sys.stderr, flush=True)
     return tree
 
@@ -239,12 +239,7 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
     t = time.perf_counter()
     low = PCA(50, random_state=0).fit_transform(feats)
     lab = hdbscan.HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf").fit(low).labels_
-    rows["PCA(50) + hdbscan"] = (
-        time.perf_counter() - t,
-        _ari(exact_labels, lab),
-        int(lab.max() + 1),
-        float((lab < 0).mean()),
-    )
+    rows["PCA(50) + hdbscan"] = _row(time.perf_counter() - t, exact_labels, lab)
     print("progress", rows, file=sys.stderr, flush=True)
     # before fast_hdbscan, whose KD-tree in 512-d can take long: a stopped run keeps this row
     from sklearn.cluster import HDBSCAN
@@ -252,12 +247,7 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
     sub = np.random.default_rng(0).choice(len(feats), size=min(a.subsample, len(feats)), replace=False)
     t = time.perf_counter()
     lab = HDBSCAN(min_cluster_size=5, min_samples=5, cluster_selection_method="leaf").fit(feats[sub]).labels_
-    rows[f"sklearn HDBSCAN on a {len(sub)} subsample"] = (
-        time.perf_counter() - t,
-        _ari(exact_labels[sub], lab),
-        int(lab.max() + 1),
-        float((lab < 0).mean()),
-    )
+    rows[f"sklearn HDBSCAN on a {len(sub)} subsample"] = _row(time.perf_counter() - t, exact_labels[sub], lab)
     print("progress", rows, file=sys.stderr, flush=True)
     try:
         import fast_hdbscan
@@ -270,12 +260,7 @@ def _baselines(feats: np.ndarray, exact_labels: np.ndarray, a: argparse.Namespac
             .fit(feats)
             .labels_
         )
-        rows["fast_hdbscan (JIT excluded)"] = (
-            time.perf_counter() - t,
-            _ari(exact_labels, lab),
-            int(lab.max() + 1),
-            float((lab < 0).mean()),
-        )
+        rows["fast_hdbscan (JIT excluded)"] = _row(time.perf_counter() - t, exact_labels, lab)
         print("progress", rows, file=sys.stderr, flush=True)
     except ImportError as exc:  # not installed, or (for high-dimensional data) without pynndescent
         rows["fast_hdbscan"] = (f"not run: {exc}"[:160], None, None, None)
