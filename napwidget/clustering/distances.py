@@ -15,6 +15,8 @@ import os
 import numpy as np
 import torch
 
+from napwidget.clustering.buffers import prefaulted_empty
+
 _UNIT_ROUNDOFF32 = 2.0**-24
 # Rows per GEMM block: large enough for BLAS efficiency, small enough that a block stays cheap in memory.
 _BLOCK_ROWS = 1024
@@ -119,7 +121,7 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
     sq = (xt * xt).sum(dim=1)
     # key = sq_i + sq_j - 2 x_i.x_j - c (sq_i + sq_j): fold the bound into the norms so one addmm does it all.
     shifted = sq * np.float32(1.0 - error_slope(d))
-    key = np.empty((n, n), dtype=np.float32)
+    key = prefaulted_empty((n, n), np.float32)
     key_t = torch.from_numpy(key)
     candidates = np.empty((n, n_candidates), dtype=np.int64)
     for start in range(0, n, _BLOCK_ROWS):
@@ -163,19 +165,41 @@ def exact_distances(x64: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -
     """
     if cols.size == 0:
         return np.zeros(0)
-    diff = x64[cols]
-    diff -= x64[rows] if isinstance(rows, np.ndarray) else x64[rows : rows + 1]
-    diff *= diff
-    if cols.size < 64:
-        # Few pairs: a cumulative sum along each row (sequential, but a scalar loop).
+    if cols.size < _PAIR_BLOCK:
+        diff = x64[cols]
+        diff -= x64[rows] if isinstance(rows, np.ndarray) else x64[rows : rows + 1]
+        diff *= diff
         np.cumsum(diff, axis=1, out=diff)
         return np.sqrt(diff[:, -1])
-    # Many pairs: add feature after feature across all pairs (sequential per pair, vectorised across pairs).
-    cols_first = np.ascontiguousarray(diff.T)
-    total = cols_first[0].copy()
-    for row in cols_first[1:]:
-        total += row
-    return np.sqrt(total)
+    return np.sqrt(_blocked_squared_distances(x64, rows, cols))
+
+
+# Pairs per block of exact distances: two (block, D) float64 buffers stay in cache and are reused. One big
+# (P, D) temporary instead is fresh memory on every call, and its page faults cost more than the arithmetic on
+# a virtual machine (measured 0.2-0.7 s vs 0.09 s for 25k pairs at D = 512).
+_PAIR_BLOCK = 128
+
+
+def _blocked_squared_distances(x64: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -> np.ndarray:
+    """Sequentially summed squared distances of many pairs, block by block (see :func:`exact_distances`)."""
+    total = np.empty(cols.size)
+    width = min(_PAIR_BLOCK, cols.size)
+    diff_buf = np.empty((width, x64.shape[1]))
+    other_buf = np.empty_like(diff_buf)
+    for start in range(0, cols.size, _PAIR_BLOCK):
+        stop = min(cols.size, start + _PAIR_BLOCK)
+        diff = diff_buf[: stop - start]
+        np.take(x64, cols[start:stop], axis=0, out=diff)
+        if isinstance(rows, np.ndarray):
+            other = other_buf[: stop - start]
+            np.take(x64, rows[start:stop], axis=0, out=other)
+            diff -= other
+        else:
+            diff -= x64[rows : rows + 1]
+        diff *= diff
+        np.cumsum(diff, axis=1, out=diff)  # sequential along the features, as hdbscan sums
+        total[start:stop] = diff[:, -1]
+    return total
 
 
 def core_distances(
@@ -216,8 +240,7 @@ def core_distances(
     redo = []
     for start in range(0, unsure.size, chunk):
         part = unsure[start : start + chunk]
-        dist = exact_distances(x64, np.repeat(part, m), candidates[part].ravel()).reshape(part.size, m)
-        dist.sort(axis=1)
+        dist = _candidate_distances(x64, candidates[part], part, lo[part], hi[part], k)
         result[part] = dist[:, k]
         if m < n:
             # Safe when every non-candidate's bound (>= the largest candidate bound) is >= the k-th distance;
@@ -227,6 +250,23 @@ def core_distances(
         full = np.concatenate(redo)
         result[full] = full_row_core_distances(x64, key, width, full, k)
     return result
+
+
+def _candidate_distances(
+    x64: np.ndarray, cand: np.ndarray, part: np.ndarray, lo: np.ndarray, hi: np.ndarray, k: int
+) -> np.ndarray:
+    """Rows' candidate distances, sorted, exact up to entry ``k`` (later entries may be +inf).
+
+    At least k + 1 candidates lie within ``t``, the (k+1)-th smallest upper bound of the row, so a candidate
+    whose lower bound exceeds ``t`` ranks after entry k: it needs no exact distance (about half of them at
+    D = 512). 1e-12: headroom for float64 rounding.
+    """
+    t = np.partition(hi, k, axis=1)[:, k : k + 1] * (1.0 + 1e-12)
+    r_idx, c_idx = np.nonzero(lo <= t)
+    dist = np.full(cand.shape, np.inf)
+    dist[r_idx, c_idx] = exact_distances(x64, part[r_idx], cand[r_idx, c_idx])
+    dist.sort(axis=1)
+    return dist
 
 
 def full_row_core_distances(
