@@ -280,3 +280,23 @@ def test_min_samples_clamped_like_hdbscan() -> None:
     assert tree.min_samples == 5
     ref = reference(x, 2, 50, "leaf")
     np.testing.assert_array_equal(tree.merges, ref.single_linkage_tree_.to_numpy())
+
+
+def test_prefaulted_buffer_is_a_writable_populated_mapping_shared_with_torch():
+    """The N x N buffer (above 64 MiB: an mmap with MAP_POPULATE on Linux) is written through torch."""
+    import mmap
+
+    import torch
+
+    from napwidget.clustering.buffers import PREFAULT_MIN_BYTES, prefaulted_empty
+
+    side = int((PREFAULT_MIN_BYTES / 4) ** 0.5) + 1
+    buf = prefaulted_empty((side, side), np.float32)
+    assert buf.shape == (side, side) and buf.dtype == np.float32
+    torch.from_numpy(buf)[-1, :3].fill_(1.5)
+    assert buf[-1, :3].tolist() == [1.5, 1.5, 1.5]
+    root = buf
+    while isinstance(root, np.ndarray) and root.base is not None:
+        root = root.base
+    root = root.obj if isinstance(root, memoryview) else root
+    assert isinstance(root, mmap.mmap) == hasattr(mmap, "MAP_POPULATE")
