@@ -69,6 +69,13 @@ def _engine():
     return naps_mod.find_naps, methods, tuple(norms)
 
 
+def feature_mean(x: np.ndarray) -> np.ndarray:
+    """The mean input of the features matrix, cached per array (see :func:`napwidget.naps.feature_mean`)."""
+    from napwidget.naps import feature_mean as cached
+
+    return cached(x)
+
+
 def _r(x: float, nd: int = 4) -> float | None:
     x = float(x)
     return round(x, nd) if math.isfinite(x) else None
@@ -481,7 +488,7 @@ class Explorer:
             right = (self.label_codes == self.pred_codes)[inside].astype(np.float64)
             acc = _rounded(np.bincount(lab[inside], weights=right, minlength=k) / sizes, 4)
         means = naps.means
-        top = _top_columns(means.astype(np.float64) - naps.features.mean(axis=0), 5)  # = NAPs.top_units
+        top = _top_columns(means.astype(np.float64) - feature_mean(naps.features), 5)  # = NAPs.top_units
         top_vals = _rounded(np.take_along_axis(means, top, axis=1), 3)
         sizes_l, pers, mprob = naps.sizes.tolist(), _rounded(naps.persistence, 5), _rounded(mean_prob, 4)
         n_top = self.top_members
@@ -532,7 +539,7 @@ class Explorer:
         """
         naps = self.naps
         f = naps.features.shape[1]
-        overall = naps.features.mean(axis=0)
+        overall = feature_mean(naps.features)
         if naps.n_naps == 0:
             return {
                 "units": [],
@@ -694,7 +701,7 @@ class Explorer:
             st = naps.nap_stats(nap)
             mean, q1, q3 = st["mean"], st["q1"], st["q3"]
         else:
-            mean = naps.features.mean(axis=0)
+            mean = feature_mean(naps.features)
             q1, q3 = np.quantile(naps.features, [0.25, 0.75], axis=0)
         out = {
             "index": index,
