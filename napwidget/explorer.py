@@ -182,6 +182,7 @@ class Explorer:
         self.heatmap_units = int(heatmap_units)
         self._find_naps, self.methods, self.normalizations = _engine()
         self.algorithm = algorithm
+        self._engines: dict[tuple, str] = {}  # (layer, min_samples, normalize) -> engine "auto" chose
 
         self.class_names = list(class_names) if class_names is not None else None
         self.labels = None if labels is None else _as_numpy(labels).reshape(-1)
@@ -384,14 +385,18 @@ class Explorer:
         -------
         >>> naps = ex.compute_naps({**ex.params, "layer": "fc1"})  # doctest: +SKIP
         """
+        # "auto" is resolved once per layer and tree settings, then kept: resolving again on a later
+        # min_cluster_size change could pick the other engine after other work took memory, and rebuild the
+        # whole tree (a minute at 50k) into different NAPs instead of re-selecting in milliseconds.
+        tree_key = (params["layer"], params["min_samples"], params["normalize"])
         try:
-            return self._find_naps(
+            naps = self._find_naps(
                 self.activations[params["layer"]],
                 min_cluster_size=params["min_cluster_size"],
                 min_samples=params["min_samples"],
                 cluster_selection_method=params["cluster_selection_method"],
                 normalize=params["normalize"],
-                algorithm=self.algorithm,
+                algorithm=self._engines.get(tree_key, self.algorithm),
             )
         except NapInputError:
             raise
@@ -405,6 +410,8 @@ class Explorer:
                 f"clustering layer {params['layer']!r} failed ({type(exc).__name__}: {exc})",
                 "try other parameters or another layer; report this if it persists",
             ) from exc
+        self._engines[tree_key] = getattr(naps, "algorithm", self.algorithm)
+        return naps
 
     # ---------------------------------------------------------------------------- per sample
     @property

@@ -192,6 +192,29 @@ def test_explorer_and_widget_run_the_approximate_engine() -> None:
     assert widget._explorer.naps.algorithm == "approximate"
 
 
+def test_widget_keeps_the_engine_auto_chose_when_memory_drops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A min_cluster_size change re-selects from the tree "auto" built, even when memory is short by then
+    (it used to rebuild the whole tree with the approximate engine: a minute at 50k, and other NAPs)."""
+    from napwidget.widget import NapWidget
+
+    napwidget.clear_tree_cache()
+    x = activation_mixture(600, seed=11)
+    need = engines.required_memory_bytes(*x.shape)
+    monkeypatch.setattr(engines, "available_memory_bytes", lambda: int(need * 4))
+    widget = NapWidget.from_activations({"fc": x})
+    first = widget.explorer.naps
+    assert first.algorithm == "exact"
+    monkeypatch.setattr(engines, "available_memory_bytes", lambda: int(need * 1.2))  # "auto" now: approximate
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        widget.min_cluster_size = 12
+    assert not widget.error and widget.explorer.naps.params["min_cluster_size"] == 12
+    assert widget.explorer.naps.algorithm == "exact" and widget.explorer.naps.tree is first.tree
+    assert not [w for w in said if "approximate" in str(w.message)]
+    with pytest.warns(UserWarning, match="approximate"):  # find_naps itself decides anew on each call
+        assert napwidget.find_naps(x, min_cluster_size=12).algorithm == "approximate"
+
+
 # ------------------------------------------------------------------------------------------------ predict
 def _mixture_with_truth(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
