@@ -97,12 +97,12 @@ def test_single_linkage_tree_equals_hdbscan(d: int) -> None:
 
 def unsettled_rows_data(seed: int = 6) -> np.ndarray:
     """512-d points whose core distances few nearest-neighbour candidates cannot settle: a dense cluster far
-    from the origin, whose members are nearly equidistant (high dimension) within the float32 error bound
-    (which grows with |x|^2), so each row needs 90-220 exact distances, not its 14 candidates; beside
+    from the data's mean, whose members are nearly equidistant (high dimension) within the float32 error bound
+    (which grows with |x - mean|^2), so each row needs many exact distances, not its 14 candidates; beside
     ordinary blobs and diffuse points."""
     rng = np.random.default_rng(seed)
     d = 512
-    dense = 3.0 + rng.normal(scale=0.1, size=(320, d))
+    dense = 8.0 + rng.normal(scale=0.1, size=(320, d))
     diffuse = rng.gamma(1.0, 0.4, size=(200, d))
     blobs = activation_like(250, d, seed=seed) * 4.0
     return np.concatenate([blobs, dense, diffuse]).astype(np.float32)
