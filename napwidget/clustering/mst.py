@@ -18,8 +18,9 @@ from napwidget.clustering.distances import exact_distances
 def _round_up_f32(values: np.ndarray) -> np.ndarray:
     """Smallest float32 values >= ``values`` (float64): a float32 threshold never undercuts the exact one."""
     out = values.astype(np.float32)
-    low = out.astype(np.float64) < values
-    out[low] = np.nextafter(out[low], np.float32(np.inf))
+    low = out < values  # compared in float64
+    if low.any():
+        out[low] = np.nextafter(out[low], np.float32(np.inf))
     return out
 
 
@@ -90,7 +91,7 @@ def prim_mst(
         core_node = core[node]
         # d_ij**2 >= key_ij, and an update needs d_ij < current_j <= hi_j: the rest cannot improve.
         np.less_equal(key[node], threshold, out=mask)
-        cand = np.flatnonzero(mask)
+        cand = mask.nonzero()[0]  # (the method: Prim's runs N steps, and np.flatnonzero's wrapper costs)
         if cand.size:
             core_max = np.maximum(core[cand], core_node)
             # else max(d, cores) >= hi >= current: no update (hdbscan's early exit)
@@ -107,7 +108,7 @@ def prim_mst(
             new_hi[new_exact] = core_max[new_exact]
             cur_lo, cur_hi = lo[cand], hi[cand]
             update = new_hi < cur_lo
-            unsure = np.flatnonzero(~update & (new_lo < cur_hi))
+            unsure = (~update & (new_lo < cur_hi)).nonzero()[0]
             if unsure.size:
                 # Overlapping intervals: compare exact values (strict '<', as hdbscan).
                 fresh = unsure[~new_exact[unsure]]
@@ -128,10 +129,10 @@ def prim_mst(
             threshold[upd] = _round_up_f32(new_hi[update] ** 2)
         # Next node: the exact minimum, first index on ties. argmin(lo) is it once its value is exact, since
         # every other point's exact value is >= its lo >= that minimum (and equal lo only at larger indices).
-        new = int(np.argmin(lo))
+        new = int(lo.argmin())
         while not exact[new]:
             resolve(np.array([new]))
-            new = int(np.argmin(lo))
+            new = int(lo.argmin())
         result[step, 0] = source[new]
         result[step, 1] = new
         result[step, 2] = lo[new]
