@@ -71,6 +71,17 @@ def test_full_neighbour_lists_give_the_exact_tree_weight() -> None:
     assert np.array_equal(select_clusters(approx, 5).labels, select_clusters(exact, 5).labels)
 
 
+def test_knn_graph_of_duplicated_points_keeps_each_point_itself() -> None:
+    # Coinciding points come back from the index in any order; each row keeps its own point (first) and the
+    # copies as neighbours at distance 0, so core distances count the copies as hdbscan does.
+    x = np.random.default_rng(0).integers(0, 4, (300, 3)).astype(np.float32)
+    idx, dist = knn_graph(x, 16, BruteForceIndex(x))
+    assert np.array_equal(idx[:, 0], np.arange(300))
+    assert np.isfinite(dist).all()
+    approx = build_approximate_tree(x, min_samples=5, knn="brute")
+    np.testing.assert_array_equal(approx.core_distances, build_tree(x, min_samples=5).core_distances)
+
+
 @pytest.mark.parametrize("mcs,method", [(5, "leaf"), (15, "leaf"), (10, "eom")])
 def test_agrees_with_exact_on_an_activation_mixture(mcs: int, method: str) -> None:
     x = activation_mixture(3000, d=64)

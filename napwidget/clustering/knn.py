@@ -103,9 +103,11 @@ def pair_distances_to(x: np.ndarray, points: np.ndarray, idx: np.ndarray) -> np.
     return out
 
 
-def _sort_rows(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row by (distance, index): deterministic order whatever produced the candidates."""
-    key = np.argsort(idx, axis=1, kind="stable")  # by index first, then a stable sort by distance
+def _sort_rows(idx: np.ndarray, dist: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by (distance, index), the row's own point ``rows[i]`` first among equal distances:
+    deterministic order whatever produced the candidates."""
+    # by index first (the point itself as -1), then a stable sort by distance
+    key = np.argsort(np.where(idx == rows[:, None], -1, idx), axis=1, kind="stable")
     idx = np.take_along_axis(idx, key, axis=1)
     dist = np.take_along_axis(dist, key, axis=1)
     key = np.argsort(dist, axis=1, kind="stable")
@@ -436,8 +438,9 @@ def knn_graph(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each point's ``k`` nearest points, the point itself first: (N, k) indices and float64 distances.
 
-    Rows are sorted by (distance, index) after recomputing distances in float64; a point the index did not
-    return among its own neighbours (HNSW can miss it) is put in front.
+    Rows are sorted by (distance, index) after recomputing distances in float64, the point itself first (also
+    among duplicates of it); a point the index did not return among its own neighbours (HNSW can miss it, and
+    any index when more than ``k`` points coincide) is put in front.
 
     Example
     -------
@@ -457,8 +460,9 @@ def knn_graph(
         idx < 0, rows[:, None], idx
     )  # HNSW pads with -1 when it finds too few: harmless self-pairs
     dist = pair_distances(x, np.repeat(rows, k), idx.ravel()).reshape(n, k)
-    # Self-pairs beyond column 0 (padding) must not count as neighbours at distance 0.
-    dup_self = (idx == rows[:, None]) & (np.arange(k)[None, :] > 0)
-    dist[dup_self] = np.inf
-    idx, dist = _sort_rows(idx, dist)
+    # Self-pairs beyond the first (padding) must not count as neighbours at distance 0. The first may be in
+    # any column: the index returns a point's duplicates (distance 0) and the point itself in any order.
+    is_self = idx == rows[:, None]
+    dist[is_self & (np.cumsum(is_self, axis=1) > 1)] = np.inf
+    idx, dist = _sort_rows(idx, dist, rows)
     return idx, dist
