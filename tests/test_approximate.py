@@ -71,6 +71,73 @@ def test_full_neighbour_lists_give_the_exact_tree_weight() -> None:
     assert np.array_equal(select_clusters(approx, 5).labels, select_clusters(exact, 5).labels)
 
 
+def prim_rows(monkeypatch: pytest.MonkeyPatch, x: np.ndarray, **approx_kwargs) -> tuple:
+    """Both engines' MST rows in the order they reach single linkage (Prim order for the exact engine), and
+    both trees."""
+    from napwidget.clustering import approximate, linkage
+
+    rows: dict[str, np.ndarray] = {}
+    for name, module in (("exact", linkage), ("approximate", approximate)):
+        original = module.single_linkage
+        monkeypatch.setattr(
+            module, "single_linkage", lambda mst, o=original, n=name: rows.update({n: mst}) or o(mst)
+        )
+    exact = build_tree(x, min_samples=5)
+    approx = build_approximate_tree(x, min_samples=5, knn="brute", **approx_kwargs)
+    return rows["exact"], rows["approximate"], exact, approx
+
+
+def assert_same_tree_and_labels(exact_rows, approx_rows, exact, approx) -> None:
+    # Same rows, same order, same bits: single linkage then makes the same tied merges in the same order.
+    np.testing.assert_array_equal(approx_rows, exact_rows)
+    np.testing.assert_array_equal(approx.merges, exact.merges)
+    for mcs in (5, 10, 20):
+        np.testing.assert_array_equal(select_clusters(approx, mcs).labels, select_clusters(exact, mcs).labels)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_mst_rows_in_hdbscan_prim_order_with_tied_core_distances(monkeypatch, seed: int) -> None:
+    # Continuous data: ties come from core distances (an edge's weight is often an endpoint's core distance,
+    # 30-37 tied weights of 399 here), as on real activations. The k-NN edges hold the exact MST, so the
+    # approximate engine must produce hdbscan's rows in hdbscan's order (the Kruskal order did not: labels
+    # differed at min_cluster_size 5 for all three seeds).
+    x = np.random.default_rng(seed).normal(size=(400, 4)).astype(np.float32)
+    exact_rows, approx_rows, exact, approx = prim_rows(monkeypatch, x)
+    assert exact_rows.shape[0] - np.unique(exact_rows[:, 2]).size >= 25  # many ties
+    assert_same_tree_and_labels(exact_rows, approx_rows, exact, approx)
+
+
+def test_mst_rows_in_hdbscan_prim_order_on_a_grid_with_duplicates(monkeypatch) -> None:
+    # 300 points on 64 grid nodes: almost every weight ties (distances tie, points coincide). With every
+    # point a neighbour the k-NN graph is complete, so Prim over it must be hdbscan's Prim exactly.
+    x = np.random.default_rng(0).integers(0, 4, (300, 3)).astype(np.float32)
+    exact_rows, approx_rows, exact, approx = prim_rows(monkeypatch, x, n_neighbors=300)
+    assert exact_rows.shape[0] - np.unique(exact_rows[:, 2]).size > 250
+    assert_same_tree_and_labels(exact_rows, approx_rows, exact, approx)
+
+
+def test_mst_rows_in_hdbscan_prim_order_with_duplicated_points(monkeypatch) -> None:
+    # Every point twice (distance-0 pairs, and every distance to a point tied with its copy's), default k.
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 3, (6, 8))
+    x = (centres[rng.integers(0, 6, 300)] + rng.normal(size=(300, 8))).astype(np.float32)
+    x = np.repeat(x, 2, axis=0)[rng.permutation(600)]
+    exact_rows, approx_rows, exact, approx = prim_rows(monkeypatch, x)
+    assert exact_rows.shape[0] - np.unique(exact_rows[:, 2]).size > 250
+    assert_same_tree_and_labels(exact_rows, approx_rows, exact, approx)
+
+
+def test_knn_graph_of_duplicated_points_keeps_each_point_itself() -> None:
+    # Coinciding points come back from the index in any order; each row keeps its own point (first) and the
+    # copies as neighbours at distance 0, so core distances count the copies as hdbscan does.
+    x = np.random.default_rng(0).integers(0, 4, (300, 3)).astype(np.float32)
+    idx, dist = knn_graph(x, 16, BruteForceIndex(x))
+    assert np.array_equal(idx[:, 0], np.arange(300))
+    assert np.isfinite(dist).all()
+    approx = build_approximate_tree(x, min_samples=5, knn="brute")
+    np.testing.assert_array_equal(approx.core_distances, build_tree(x, min_samples=5).core_distances)
+
+
 @pytest.mark.parametrize("mcs,method", [(5, "leaf"), (15, "leaf"), (10, "eom")])
 def test_agrees_with_exact_on_an_activation_mixture(mcs: int, method: str) -> None:
     x = activation_mixture(3000, d=64)

@@ -4,15 +4,17 @@ Memory is O(N * D + N * k) instead of the exact engine's N x N matrix, so a mill
 laptop-class machine. Stages (one module each): k nearest neighbours (:mod:`~napwidget.clustering.knn`:
 blocked brute force, exact, or an IVF index beyond :data:`~napwidget.clustering.knn.BRUTE_FORCE_MAX` points),
 core distances (the ``min_samples``-th neighbour, as hdbscan), the minimum spanning tree of mutual
-reachability over the k-NN edges with its components joined by their cheapest edges
-(:mod:`~napwidget.clustering.knn_mst`), then the exact engine's union-find merges. The result is a
+reachability over the k-NN edges with its components joined by their cheapest edges, grown in hdbscan's Prim
+order so that tied weights merge in the exact engine's order (:mod:`~napwidget.clustering.knn_mst`), then the
+exact engine's union-find merges. The result is a
 :class:`SingleLinkageTree`, so condensing, selection (milliseconds per ``min_cluster_size``), persistence
 diagrams and everything downstream are shared with the exact engine.
 
 Where it differs from exact HDBSCAN: core distances are exact with the brute-force index (up to the IVF
 index's recall otherwise), and the tree uses only k-NN edges plus the joining edges; an MST edge of the
-complete graph that is not among them is replaced by the cheapest path through them. At NAP settings the
-labels agree with the exact engine at ARI >= 0.95 (benchmarks/README.md).
+complete graph that is not among them is replaced by the cheapest path through them. Where the exact tree
+uses only those edges (with exact neighbours: all of it on 30k ResNet activations), the tree and the labels
+are the exact engine's, bit for bit (benchmarks/README.md).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ KNN_METHODS = ("auto", "brute", "ivf", "hnsw")
 # Scratch memory for one block of the query x data distance matrix (float32).
 _BLOCK_BYTES = 256 * 2**20
 _PAIR_CHUNK = 1 << 16
+# Pairs per chunk of pair_distances' sequential sums (fastest measured at D = 512: 1024 to 4096).
+_SEQ_CHUNK = 1 << 10
 
 
 def torch_device() -> torch.device:
@@ -70,17 +72,24 @@ def faiss_available() -> bool:
 def pair_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Euclidean distances of pairs ``(rows[p], cols[p])`` in float64, in chunks (memory O(chunk * D)).
 
+    The squares are added feature after feature, as :func:`napwidget.clustering.distances.exact_distances`
+    (and hdbscan) do, so the values are bitwise the exact engine's: its core distances and edge weights,
+    and hence its ties (a pairwise sum such as ``einsum`` differs in the last bits; measured 1.5x faster).
+
     Example
     -------
     >>> pair_distances(np.array([[0.0, 0.0], [3.0, 4.0]], np.float32), np.array([0]), np.array([1])).tolist()
     [5.0]
     """
     out = np.empty(rows.shape[0])
-    for start in range(0, rows.shape[0], _PAIR_CHUNK):
-        stop = start + _PAIR_CHUNK
-        diff = x[rows[start:stop]].astype(np.float64)
-        diff -= x[cols[start:stop]]
-        out[start:stop] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    for start in range(0, rows.shape[0], _SEQ_CHUNK):
+        stop = start + _SEQ_CHUNK
+        # (D, chunk) view of a (chunk, D) buffer: accumulating along axis 0 adds each pair's squares in order
+        diff = x[rows[start:stop]].T.astype(np.float64)
+        diff -= x[cols[start:stop]].T
+        diff *= diff
+        np.add.accumulate(diff, axis=0, out=diff)
+        out[start:stop] = np.sqrt(diff[-1])
     return out
 
 
@@ -103,9 +112,11 @@ def pair_distances_to(x: np.ndarray, points: np.ndarray, idx: np.ndarray) -> np.
     return out
 
 
-def _sort_rows(idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort each row by (distance, index): deterministic order whatever produced the candidates."""
-    key = np.argsort(idx, axis=1, kind="stable")  # by index first, then a stable sort by distance
+def _sort_rows(idx: np.ndarray, dist: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by (distance, index), the row's own point ``rows[i]`` first among equal distances:
+    deterministic order whatever produced the candidates."""
+    # by index first (the point itself as -1), then a stable sort by distance
+    key = np.argsort(np.where(idx == rows[:, None], -1, idx), axis=1, kind="stable")
     idx = np.take_along_axis(idx, key, axis=1)
     dist = np.take_along_axis(dist, key, axis=1)
     key = np.argsort(dist, axis=1, kind="stable")
@@ -436,8 +447,9 @@ def knn_graph(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each point's ``k`` nearest points, the point itself first: (N, k) indices and float64 distances.
 
-    Rows are sorted by (distance, index) after recomputing distances in float64; a point the index did not
-    return among its own neighbours (HNSW can miss it) is put in front.
+    Rows are sorted by (distance, index) after recomputing distances in float64, the point itself first (also
+    among duplicates of it); a point the index did not return among its own neighbours (HNSW can miss it, and
+    any index when more than ``k`` points coincide) is put in front.
 
     Example
     -------
@@ -457,8 +469,9 @@ def knn_graph(
         idx < 0, rows[:, None], idx
     )  # HNSW pads with -1 when it finds too few: harmless self-pairs
     dist = pair_distances(x, np.repeat(rows, k), idx.ravel()).reshape(n, k)
-    # Self-pairs beyond column 0 (padding) must not count as neighbours at distance 0.
-    dup_self = (idx == rows[:, None]) & (np.arange(k)[None, :] > 0)
-    dist[dup_self] = np.inf
-    idx, dist = _sort_rows(idx, dist)
+    # Self-pairs beyond the first (padding) must not count as neighbours at distance 0. The first may be in
+    # any column: the index returns a point's duplicates (distance 0) and the point itself in any order.
+    is_self = idx == rows[:, None]
+    dist[is_self & (np.cumsum(is_self, axis=1) > 1)] = np.inf
+    idx, dist = _sort_rows(idx, dist, rows)
     return idx, dist
