@@ -85,9 +85,9 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
         gone = true; // no comm to send on
       }
     }
-    if (!params.length || !local.canReselect()) return;
+    if (!params.length) return;
     if (disconnected()) {
-      goLocal();
+      if (local.canReselect()) goLocal();
       return;
     }
     // a new layer / min_samples / normalisation means a new tree: only the kernel can answer, however long it takes
@@ -97,7 +97,8 @@ export function withKernelless(model, el, { timeoutMs = 5000 } = {}) {
     timer = setTimeout(() => {
       timer = null;
       // silence (not even `busy`) and the change still unanswered: no kernel is listening
-      if (!heard && changed(RESELECT_PARAMS).length) goLocal();
+      // (the tree is decoded only now: 20-45 ms at 50k inputs that a live kernel never needs)
+      if (!heard && changed(RESELECT_PARAMS).length && local.canReselect()) goLocal();
     }, timeoutMs);
   }
 
