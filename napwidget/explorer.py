@@ -17,8 +17,6 @@ Example
 
 from __future__ import annotations
 
-import copy
-import functools
 import math
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -613,8 +611,8 @@ class Explorer:
         size vs persistence, coloured by dominant label. Params ``napsel`` (selected ids) and ``napHover``
         are set by the front end; ``brush`` is an interval selection.
 
-        Altair validates every spec against the Vega-Lite schema (~0.8 s); the chart's structure only depends
-        on which columns exist, so a template is built once and filled with each result's data.
+        The chart's structure only depends on which columns exist: a template (built with Altair by the
+        developers, shipped as JSON: :mod:`napwidget.views.chart_templates`) is filled with each result.
         """
         rows = self.nap_rows() if rows is None else rows
         has_labels = self.label_codes is not None
@@ -629,7 +627,9 @@ class Explorer:
             }
             for r in rows
         ]
-        spec = copy.deepcopy(_scatter_template(has_labels, self.pred_codes is not None, width, height))
+        from napwidget.views.chart_templates import scatter_template  # (no Altair: shipped as JSON)
+
+        spec = scatter_template(has_labels, self.pred_codes is not None, width, height)
         if len(rows) > 60:  # hundreds of labels would hide the points: the text layer goes
             spec["layer"] = spec["layer"][:1]
         spec.pop("datasets", None)
@@ -721,78 +721,3 @@ class Explorer:
             "q3": [_r(v) for v in q3],
         }
         return out
-
-
-@functools.lru_cache(maxsize=16)
-def _scatter_template(has_labels: bool, has_predictions: bool, width: int, height: int) -> dict:
-    """The scatter's Vega-Lite structure (Altair, validated once): the points, then their NAP ids as text;
-    data and scales are filled in per result. One template serves every NAP count (a result with many NAPs
-    drops the text layer), so crossing that count never compiles a second one in an update (~0.3 s)."""
-    import altair as alt
-
-    napsel = alt.param(name="napsel", value=[])
-    hover = alt.param(name="napHover", value=-1)
-    napfilt = alt.param(name="napfilt", value=[])  # NAPs with inputs passing the filters ([] = no filter)
-    passes = "(length(napfilt) == 0 || indexof(napfilt, datum.nap) >= 0)"
-    brush = alt.selection_interval(name="brush", encodings=["x", "y"], clear="dblclick", empty=False)
-    is_sel = "indexof(napsel, datum.nap) >= 0"
-    any_sel = "length(napsel) > 0"
-    if has_labels:
-        # legend drawn in HTML by the front end: clickable, and the only SVG symbols are the NAPs
-        color = alt.Color(
-            "dominant:N",
-            title="dominant label",
-            scale=alt.Scale(domain=["a"], range=["#000000"]),
-            legend=None,
-        )
-    else:
-        color = alt.value(NO_LABEL_COLOR)
-    tooltip = [
-        alt.Tooltip("nap:Q", title="NAP"),
-        alt.Tooltip("size:Q", title="members"),
-        alt.Tooltip("persistence:Q", title="persistence", format=".3f"),
-    ]
-    if has_labels:
-        tooltip += [
-            alt.Tooltip("dominant:N", title="dominant label"),
-            alt.Tooltip("purity:Q", title="purity", format=".0%"),
-        ]
-        if has_predictions:
-            tooltip.append(alt.Tooltip("accuracy:Q", title="accuracy", format=".0%"))
-    base = alt.Chart(alt.Data(values=[{"nap": 0, "size": 1, "persistence": 0.0}])).encode(
-        x=alt.X(
-            "size:Q", title="members (log scale)", scale=alt.Scale(type="log", domain=[1, 2], nice=False)
-        ),
-        y=alt.Y("persistence:Q", title="persistence", scale=alt.Scale(zero=False, nice=True)),
-    )
-    lit = f"{is_sel} || datum.nap == napHover"
-    points = (
-        base.mark_point(filled=True, size=110)
-        .encode(
-            color=color,
-            tooltip=tooltip,
-            opacity=alt.condition(f"({lit} || !({any_sel})) && {passes}", alt.value(0.95), alt.value(0.28)),
-            # currentColor = the theme's text colour (set by the front end's CSS): visible on light and dark
-            stroke=alt.value("currentColor"),
-            strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.25)),
-            strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
-        )
-        .add_params(napsel, hover, brush, napfilt)
-    )
-    text = base.mark_text(align="left", dx=7, dy=-6, fontSize=10).encode(
-        text=alt.Text("nap:Q"),
-        opacity=alt.condition(f"({is_sel} || !({any_sel})) && {passes}", alt.value(0.85), alt.value(0.3)),
-    )
-    layers = [points, text]
-    chart = (
-        alt.layer(*layers)
-        .properties(width=width, height=height)
-        .configure_view(stroke=None)
-        .configure(background="transparent")
-        .configure_axis(
-            grid=True, gridOpacity=0.35, labelFontSize=10, titleFontSize=11, titleFontWeight="normal"
-        )
-    )
-    spec = chart.to_dict()
-    spec.pop("$schema", None)  # no URLs in the state (offline; save_html)
-    return spec

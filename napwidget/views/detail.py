@@ -27,7 +27,6 @@ Example
 
 from __future__ import annotations
 
-import functools
 import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -243,129 +242,9 @@ def nap_detail_view(explorer: Any, bins: int = PROB_BINS) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------- chart specs
 def chart_specs() -> dict[str, dict]:
     """The Vega-Lite templates of the detail charts (named data sources filled in by the front end)."""
-    return {"stats": _stats_template(), "hist": _hist_template(), "bars": _bars_template()}
+    from napwidget.views.chart_templates import template
 
-
-def _finish(chart: Any) -> dict:
-    spec = (
-        chart.configure_view(strokeWidth=0)
-        .configure(background="transparent")
-        .configure_axis(
-            grid=True, gridOpacity=0.3, labelFontSize=10, titleFontSize=11, titleFontWeight="normal"
-        )
-        .to_dict()
-    )
-    spec.pop("$schema", None)  # no URLs in the state (offline; save_html)
-    spec.pop("datasets", None)
-    return spec
-
-
-@functools.lru_cache(maxsize=1)
-def _stats_template() -> dict:
-    """Per unit: whisker rule, IQR bar, mean dot (median in the tooltip); one colour per NAP (``color``
-    field).
-
-    Data ``stats``: rows ``{unit, nap, color, min, q1, median, mean, q3, max, iqr, lower_whisker,
-    upper_whisker}``.
-    """
-    import altair as alt
-
-    data = alt.Data(name="stats")
-    x = alt.X(
-        "unit:O",
-        title="unit",
-        sort=None,
-        axis=alt.Axis(labelOverlap="greedy", labelAngle=0, labelFontSize=9, ticks=False, grid=False),
-    )
-    off = alt.XOffset("nap:N", sort=None)
-    color = alt.Color("color:N", scale=None)
-    tip = [
-        alt.Tooltip("nap:N", title="NAP"),
-        alt.Tooltip("unit:O", title="unit"),
-        alt.Tooltip("mean:Q", format=".4f"),
-        alt.Tooltip("median:Q", format=".4f"),
-        alt.Tooltip("q1:Q", title="q1", format=".4f"),
-        alt.Tooltip("q3:Q", title="q3", format=".4f"),
-        alt.Tooltip("iqr:Q", title="IQR", format=".4f"),
-        alt.Tooltip("lower_whisker:Q", title="lower whisker", format=".4f"),
-        alt.Tooltip("upper_whisker:Q", title="upper whisker", format=".4f"),
-        alt.Tooltip("min:Q", format=".4f"),
-        alt.Tooltip("max:Q", format=".4f"),
-    ]
-    base = alt.Chart(data).encode(x=x, xOffset=off, color=color, tooltip=tip)
-    y = alt.Y("lower_whisker:Q", title="normalised activation", scale=alt.Scale(zero=True, nice=True))
-    whisker = base.mark_rule(strokeWidth=1, opacity=0.75).encode(y=y, y2="upper_whisker:Q")
-    box = base.mark_bar(opacity=0.38, width={"band": 0.7}).encode(y=alt.Y("q1:Q"), y2="q3:Q")
-    mean = base.mark_point(filled=True, size=30, opacity=1, shape="circle").encode(y="mean:Q")
-    return _finish(alt.layer(whisker, box, mean).properties(width=600, height=190))
-
-
-@functools.lru_cache(maxsize=1)
-def _hist_template() -> dict:
-    """Membership probability histogram; data ``hist``: ``{bin0, bin1, count, nap, color}`` (stacked per
-    NAP)."""
-    import altair as alt
-
-    chart = (
-        alt.Chart(alt.Data(name="hist"))
-        .mark_bar(binSpacing=1)
-        .encode(
-            x=alt.X(
-                "bin0:Q",
-                title="membership probability",
-                scale=alt.Scale(domain=[0, 1], nice=False),
-                bin="binned",
-            ),
-            x2="bin1:Q",
-            y=alt.Y("count:Q", title="inputs", stack="zero"),
-            color=alt.Color("color:N", scale=None),
-            order=alt.Order("pos:Q"),
-            tooltip=[
-                alt.Tooltip("nap:N", title="NAP"),
-                alt.Tooltip("bin0:Q", title="from", format=".2f"),
-                alt.Tooltip("bin1:Q", title="to", format=".2f"),
-                alt.Tooltip("count:Q", title="inputs"),
-            ],
-        )
-        .properties(width=260, height=110)
-    )
-    return _finish(chart)
-
-
-@functools.lru_cache(maxsize=1)
-def _bars_template() -> dict:
-    """Label (or prediction) counts; data ``bars``: ``{cls, code, count, nap, color, pos, active, dim}``.
-
-    A click on a bar toggles a filter of its class (``datum.code``); active filters are outlined, the other
-    classes dimmed.
-    """
-    import altair as alt
-
-    chart = (
-        alt.Chart(alt.Data(name="bars"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            x=alt.X(
-                "cls:N",
-                title=None,
-                sort=alt.EncodingSortField(field="rank", op="min", order="ascending"),
-                axis=alt.Axis(labelAngle=-35, labelLimit=90, labelOverlap=False, grid=False),
-            ),
-            y=alt.Y("count:Q", title="inputs", stack="zero"),
-            color=alt.Color("color:N", scale=None),
-            order=alt.Order("pos:Q"),
-            opacity=alt.condition("datum.dim", alt.value(0.28), alt.value(0.92)),
-            stroke=alt.condition("datum.active", alt.value("currentColor"), alt.value(None)),
-            strokeWidth=alt.condition("datum.active", alt.value(1.6), alt.value(0)),
-            tooltip=[
-                alt.Tooltip("cls:N", title="class"),
-                alt.Tooltip("nap:N", title="NAP"),
-                alt.Tooltip("count:Q", title="inputs"),
-            ],
-        )
-        .properties(width=260, height=120)
-    )
-    return _finish(chart)
+    return {name: template(name) for name in ("stats", "hist", "bars")}
 
 
 # ------------------------------------------------------------------------------------------- widget mixin
