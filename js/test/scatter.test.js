@@ -70,10 +70,14 @@ describe("Vega-Lite parts", () => {
     expect(b.values.map((d) => d.size)).toEqual([5, 8, 40]);
     expect(b.lits).toContainEqual(["x", "domain", [4, 50]]);
     expect(b.lits).toContainEqual(["color", "range", COLORS]);
-    // another tooltip title, the text layer gone, or hundreds of points (canvas): another shape
+    // another tooltip title or the text layer gone: another shape
     expect(vlParts(stateOf([10, 20, 30], { tooltipTitle: "id" }).view.scatter).key).not.toBe(a.key);
     expect(vlParts(stateOf([10, 20, 30], { text: false }).view.scatter).key).not.toBe(a.key);
-    expect(vlParts(stateOf(Array(200).fill(6), { text: true }).view.scatter).key).not.toBe(vlParts(stateOf(Array(20).fill(6)).view.scatter).key);
+    // hundreds of points (canvas) are the same shape: the view switches its renderer in place
+    expect(vlParts(stateOf(Array(200).fill(6), { text: true }).view.scatter).key).toBe(vlParts(stateOf(Array(20).fill(6)).view.scatter).key);
+    const lift = liftOf(a, prepare(structuredClone(stateOf([10, 20, 30]).view.scatter)));
+    expect(liftValues(lift, vlParts(stateOf(Array(200).fill(6), { text: true }).view.scatter)).renderer).toBe("canvas");
+    expect(liftValues(lift, vlParts(stateOf([5, 6]).view.scatter)).renderer).toBe("svg");
   });
 
   it("maps the parts onto the compiled view, and gives the compiler's values for another result", () => {

@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 CELLS = [
-    # 0: a widget over two layers; "many" holds ~250 tight blobs (hundreds of NAPs at the defaults)
+    # 0: a widget over three layers; "many" holds 250 tight blobs (hundreds of NAPs at the defaults)
     """\
 import json
 import numpy as np
@@ -27,9 +27,10 @@ def blobs(k, per, dim, spread, seed):
     return np.maximum(np.concatenate([c + r.normal(scale=spread, size=(per, dim)) for c in centers]), 0)
 many = blobs(250, 10, 24, 0.04, 1).astype("float32")
 few = blobs(25, 100, 24, 0.3, 2).astype("float32")
+mid = blobs(125, 20, 24, 0.04, 3).astype("float32")  # 125 NAPs: an SVG scatter without the NAP ids layer
 y = np.arange(len(many)) // 10 % 10
 imgs = (rng.uniform(size=(len(many), 1, 6, 6)) * 0.5 + (y / 10.0)[:, None, None, None]).astype("float32")
-w = NapWidget.from_activations({"few": few, "many": many}, images=imgs, labels=y, layer="many")
+w = NapWidget.from_activations({"few": few, "many": many, "mid": mid}, images=imgs, labels=y, layer="many")
 w""",
     # 1: the kernel's state
     """\
@@ -150,6 +151,29 @@ def test_update_from_the_ui_redraws_every_view(nb):
     inp.press("Enter")
     got = expect_shows(nb, nb.state(1))
     assert got["dom"] <= 3000, got["dom"]
+
+
+def test_scatter_switches_its_renderer_in_place(nb):
+    """250 NAPs (canvas) -> 125 (SVG, same chart shape) -> 250: the same vega view, no new embed."""
+    r = root(nb)
+    layer = r.locator("[data-testid=layer-select]")
+    box = r.locator("[data-testid=scatter]")
+    for name, renderer in (("many", "canvas"), ("mid", "svg"), ("many", "canvas")):
+        if layer.input_value() != name:
+            layer.select_option(name)
+        for _ in range(120):
+            st = nb.state(1)
+            if st["layer"] == name and not st["busy"]:
+                break
+            nb.page.wait_for_timeout(250)
+        expect_shows(nb, st)
+        expect(box).to_have_attribute("data-renderer", renderer)
+        marks = box.evaluate("b => b.querySelectorAll('.mark-symbol path').length")
+        assert marks == (st["n_naps"] if renderer == "svg" else 0), (name, marks)
+        if name == "many" and box.evaluate("b => b.napwView.__napwMark === undefined"):
+            box.evaluate("b => { b.napwView.__napwMark = 1; }")  # tag the view on screen
+        else:
+            assert box.evaluate("b => b.napwView.__napwMark") == 1, f"a new vega view for layer {name}"
 
 
 @pytest.mark.parametrize("run", range(int(os.environ.get("NAPW_RAPID_REPEAT", "1"))))
