@@ -16,9 +16,11 @@ Messages (front end -> kernel, each answered with the same ``type`` and ``req``)
 
 from __future__ import annotations
 
+import gc
 import threading
 import traceback
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -367,7 +369,7 @@ class NapWidget(
             super()._handle_msg(msg)
 
     def _on_params(self, change: Any) -> None:
-        with self._lock:
+        with self._lock, _cyclic_gc_after():
             self._recompute()
 
     def _recompute(self) -> None:
@@ -450,3 +452,22 @@ def _layer_info(model: Any, acts: Any) -> dict[str, dict[str, Any]]:
             "shape": list(shape) if shape else None,
         }
     return out
+
+
+@contextmanager
+def _cyclic_gc_after():
+    """Hold the cyclic garbage collector during one parameter change; it runs after the answer is sent.
+
+    Why: an update with ~1,700 NAPs builds thousands of small containers (per-NAP rows and counts), which
+    triggers a full collection of the whole kernel's heap in the middle of the handler: 0.12 s of a 0.38 s
+    handler at 50k inputs (measured with ``gc.callbacks``). Reference counting still frees everything acyclic
+    at once; the cycles wait until the next allocation after the handler. The collector is left off if the
+    user had turned it off.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
