@@ -90,6 +90,32 @@ def write(path: Path = SHIPPED) -> Path:
 
 
 # ------------------------------------------------------------------------------------------- builders
+def nap_color(alt: Any, has_labels: bool) -> Any:
+    """A NAP point's colour: its dominant label (domain and range filled in per result), else one colour.
+
+    The legend is drawn in HTML by the front end (clickable, and the only SVG symbols are the NAPs).
+    """
+    if not has_labels:
+        return alt.value(NO_LABEL_COLOR)
+    return alt.Color(
+        "dominant:N", title="dominant label", scale=alt.Scale(domain=["a"], range=["#000000"]), legend=None
+    )
+
+
+def highlight(alt: Any, lit: str, shown: str, stroke_dim: float) -> dict[str, Any]:
+    """Encodings of NAP points that the selection and hover light up (``lit``) or dim (not ``shown``).
+
+    The outline is ``currentColor``, the theme's text colour (set by the front end's CSS): visible on light
+    and dark themes. Shared by the scatter and the persistence diagram (views/topology.py).
+    """
+    return {
+        "opacity": alt.condition(shown, alt.value(0.95), alt.value(0.28)),
+        "stroke": alt.value("currentColor"),
+        "strokeOpacity": alt.condition(lit, alt.value(1.0), alt.value(stroke_dim)),
+        "strokeWidth": alt.condition(lit, alt.value(2.2), alt.value(0.6)),
+    }
+
+
 def _build_scatter(has_labels: bool, has_predictions: bool) -> dict:
     """The scatter's Vega-Lite structure: the points, then their NAP ids as text; data and scales are filled
     in per result (:meth:`napwidget.explorer.Explorer.scatter_spec`). One template serves every NAP count (a
@@ -104,16 +130,7 @@ def _build_scatter(has_labels: bool, has_predictions: bool) -> dict:
     brush = alt.selection_interval(name="brush", encodings=["x", "y"], clear="dblclick", empty=False)
     is_sel = "indexof(napsel, datum.nap) >= 0"
     any_sel = "length(napsel) > 0"
-    if has_labels:
-        # legend drawn in HTML by the front end: clickable, and the only SVG symbols are the NAPs
-        color = alt.Color(
-            "dominant:N",
-            title="dominant label",
-            scale=alt.Scale(domain=["a"], range=["#000000"]),
-            legend=None,
-        )
-    else:
-        color = alt.value(NO_LABEL_COLOR)
+    color = nap_color(alt, has_labels)
     tooltip = [
         alt.Tooltip("nap:Q", title="NAP"),
         alt.Tooltip("size:Q", title="members"),
@@ -138,11 +155,7 @@ def _build_scatter(has_labels: bool, has_predictions: bool) -> dict:
         .encode(
             color=color,
             tooltip=tooltip,
-            opacity=alt.condition(f"({lit} || !({any_sel})) && {passes}", alt.value(0.95), alt.value(0.28)),
-            # currentColor = the theme's text colour (set by the front end's CSS): visible on light and dark
-            stroke=alt.value("currentColor"),
-            strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.25)),
-            strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
+            **highlight(alt, lit, f"({lit} || !({any_sel})) && {passes}", stroke_dim=0.25),
         )
         .add_params(napsel, hover, brush, napfilt)
     )

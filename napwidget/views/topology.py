@@ -392,6 +392,8 @@ def _diagram_template(has_labels: bool, with_text: bool) -> dict:
     later."""
     import altair as alt
 
+    from napwidget.views.chart_templates import highlight, nap_color
+
     napsel = alt.param(name="napsel", value=[])
     hover = alt.param(name="napHover", value=-1)
     is_sel = "indexof(napsel, datum.nap) >= 0"
@@ -438,16 +440,7 @@ def _diagram_template(has_labels: bool, with_text: bool) -> dict:
             ],
         )
     )
-    color = (
-        alt.Color(
-            "dominant:N",
-            title="dominant label",
-            scale=alt.Scale(domain=["a"], range=["#000000"]),
-            legend=None,
-        )
-        if has_labels
-        else alt.value("#0072B2")
-    )
+    color = nap_color(alt, has_labels)
     tooltip = [
         alt.Tooltip("nap:Q", title="NAP"),
         alt.Tooltip("size:Q", title="members"),
@@ -466,10 +459,7 @@ def _diagram_template(has_labels: bool, with_text: bool) -> dict:
             shape=shape,
             color=color,
             tooltip=tooltip,
-            opacity=alt.condition(f"{lit} || !({any_sel})", alt.value(0.95), alt.value(0.28)),
-            stroke=alt.value("currentColor"),
-            strokeOpacity=alt.condition(lit, alt.value(1.0), alt.value(0.3)),
-            strokeWidth=alt.condition(lit, alt.value(2.2), alt.value(0.6)),
+            **highlight(alt, lit, f"{lit} || !({any_sel})", stroke_dim=0.3),
         )
         .add_params(napsel, hover)
     )
