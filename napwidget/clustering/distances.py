@@ -114,6 +114,26 @@ def centred_float32(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def bound_terms(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """What every bound GEMM needs: the centred float32 data, the squared norms shifted down by the error
+    bound, and the per-point half-widths (float64) of the bound interval.
+
+    ``key_ij = shifted_i + shifted_j - 2 x_i.x_j`` (``key = sq_i + sq_j - 2 x_i.x_j - c (sq_i + sq_j)``: the
+    bound folded into the norms, so one ``addmm`` gives it) is a lower bound of ``d_ij^2``, and
+    ``key_ij + width_i + width_j`` an upper bound, with ``width = 2 c |x - mean|^2``.
+
+    Example
+    -------
+    >>> xt, shifted, width = bound_terms(np.array([[0.0], [2.0]]))
+    >>> xt.tolist(), bool((shifted <= 1.0).all()), bool((width > 0).all())
+    ([[-1.0], [1.0]], True, True)
+    """
+    c = error_slope(x.shape[1])
+    xt = centred_float32(x)
+    sq = (xt * xt).sum(dim=1)
+    return xt, sq * np.float32(1.0 - c), 2.0 * c * sq.numpy().astype(np.float64) * (1.0 + 1e-6)
+
+
 def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Float32 lower bounds of all squared distances, and each row's ``n_candidates`` smallest.
 
@@ -138,11 +158,8 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
     >>> bool((key <= np.array([[0, 2, 2], [2, 0, 2], [2, 2, 0]])).all()), cand[:, 0].tolist()
     (True, [0, 1, 2])
     """
-    n, d = x.shape
-    xt = centred_float32(x)
-    sq = (xt * xt).sum(dim=1)
-    # key = sq_i + sq_j - 2 x_i.x_j - c (sq_i + sq_j): fold the bound into the norms so one addmm does it all.
-    shifted = sq * np.float32(1.0 - error_slope(d))
+    n = x.shape[0]
+    xt, shifted, width = bound_terms(x)
     key = prefaulted_empty((n, n), np.float32)
     key_t = torch.from_numpy(key)
     candidates = np.empty((n, n_candidates), dtype=np.int64)
@@ -162,7 +179,6 @@ def lower_bound_matrix(x: np.ndarray, n_candidates: int) -> tuple[np.ndarray, np
         candidates[start:stop] = torch.topk(
             key_t[start:stop], n_candidates, dim=1, largest=False, sorted=True
         )[1].numpy()
-    width = 2.0 * error_slope(d) * sq.numpy().astype(np.float64) * (1.0 + 1e-6)
     return key, candidates, width
 
 
@@ -193,7 +209,7 @@ def exact_distances(x64: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -
         diff *= diff
         np.cumsum(diff, axis=1, out=diff)
         return np.sqrt(diff[:, -1])
-    return np.sqrt(_blocked_squared_distances(x64, rows, cols))
+    return np.sqrt(squared_distances(x64, rows, cols))
 
 
 # Pairs per block of exact distances: two (block, D) float64 buffers stay in cache and are reused. One big
@@ -202,22 +218,32 @@ def exact_distances(x64: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -
 _PAIR_BLOCK = 128
 
 
-def _blocked_squared_distances(x64: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -> np.ndarray:
-    """Sequentially summed squared distances of many pairs, block by block (see :func:`exact_distances`)."""
+def squared_distances(x: np.ndarray, rows: np.ndarray | int, cols: np.ndarray) -> np.ndarray:
+    """Squared distances of pairs ``(rows[p], cols[p])``, each summed feature after feature in float64.
+
+    The values of :func:`exact_distances` (squared), for float64 or float32 ``x`` (converted a block at a
+    time, never as a whole): the exact engine and the approximate one's k-NN distances share them, so their
+    core distances and edge weights, and hence their ties, are bitwise the same.
+
+    Example
+    -------
+    >>> squared_distances(np.array([[0.0, 0.0], [3.0, 4.0]], np.float32), np.array([0]), np.array([1]))
+    array([25.])
+    """
     total = np.empty(cols.size)
     width = min(_PAIR_BLOCK, cols.size)
-    diff_buf = np.empty((width, x64.shape[1]))
+    diff_buf = np.empty((width, x.shape[1]))
     other_buf = np.empty_like(diff_buf)
     for start in range(0, cols.size, _PAIR_BLOCK):
         stop = min(cols.size, start + _PAIR_BLOCK)
         diff = diff_buf[: stop - start]
-        np.take(x64, cols[start:stop], axis=0, out=diff)
+        diff[...] = x[cols[start:stop]]
         if isinstance(rows, np.ndarray):
             other = other_buf[: stop - start]
-            np.take(x64, rows[start:stop], axis=0, out=other)
+            other[...] = x[rows[start:stop]]
             diff -= other
         else:
-            diff -= x64[rows : rows + 1]
+            diff -= x[rows : rows + 1]
         diff *= diff
         np.cumsum(diff, axis=1, out=diff)  # sequential along the features, as hdbscan sums
         total[start:stop] = diff[:, -1]

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from napwidget.clustering.distances import squared_distances
+
 log = logging.getLogger("napwidget")
 
 # Above this many points "auto" uses the IVF index. Brute force grows as N^2; below this, exact neighbours
@@ -29,8 +31,6 @@ KNN_METHODS = ("auto", "brute", "ivf", "hnsw")
 # Scratch memory for one block of the query x data distance matrix (float32).
 _BLOCK_BYTES = 256 * 2**20
 _PAIR_CHUNK = 1 << 16
-# Pairs per chunk of pair_distances' sequential sums (fastest measured at D = 512: 1024 to 4096).
-_SEQ_CHUNK = 1 << 10
 
 
 def torch_device() -> torch.device:
@@ -70,27 +70,18 @@ def faiss_available() -> bool:
 
 
 def pair_distances(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Euclidean distances of pairs ``(rows[p], cols[p])`` in float64, in chunks (memory O(chunk * D)).
+    """Euclidean distances of pairs ``(rows[p], cols[p])`` in float64, in blocks (memory O(block * D)).
 
-    The squares are added feature after feature, as :func:`napwidget.clustering.distances.exact_distances`
-    (and hdbscan) do, so the values are bitwise the exact engine's: its core distances and edge weights,
-    and hence its ties (a pairwise sum such as ``einsum`` differs in the last bits; measured 1.5x faster).
+    The exact engine's own sums (:func:`napwidget.clustering.distances.squared_distances`, feature after
+    feature as hdbscan adds them), so its core distances and edge weights, and hence its ties, are bitwise the
+    same (a pairwise sum such as ``einsum`` differs in the last bits; measured 1.5x faster).
 
     Example
     -------
     >>> pair_distances(np.array([[0.0, 0.0], [3.0, 4.0]], np.float32), np.array([0]), np.array([1])).tolist()
     [5.0]
     """
-    out = np.empty(rows.shape[0])
-    for start in range(0, rows.shape[0], _SEQ_CHUNK):
-        stop = start + _SEQ_CHUNK
-        # (D, chunk) view of a (chunk, D) buffer: accumulating along axis 0 adds each pair's squares in order
-        diff = x[rows[start:stop]].T.astype(np.float64)
-        diff -= x[cols[start:stop]].T
-        diff *= diff
-        np.add.accumulate(diff, axis=0, out=diff)
-        out[start:stop] = np.sqrt(diff[-1])
-    return out
+    return np.sqrt(squared_distances(x, rows, cols))
 
 
 def pair_distances_to(x: np.ndarray, points: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from napwidget.clustering.distances import centred_float32, core_distances, error_slope
+from napwidget.clustering.distances import bound_terms, core_distances
 
 _BLOCK_BYTES = 256 * 2**20
 
@@ -35,12 +35,9 @@ class LazyKey:
     """
 
     def __init__(self, x: np.ndarray, n_candidates: int) -> None:
-        n, d = x.shape
+        n = x.shape[0]
         self.shape = (n, n)
-        self.xt = centred_float32(x)  # tighter bounds, as in the dense matrix
-        sq = (self.xt * self.xt).sum(dim=1)
-        self.shifted = sq * np.float32(1.0 - error_slope(d))
-        self.width = 2.0 * error_slope(d) * sq.numpy().astype(np.float64) * (1.0 + 1e-6)
+        self.xt, self.shifted, self.width = bound_terms(x)  # the dense matrix's bounds, a row at a time
         self._row_of, self._row = -1, None
         self.candidates, self.candidate_keys = self._candidates(n_candidates)
 
