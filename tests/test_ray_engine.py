@@ -96,29 +96,25 @@ def test_ray_engine_equals_local_extraction(local_ray, tmp_path):
     y = torch.arange(60) % 3
     ds = torch.utils.data.TensorDataset(x, y)
     local = extract(model, ds, ["1", "3", "6"], batch_size=8, store=tmp_path / "local.zarr")
-    on_ray = extract(
-        model,
-        ds,
-        ["1", "3", "6"],
-        batch_size=8,
-        store=tmp_path / "ray.zarr",
-        engine="ray",
-        engine_options={"threads": 1},
-    )
+
+    def on_ray_with(name: str, **options):
+        return extract(
+            model,
+            ds,
+            ["1", "3", "6"],
+            batch_size=8,
+            store=tmp_path / name,
+            engine="ray",
+            engine_options={"threads": 1, **options},
+        )
+
+    on_ray = on_ray_with("ray.zarr")
     for name in ["1", "3", "6"]:
         np.testing.assert_allclose(on_ray[name], local[name], rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(on_ray.outputs, local.outputs, rtol=1e-6, atol=1e-7)
     np.testing.assert_array_equal(on_ray.targets, y.numpy())
     # 8 chunks in tasks of 3 (the last one short): each chunk lands in its own place
-    grouped = extract(
-        model,
-        ds,
-        ["1", "3", "6"],
-        batch_size=8,
-        store=tmp_path / "grouped.zarr",
-        engine="ray",
-        engine_options={"threads": 1, "chunks_per_task": 3},
-    )
+    grouped = on_ray_with("grouped.zarr", chunks_per_task=3)
     for name in ["1", "3", "6"]:
         np.testing.assert_array_equal(grouped[name], on_ray[name])
     np.testing.assert_array_equal(grouped.targets, y.numpy())
