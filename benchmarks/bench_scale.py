@@ -7,6 +7,7 @@ Cases (each runs in its own subprocess so that peak memory, ``ru_maxrss``, is it
 * ``agree``   - exact vs approximate NAPs (ARI) at 30k-50k, on the mixture or on real model activations
   (``--data resnet``: random-init ResNet-18, layer4 spatial means of upsampled, jittered sklearn digits), with
   PCA(50)+hdbscan, fast_hdbscan and scikit-learn's HDBSCAN on a subsample side by side (time, ARI vs exact).
+  Beyond 60k the exact engine runs row by row (no N x N matrix) and brute-force k-NN is added beside IVF.
 * ``mapper``  - ``mapper_graph`` at N x 512 (TopoAct's 300k); KeplerMapper on the same input where it finishes
   within ``--max-baseline-s``.
 
@@ -14,6 +15,7 @@ Examples::
 
     nice .venv/bin/python benchmarks/bench_scale.py approx --n 200000
     nice .venv/bin/python benchmarks/bench_scale.py agree --n 30000 --data resnet
+    nice .venv/bin/python benchmarks/bench_scale.py agree --n 100000 --data resnet --skip-baselines
     nice .venv/bin/python benchmarks/bench_scale.py mapper --n 300000
 """
 
@@ -180,6 +182,7 @@ def _row(seconds: float, exact_labels: np.ndarray, labels: np.ndarray) -> tuple:
 
 def case_agree(a: argparse.Namespace) -> dict:
     import napwidget
+    from napwidget.clustering.knn import BRUTE_FORCE_MAX
 
     x = load_data(a.data, a.n, a.d, a.seed)
     out: dict = {"n": len(x), "d": x.shape[1], "data": a.data}
@@ -198,7 +201,9 @@ def case_agree(a: argparse.Namespace) -> dict:
         float((approx.labels < 0).mean()),
     )
     print("progress", rows, file=sys.stderr, flush=True)
-    ivf_tree = _ivf_row(feats, exact.labels, rows)
+    ivf_tree = _knn_row(feats, exact.labels, rows, "ivf")
+    if len(x) > BRUTE_FORCE_MAX:  # "auto" searched with the IVF index above: exact neighbours side by side
+        _knn_row(feats, exact.labels, rows, "brute")
     for mcs in (10, 20):
         e = napwidget.find_naps(x, algorithm="exact", min_cluster_size=mcs).labels
         p = napwidget.find_naps(x, algorithm="approximate", min_cluster_size=mcs).labels
@@ -218,15 +223,17 @@ def _select(tree, mcs: int) -> np.ndarray:
     return select_clusters(tree, mcs, "leaf").labels
 
 
-def _ivf_row(feats: np.ndarray, exact_labels: np.ndarray, rows: dict):
-    """The approximate engine with the IVF k-NN index that "auto" uses beyond 60k inputs, forced at this N
-    (below 60k "auto" searches by brute force), so its agreement is measured where exact NAPs exist."""
+def _knn_row(feats: np.ndarray, exact_labels: np.ndarray, rows: dict, knn: str):
+    """The approximate engine with k-NN backend ``knn`` forced at this N: the IVF index that "auto" uses
+    beyond 60k inputs (below 60k "auto" searches by brute force), or brute force beyond 60k, so that both are
+    measured where exact NAPs exist."""
     from napwidget.clustering.approximate import build_approximate_tree
 
     t = time.perf_counter()
-    tree = build_approximate_tree(feats, min_samples=5, knn="ivf")
+    tree = build_approximate_tree(feats, min_samples=5, knn=knn)
     lab = _select(tree, 5)
-    rows["napwidget approximate, IVF k-NN"] = _row(time.perf_counter() - t, exact_labels, lab)
+    name = {"ivf": "IVF k-NN", "brute": "brute-force k-NN"}[knn]
+    rows[f"napwidget approximate, {name}"] = _row(time.perf_counter() - t, exact_labels, lab)
     print("progress", rows, file=sys.stderr, flush=True)
     return tree
 

@@ -354,6 +354,31 @@ def test_lean_exact_path_builds_the_same_tree(d: int, min_samples: int) -> None:
     assert np.array_equal(dense.core_distances, lean.core_distances)
 
 
+@pytest.mark.parametrize("cache_rows", [None, 80])
+def test_lean_prim_batches_its_rows_and_keeps_the_tree(
+    monkeypatch: pytest.MonkeyPatch, cache_rows: int | None
+) -> None:
+    from napwidget.clustering import lean, linkage
+
+    x = activation_mixture(2000, d=32, seed=5)
+    dense = build_tree(x, min_samples=5, lean=False)
+    if cache_rows is not None:  # a cache smaller than the batches' spill: rows get evicted and recomputed
+        monkeypatch.setattr(lean, "_CACHE_BYTES", 4 * len(x) * cache_rows)
+    keys: list[LazyKey] = []
+    monkeypatch.setattr(linkage, "LazyKey", lambda *a: keys.append(LazyKey(*a)) or keys[-1])
+    tree = build_tree(x, min_samples=5, lean=True)
+    assert np.array_equal(tree.merges, dense.merges)
+    key = keys[0]
+    n_steps = len(x) - 1
+    if cache_rows is None:
+        # one GEMM per miss instead of one matrix-vector product per Prim's step, each row computed once
+        assert key.misses < n_steps / 4
+        assert n_steps <= key.rows_computed <= 1.05 * n_steps
+    else:  # prefetched rows were evicted before Prim's reached them, and computed again
+        assert key._slots == cache_rows
+        assert key.rows_computed > 1.5 * n_steps and key.misses < n_steps
+
+
 def test_exact_goes_lean_when_the_matrix_does_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     from napwidget.clustering import distances, linkage
 

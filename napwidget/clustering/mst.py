@@ -70,6 +70,9 @@ def prim_mst(
     source = np.zeros(n, dtype=np.int64)
     result = np.empty((n - 1, 3))
     mask = np.empty(n, dtype=bool)
+    joined = np.zeros(n, dtype=bool)
+    if hasattr(key, "follow"):  # a lazily computed key prefetches the rows Prim's will ask for next
+        key.follow(lo, joined)
     low, high = 1.0 - 1e-12, 1.0 + 1e-12  # headroom for float64 rounding of sqrt and of exact distances
 
     def resolve(points: np.ndarray) -> None:
@@ -88,6 +91,7 @@ def prim_mst(
             progress(step / (n - 1))
         lo[node] = hi[node] = np.inf
         threshold[node] = -np.inf
+        joined[node] = True
         core_node = core[node]
         # d_ij**2 >= key_ij, and an update needs d_ij < current_j <= hi_j: the rest cannot improve.
         np.less_equal(key[node], threshold, out=mask)
