@@ -1,9 +1,9 @@
 """Extraction throughput: napwidget.extract (hooks on layer1-4) and its options vs a plain no_grad loop.
 
 Baseline: ``with torch.no_grad(): for batch: model(batch)`` — contiguous memory, no hooks, nothing kept.
-Variants: ``extract`` with its defaults (channels-last on CPU, inference mode), ``autocast="bf16"`` and
-``compile=True`` (its one-off compilation timed apart), all at the same batch size. ResNet-18 architecture
-with random weights.
+Variants: ``extract`` with its defaults (channels-last on CPU, inference mode, two CPU workers side by side),
+``workers=1`` (one pass at a time, the default before), ``autocast="bf16"`` and ``compile=True`` (its
+one-off compilation timed apart), all at the same batch size. ResNet-18 architecture with random weights.
 
 The variants run interleaved (each repeat runs all of them in a shuffled order), so load from other processes
 hits them alike; a ratio is the median over repeats of ``baseline time / variant time`` in the same repeat.
@@ -11,7 +11,7 @@ Two ratios: wall clock, and CPU time of this process (steadier on a shared machi
 thread it also counts threads spinning while the other is descheduled). ``--threads 1`` gives the cleanest
 CPU-time numbers. ``--precision`` also reports what bf16 autocast does to activations and NAP labels.
 
-    python benchmarks/bench_extract.py [--quick] [--threads 1] [--precision] [--no-compile]
+    python benchmarks/bench_extract.py [--quick] [--threads 1] [--precision] [--no-compile] [--no-bf16]
 """
 
 from __future__ import annotations
@@ -73,10 +73,14 @@ def speed_table(args: argparse.Namespace) -> None:
         variants = {
             "plain loop": lambda x=x: plain_loop(model, x, bs),
             "extract": lambda x=x: extract(model, x, LAYERS, batch_size=bs, progress=False),
-            "extract autocast=bf16": lambda x=x: extract(
-                model, x, LAYERS, batch_size=bs, progress=False, autocast="bf16"
+            "extract workers=1": lambda x=x: extract(
+                model, x, LAYERS, batch_size=bs, progress=False, workers=1
             ),
         }
+        if not args.no_bf16:
+            variants["extract autocast=bf16"] = lambda x=x: extract(
+                model, x, LAYERS, batch_size=bs, progress=False, autocast="bf16"
+            )
         if not args.no_compile:
             variants["extract compile=True"] = lambda x=x: extract(
                 model, x, LAYERS, batch_size=bs, progress=False, compile=True
@@ -150,6 +154,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--no-compile", action="store_true", help="skip the compile=True variant")
+    ap.add_argument("--no-bf16", action="store_true", help="skip the autocast=bf16 variant (5x slower here)")
     ap.add_argument("--precision", action="store_true", help="bf16 effect on activations and NAP labels")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -21,6 +21,7 @@ from napwidget.batches import (
     iterate_batches,
 )
 from napwidget.errors import NapInputError
+from napwidget.forward_workers import check_workers
 
 REDUCTIONS = ("mean", "max", "mean_std", "min_max", "none")
 
@@ -340,6 +341,7 @@ def extract(
     engine_options: Mapping[str, Any] | None = None,
     autocast: torch.dtype | str | None = None,
     compile: bool = False,
+    workers: int | None = None,
 ) -> Activations:
     """Run ``model`` over ``inputs`` and collect the activations of ``layers`` with forward hooks.
 
@@ -384,6 +386,11 @@ def extract(
         a minute) pays back on large runs (measured on a 2-core CPU, ResNet-18: 1.54-1.82x a plain
         ``no_grad`` loop at 224x224 and 1.46-1.51x at 64x64, against ~1.3x without it); activations agree
         with float32 to rounding (~1e-6). Needs a C++ compiler on CPU.
+    workers : forward passes that run side by side on a CPU, each on an equal share of the batch and of the
+        torch threads. Default None: 2 on a CPU where torch uses >= 2 threads (measured 1.53-1.57x a plain
+        ``no_grad`` loop on 2 cores, against 1.33-1.42x one pass at a time), 1 on GPUs and with
+        ``compile=True``. Activations agree to float32 rounding (~1e-7 relative): like a change of
+        ``batch_size``, the thread count and batch shape change the order in which ops sum.
 
     Example
     -------
@@ -416,6 +423,7 @@ def extract(
         "channels_last": channels_last,
         "autocast": resolve_autocast(autocast),
         "compile": bool(compile),
+        "workers": None if workers is None else check_workers(workers),
     }
     if store is not None or engine != "local":  # chunked, resumable path (napwidget/store_extract.py)
         from napwidget.store_extract import extract_to_store

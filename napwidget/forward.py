@@ -8,6 +8,8 @@ in-memory and the chunked engines compute the same numbers the same way.
 from __future__ import annotations
 
 import contextlib
+import functools
+import types
 import warnings
 from typing import Any
 
@@ -25,13 +27,14 @@ from napwidget.activations import (
 )
 from napwidget.batches import attention_mask, call_model, describe_batch
 from napwidget.errors import NapInputError
+from napwidget.forward_workers import CpuWorkers, plan_workers
 
 
 class HookedForward(contextlib.AbstractContextManager):
     """Context manager; inside it, ``step(x)`` runs ``model`` on one batch, returns the reduced activations.
 
-    ``device``, ``channels_last``, ``autocast`` (a reduced-precision dtype or None) and ``compile`` are
-    :func:`~napwidget.extract`'s arguments of those names.
+    ``device``, ``channels_last``, ``autocast`` (a reduced-precision dtype or None), ``compile`` and
+    ``workers`` are :func:`~napwidget.extract`'s arguments of those names.
 
     Example
     -------
@@ -51,6 +54,7 @@ class HookedForward(contextlib.AbstractContextManager):
         channels_last: bool | None = None,
         autocast: torch.dtype | None = None,
         compile: bool = False,
+        workers: int | None = None,
     ) -> None:
         self.model = model
         self.autocast = autocast
@@ -63,6 +67,8 @@ class HookedForward(contextlib.AbstractContextManager):
         if autocast is torch.bfloat16 and self.device.type == "cpu" and not cpu_has_bf16():
             warnings.warn(slow_bf16_message(), UserWarning, stacklevel=3)
         self.channels_last = channels_last
+        self.workers = workers
+        self._workers: CpuWorkers | None = None  # made on entry when sub-batches run side by side
         self.shapes: dict[str, tuple[int, ...]] = {}
         # this batch's (reduced activation, per-input shape) per layer; a fresh dict per batch, written only
         # by the hooks (so a compiled model sees the same state on every call and is not recompiled)
@@ -74,6 +80,10 @@ class HookedForward(contextlib.AbstractContextManager):
     def __enter__(self) -> HookedForward:
         modules = dict(self.model.named_modules())
         stack = self._stack
+        n_workers = plan_workers(self.workers, self.device, self.compile)
+        if n_workers > 1:
+            self._workers = CpuWorkers(n_workers)
+            stack.callback(self._workers.close)
         for name in self.names:
             handle = modules[name].register_forward_hook(self._make_hook(name))
             stack.callback(handle.remove)
@@ -84,7 +94,11 @@ class HookedForward(contextlib.AbstractContextManager):
         stack.enter_context(_eval_mode(self.model))
         if self.compile:
             # No weight freezing: frozen weights would survive later in-place updates of the model.
-            self._compiled = torch.compile(self.model, dynamic=False)
+            # Compiled through a napwidget function, not model.forward: dynamo caches compiled code per code
+            # object and does not guard on module hooks, so a graph the user compiled earlier for the same
+            # model class (without our hooks) would otherwise run in place of ours and skip the hooks.
+            entry = torch.compile(_entry_for(type(self.model)), dynamic=False)
+            self._compiled = functools.partial(entry, self.model)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -100,7 +114,8 @@ class HookedForward(contextlib.AbstractContextManager):
                     f"layer {name!r} returned no tensor", "choose a module that outputs a tensor"
                 )
             reduced = reduce_activation(t, self.reduce, self._mask).float().cpu()
-            self._collected[name] = (reduced, tuple(t.shape[1:]))
+            sink = self._collected if self._workers is None else self._workers.sink(self._collected)
+            sink[name] = (reduced, tuple(t.shape[1:]))
 
         return hook
 
@@ -120,14 +135,9 @@ class HookedForward(contextlib.AbstractContextManager):
             x = x.contiguous(memory_format=torch.channels_last)
         self._collected = {}
         self._mask = attention_mask(x)
-        autocast = (
-            torch.autocast(self.device.type, dtype=self.autocast)
-            if self.autocast is not None
-            else contextlib.nullcontext()
-        )
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), self._autocast():
             try:
-                out = call_model(self._runner(x), x)
+                out = self._forward(x)
             except NapInputError:
                 raise
             except Exception as exc:
@@ -155,6 +165,29 @@ class HookedForward(contextlib.AbstractContextManager):
             self.shapes.setdefault(n, self._collected[n][1])
         return {n: self._collected[n][0].numpy() for n in self.names}, outputs
 
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast)
+
+    def _forward(self, x: Any) -> Any:
+        """The model's output on ``x``: one pass, or sub-batches side by side (tensor batches, workers)."""
+        workers = self._workers
+        if workers is None or not isinstance(x, torch.Tensor) or x.dim() == 0 or len(x) < workers.n:
+            return call_model(self._runner(x), x)
+
+        def part(rows: torch.Tensor) -> torch.Tensor | None:
+            # grad mode and autocast are per thread: enter them again in the worker
+            with torch.inference_mode(), self._autocast():
+                return _first_tensor(self.model(rows))
+
+        out, sinks = workers.run(part, x)
+        for name in self.names:
+            if all(name in sink for sink in sinks):
+                reduced = torch.cat([sink[name][0] for sink in sinks])
+                self._collected[name] = (reduced, sinks[0][name][1])
+        return out
+
     def _runner(self, x: Any) -> Any:
         """The compiled model for batches of the size it was compiled for, else the model itself: the last,
         shorter batch would otherwise cost a second compilation."""
@@ -172,6 +205,24 @@ class HookedForward(contextlib.AbstractContextManager):
         if o.dim() == 3:  # token-level output (a bare encoder): its masked token mean, not T*C values
             o = reduce_activation(o, "mean", self._mask)
         return o.detach().float().reshape(o.shape[0], -1).cpu().numpy()
+
+
+def _call_module(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+    """``module(*args, **kwargs)``: the frame ``compile=True`` compiles (see ``HookedForward.__enter__``)."""
+    return module(*args, **kwargs)
+
+
+_ENTRIES: dict[type, Any] = {}
+
+
+def _entry_for(cls: type) -> Any:
+    """A copy of :func:`_call_module` with its own code object for each model class: dynamo's cache and its
+    recompilation limit (8 graphs) belong to a code object, so each class keeps its own, as with
+    ``torch.compile(model)``, and no graph compiled outside napwidget is ever reused."""
+    if cls not in _ENTRIES:
+        code = _call_module.__code__.replace(co_name=f"_call_{cls.__name__}")
+        _ENTRIES[cls] = types.FunctionType(code, _call_module.__globals__, code.co_name)
+    return _ENTRIES[cls]
 
 
 def _rows(x: Any) -> int | None:
