@@ -390,7 +390,9 @@ def extract(
         torch threads. Default None: 2 on a CPU where torch uses >= 2 threads (measured 1.53-1.57x a plain
         ``no_grad`` loop on 2 cores, against 1.33-1.42x one pass at a time), 1 on GPUs and with
         ``compile=True``. Activations agree to float32 rounding (~1e-7 relative): like a change of
-        ``batch_size``, the thread count and batch shape change the order in which ops sum.
+        ``batch_size``, the thread count and batch shape change the order in which ops sum. The model then
+        runs in two threads at once, and so do your own hooks on it: pass ``workers=1`` for a model whose
+        ``forward`` keeps state on the module between its steps, or hooks that need the batches in order.
 
     Example
     -------
