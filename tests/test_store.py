@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +39,14 @@ class CountCalls:
     def __init__(self, model: nn.Module, stop_at: int | None = None) -> None:
         self.calls = 0
         self.stop_at = stop_at
+        self._lock = threading.Lock()  # CPU workers call the hook from two threads
         self.handle = model.register_forward_pre_hook(self)
 
     def __call__(self, _module, _inp):
-        self.calls += 1
-        if self.calls == self.stop_at:
+        with self._lock:
+            self.calls += 1
+            stop = self.calls == self.stop_at
+        if stop:
             raise KeyboardInterrupt
 
     def remove(self) -> None:
@@ -381,5 +385,22 @@ def test_store_with_side_by_side_workers_equals_in_memory(model, x, tmp_path):
     try:
         stored = extract(model, x, LAYERS, batch_size=8, store=tmp_path / "a.zarr")
         _assert_same(extract(model, x, LAYERS, batch_size=8), stored)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_interrupt_inside_a_worker_then_resume(model, x, tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # two CPU workers: each chunk is two forward calls, one per half
+    try:
+        full = extract(model, x, LAYERS, batch_size=8, store=tmp_path / "full.zarr")
+        path = tmp_path / "a.zarr"
+        counter = CountCalls(model, stop_at=7)  # a half of chunk 3, raised in a worker thread
+        with pytest.raises(KeyboardInterrupt):
+            extract(model, x, LAYERS, batch_size=8, store=path)
+        counter.remove()
+        assert torch.get_num_threads() == 2 and sum(len(m._forward_hooks) for m in model.modules()) == 0
+        assert ActivationStore.open(path).finished(verify=True) == [0, 1, 2]
+        _assert_same(full, extract(model, x, LAYERS, batch_size=8, store=path))
     finally:
         torch.set_num_threads(threads)
