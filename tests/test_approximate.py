@@ -363,7 +363,7 @@ def test_lean_prim_batches_its_rows_and_keeps_the_tree(
     x = activation_mixture(2000, d=32, seed=5)
     dense = build_tree(x, min_samples=5, lean=False)
     if cache_rows is not None:  # a cache smaller than the batches' spill: rows get evicted and recomputed
-        monkeypatch.setattr(lean, "_CACHE_BYTES", 4 * len(x) * cache_rows)
+        monkeypatch.setattr(lean, "cache_bytes", lambda: 4 * len(x) * cache_rows)
     keys: list[LazyKey] = []
     monkeypatch.setattr(linkage, "LazyKey", lambda *a: keys.append(LazyKey(*a)) or keys[-1])
     tree = build_tree(x, min_samples=5, lean=True)
