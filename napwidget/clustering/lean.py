@@ -145,13 +145,21 @@ class LazyKey:
         self.misses += 1
         if self._cache is None:
             self._cache = np.empty((self._slots, self.shape[0]), dtype=np.float32)
+        self._evict(len(extra) - len(self._free))
         for j, values in zip(extra.tolist(), block[1:]):
-            if not self._free:  # evict the oldest prefetched row
-                self._free.append(self._slot_of.pop(next(iter(self._slot_of))))
             slot = self._free.pop()
             self._cache[slot] = values
             self._slot_of[j] = slot
         return block[0]
+
+    def _evict(self, count: int) -> None:
+        """Free ``count`` slots: the cached rows of the points farthest from the tree now (Prim's reaches
+        them last), the oldest first among equals (points not reached yet)."""
+        if count <= 0:
+            return
+        rows = np.fromiter(self._slot_of, dtype=np.int64, count=len(self._slot_of))  # oldest first
+        for j in rows[np.argsort(-self._lo[rows], kind="stable")[:count]].tolist():
+            self._free.append(self._slot_of.pop(j))
 
     def __getitem__(self, item):
         if isinstance(item, (int, np.integer)):
