@@ -4,9 +4,10 @@ the torch threads.
 Why: on a CPU, one forward pass with all threads parallelises inside each op, and the threads wait for each
 other at every op's end. W passes of W-th batches, each op on fewer threads, keep the cores busy. Measured in
 ``extract`` on 2 cores (ResNet-18, 4 hooked layers): 1.30-1.32x -> 1.55-1.60x a plain ``no_grad`` loop at
-224x224; at 64x64 no gain (1.35-1.39x -> 1.37-1.42x) (benchmarks/README.md, "Extraction"). The numbers agree with one pass at a time to float32 rounding, not bit for bit: oneDNN's
-summation order depends on the thread count and batch shape (as it does for any change of ``batch_size``);
-they equal, bit for bit, the same sub-batches run one after the other on one thread each (tests).
+224x224; at 64x64 no gain (1.35-1.39x -> 1.37-1.42x) (benchmarks/README.md, "Extraction").
+
+The numbers agree with one pass at a time to float32 rounding, not bit for bit: oneDNN's summation order
+depends on the thread count and batch shape (as it does for any change of ``batch_size``); they equal, bit for bit, the same sub-batches run one after the other on one thread each (tests).
 
 Hooks see the sub-batches from the worker threads; :meth:`CpuWorkers.sink` is the running thread's own dict,
 so their results never mix.
