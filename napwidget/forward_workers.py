@@ -7,7 +7,8 @@ other at every op's end. W passes of W-th batches, each op on fewer threads, kee
 224x224; at 64x64 no gain (1.35-1.39x -> 1.37-1.42x) (benchmarks/README.md, "Extraction").
 
 The numbers agree with one pass at a time to float32 rounding, not bit for bit: oneDNN's summation order
-depends on the thread count and batch shape (as it does for any change of ``batch_size``); they equal, bit for bit, the same sub-batches run one after the other on one thread each (tests).
+depends on the thread count and batch shape (as it does for any change of ``batch_size``); they equal, bit
+for bit, the same sub-batches run one after the other on one thread each (tests).
 
 Hooks see the sub-batches from the worker threads; :meth:`CpuWorkers.sink` is the running thread's own dict,
 so their results never mix.
