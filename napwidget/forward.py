@@ -83,7 +83,6 @@ class HookedForward(contextlib.AbstractContextManager):
         n_workers = plan_workers(self.workers, self.device, self.compile)
         if n_workers > 1:
             self._workers = CpuWorkers(n_workers)
-            stack.callback(self._workers.close)
         for name in self.names:
             handle = modules[name].register_forward_hook(self._make_hook(name))
             stack.callback(handle.remove)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
 
 from napwidget.errors import NapInputError
+from napwidget.torch_threads import run_blocks
 
 
 def plan_workers(requested: int | None, device: torch.device, compiled: bool) -> int:
@@ -54,7 +54,8 @@ def check_workers(value: Any) -> int:
 
 
 class CpuWorkers:
-    """A pool of ``n`` threads that run one batch as ``n`` sub-batches; torch threads are shared out.
+    """Runs one batch as ``n`` sub-batches side by side (:func:`~napwidget.torch_threads.run_blocks`), and
+    keeps what hooks write in each sub-batch apart.
 
     Example
     -------
@@ -65,21 +66,15 @@ class CpuWorkers:
     >>> out, sinks = workers.run(double, torch.arange(5.0))
     >>> out.tolist(), [s["rows"] for s in sinks]
     ([0.0, 2.0, 4.0, 6.0, 8.0], [3, 2])
-    >>> workers.close()
     """
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self._threads_before = torch.get_num_threads()
-        each = max(1, self._threads_before // n)
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(
-            n, "napwidget-forward", initializer=torch.set_num_threads, initargs=(each,)
-        )
 
     def sink(self, default: dict[str, Any]) -> dict[str, Any]:
-        """The dict that hooks running in this thread write to: the sub-batch's own in a worker thread,
-        ``default`` elsewhere (a batch that ran as one pass, e.g. a dict of model arguments)."""
+        """The dict that hooks running in this thread write to: the sub-batch's own while one runs here,
+        ``default`` otherwise (a batch that ran as one pass, e.g. a dict of model arguments)."""
         return getattr(self._local, "sink", default)
 
     def run(
@@ -89,15 +84,14 @@ class CpuWorkers:
         order (None when ``fn`` returns None), and each block's sink, in row order."""
 
         def one(part: torch.Tensor) -> tuple[Any, dict[str, Any]]:
-            self._local.sink = {}
-            return fn(part), self._local.sink
+            sink = self._local.sink = {}
+            try:
+                return fn(part), sink
+            finally:
+                del self._local.sink
 
-        results = list(self._pool.map(one, torch.tensor_split(x, self.n)))
+        parts = torch.tensor_split(x, self.n)
+        results = run_blocks(one, parts, torch.device("cpu"), workers=self.n, name="napwidget-forward")
         outs = [r[0] for r in results]
         out = None if any(o is None for o in outs) else torch.cat(outs)
         return out, [r[1] for r in results]
-
-    def close(self) -> None:
-        """Wait for running sub-batches, stop the threads, and give torch back its thread count."""
-        self._pool.shutdown(wait=True)
-        torch.set_num_threads(self._threads_before)

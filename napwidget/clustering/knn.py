@@ -10,15 +10,13 @@ device, the BLAS or the index, and rows are sorted by (distance, index).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
 from napwidget.clustering.distances import squared_distances
+from napwidget.torch_threads import run_blocks
 
 log = logging.getLogger("napwidget")
 
@@ -36,28 +34,6 @@ _PAIR_CHUNK = 1 << 16
 def torch_device() -> torch.device:
     """CUDA when torch sees a GPU (the GEMMs run there), else CPU."""
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-
-
-def run_blocks(fn: Callable[[Any], None], items: Sequence[Any], device: torch.device) -> None:
-    """Call ``fn`` on every item: on CPU from one Python thread per core, each running torch single-threaded.
-
-    Why: torch's intra-op (OpenMP) parallelism synchronises its threads at every op; when the cores are
-    shared with other processes a descheduled thread stalls the rest, and a 16 MB copy was measured here at
-    84 ms with 2 threads against 2 ms with 1. Independent blocks on separate threads need no such barrier.
-    On CUDA the GPU is the parallel part, so items run in order.
-    """
-    workers = torch.get_num_threads()
-    if device.type != "cpu" or workers == 1 or len(items) < 2:
-        for item in items:
-            fn(item)
-        return
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            for _ in pool.map(fn, items):  # re-raises a worker's exception here
-                pass
-    finally:
-        torch.set_num_threads(workers)
 
 
 def faiss_available() -> bool:
