@@ -27,7 +27,7 @@ from napwidget.activations import (
 )
 from napwidget.batches import attention_mask, call_model, describe_batch
 from napwidget.errors import NapInputError
-from napwidget.forward_workers import CpuWorkers, plan_workers
+from napwidget.forward_workers import CpuWorkers, check_workers
 
 
 class HookedForward(contextlib.AbstractContextManager):
@@ -54,7 +54,7 @@ class HookedForward(contextlib.AbstractContextManager):
         channels_last: bool | None = None,
         autocast: torch.dtype | None = None,
         compile: bool = False,
-        workers: int | None = None,
+        workers: int = 1,
     ) -> None:
         self.model = model
         self.autocast = autocast
@@ -67,7 +67,7 @@ class HookedForward(contextlib.AbstractContextManager):
         if autocast is torch.bfloat16 and self.device.type == "cpu" and not cpu_has_bf16():
             warnings.warn(slow_bf16_message(), UserWarning, stacklevel=3)
         self.channels_last = channels_last
-        self.workers = workers
+        self.workers = check_workers(workers, compile)
         self._workers: CpuWorkers | None = None  # made on entry when sub-batches run side by side
         self.shapes: dict[str, tuple[int, ...]] = {}
         # this batch's (reduced activation, per-input shape) per layer; a fresh dict per batch, written only
@@ -80,9 +80,8 @@ class HookedForward(contextlib.AbstractContextManager):
     def __enter__(self) -> HookedForward:
         modules = dict(self.model.named_modules())
         stack = self._stack
-        n_workers = plan_workers(self.workers, self.device, self.compile)
-        if n_workers > 1:
-            self._workers = CpuWorkers(n_workers)
+        if self.workers > 1 and self.device.type == "cpu":  # a GPU is the parallel part itself
+            self._workers = CpuWorkers(self.workers)
         for name in self.names:
             handle = modules[name].register_forward_hook(self._make_hook(name))
             stack.callback(handle.remove)

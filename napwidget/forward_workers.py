@@ -26,29 +26,23 @@ from napwidget.errors import NapInputError
 from napwidget.torch_threads import run_blocks
 
 
-def plan_workers(requested: int | None, device: torch.device, compiled: bool) -> int:
-    """How many forward passes run side by side: ``requested``, or by default 2 on a CPU with >= 2 torch
-    threads (compiled models: 1, their graphs are not called from several threads).
+def check_workers(value: Any, compiled: bool = False) -> int:
+    """``extract``'s ``workers`` as an int >= 1, or a NapInputError naming the fix.
 
     Example
     -------
-    >>> plan_workers(None, torch.device("cuda"), False), plan_workers(3, torch.device("cpu"), False)
-    (1, 3)
+    >>> check_workers(2)
+    2
     """
-    if requested is not None:
-        return check_workers(requested)
-    if device.type != "cpu" or compiled:
-        return 1
-    return 2 if torch.get_num_threads() >= 2 else 1
-
-
-def check_workers(value: Any) -> int:
-    """``extract``'s ``workers`` as an int >= 1, or a NapInputError naming the fix."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise NapInputError(
             f"workers={value!r} must be a whole number >= 1",
-            "pass e.g. workers=2 (forward passes side by side on a CPU), workers=1 for one at a time, "
-            "or leave it None to let extract choose",
+            "pass e.g. workers=2 (forward passes side by side on a CPU) or workers=1 (one at a time)",
+        )
+    if compiled and value > 1:  # the sub-batches call the eager model: compile would silently not run
+        raise NapInputError(
+            f"compile=True runs one forward pass at a time, but workers={value}",
+            "pass workers=1 with compile=True, or drop compile=True to run passes side by side",
         )
     return value
 

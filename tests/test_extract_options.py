@@ -62,18 +62,18 @@ def test_one_worker_is_bitwise_the_hand_written_hooked_loop(model, x):
 @pytest.fixture
 def two_threads():
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # the default of 2 workers needs >= 2 torch threads
+    torch.set_num_threads(2)  # two workers, one torch thread each
     yield
     torch.set_num_threads(threads)
 
 
-def test_default_workers_run_halves_of_each_batch_side_by_side(model, x, two_threads):
+def test_two_workers_run_halves_of_each_batch_side_by_side(model, x, two_threads):
     seen: list[tuple[str, int]] = []
     handle = model.fc1.register_forward_hook(
         lambda _m, inp, _o: seen.append((threading.current_thread().name, len(inp[0])))
     )
     try:
-        acts = extract(model, x, LAYERS, batch_size=8)
+        acts = extract(model, x, LAYERS, batch_size=8, workers=2)
     finally:
         handle.remove()
     # two worker threads, each with half of every batch (37 rows: the last batch of 5 splits 3 + 2)
@@ -94,6 +94,12 @@ def test_bad_workers_are_refused_at_the_call(model, x, bad):
         extract(model, x, LAYERS, workers=bad)
 
 
+def test_workers_with_compile_are_refused_at_the_call(model, x):
+    # the sub-batches would run the eager model: compile=True would silently do nothing
+    with pytest.raises(NapInputError, match="compile=True runs one forward pass at a time.*workers=1"):
+        extract(model, x, LAYERS, workers=2, compile=True)
+
+
 def test_a_failing_model_in_a_worker_raises_and_gives_back_the_threads(model, x, two_threads):
     def boom(_m, _i, _o):
         raise ValueError("broken layer")
@@ -101,7 +107,7 @@ def test_a_failing_model_in_a_worker_raises_and_gives_back_the_threads(model, x,
     handle = model.conv3.register_forward_hook(boom)
     try:
         with pytest.raises(RuntimeError, match="broken layer"):
-            extract(model, x, LAYERS, batch_size=8)
+            extract(model, x, LAYERS, batch_size=8, workers=2)
     finally:
         handle.remove()
     assert torch.get_num_threads() == 2 and _hooks_left(model) == 0

@@ -91,24 +91,23 @@ def test_store_keeps_targets_of_loaders_and_datasets(model, x, tmp_path, kind):
 
 
 def test_keyboard_interrupt_then_resume_computes_only_missing_chunks(model, x, tmp_path):
-    # workers=1: one forward call per chunk: the counter counts calls
-    full = extract(model, x, LAYERS, batch_size=8, workers=1, store=tmp_path / "full.zarr")
+    full = extract(model, x, LAYERS, batch_size=8, store=tmp_path / "full.zarr")
     path = tmp_path / "a.zarr"
     counter = CountCalls(model, stop_at=4)
     with pytest.raises(KeyboardInterrupt):
-        extract(model, x, LAYERS, batch_size=8, workers=1, store=path)
+        extract(model, x, LAYERS, batch_size=8, store=path)
     counter.remove()
     assert sum(len(m._forward_hooks) for m in model.modules()) == 0
     assert ActivationStore.open(path).finished(verify=True) == [0, 1, 2]
     with pytest.raises(NapInputError, match="unfinished: 4 of 7"):
         open_activations(path)
     counter = CountCalls(model)
-    resumed = extract(model, x, LAYERS, batch_size=8, workers=1, store=path)
+    resumed = extract(model, x, LAYERS, batch_size=8, store=path)
     counter.remove()
     assert counter.calls == 4  # chunks 3-6 only
     _assert_same(full, resumed)
     counter = CountCalls(model)
-    extract(model, x, LAYERS, batch_size=8, workers=1, store=path)
+    extract(model, x, LAYERS, batch_size=8, store=path)
     counter.remove()
     assert counter.calls == 0  # a finished store is only read
 
@@ -118,9 +117,8 @@ def _chunk_file(path: Path, array: str, chunk: int) -> Path:
 
 
 def test_corrupt_chunk_is_detected_and_recomputed(model, x, tmp_path):
-    # workers=1: one forward call per chunk: the counter counts calls
     path = tmp_path / "a.zarr"
-    ref = extract(model, x, LAYERS, batch_size=8, workers=1, store=path)
+    ref = extract(model, x, LAYERS, batch_size=8, store=path)
     ref = {n: ref[n].copy() for n in LAYERS} | {"outputs": ref.outputs.copy()}
     f = _chunk_file(path, "layers/conv3", 2)
     raw = bytearray(f.read_bytes())
@@ -131,7 +129,7 @@ def test_corrupt_chunk_is_detected_and_recomputed(model, x, tmp_path):
     _chunk_file(path, "outputs", 5).write_bytes(b"truncated")
     assert ActivationStore.open(path).missing() == [2, 5]
     counter = CountCalls(model)
-    acts = extract(model, x, LAYERS, batch_size=8, workers=1, store=path)
+    acts = extract(model, x, LAYERS, batch_size=8, store=path)
     counter.remove()
     assert counter.calls == 2
     for n in LAYERS:
@@ -214,18 +212,17 @@ def _file_size_limit_from_call(model: nn.Module, call: int, limit: int):
 
 
 def test_failed_write_mid_run_keeps_finished_chunks(model, x, tmp_path):
-    # workers=1: one forward call per chunk, in this thread: the hook counts calls and sets a signal handler
     path = tmp_path / "a.zarr"
     expected = (
         r"could not write chunk 4 .*: File too large\. 4 of 7 chunks are finished and kept\. Fix: .* rerun"
     )
     # chunk files hold 8 x 64 floats = 2048 bytes: from chunk 4 on, every write fails
     with _file_size_limit_from_call(model, call=5, limit=1000), pytest.raises(OSError, match=expected):
-        extract(model, x, LAYERS, batch_size=8, workers=1, store=path)
+        extract(model, x, LAYERS, batch_size=8, store=path)
     assert ActivationStore.open(path).finished(verify=True) == [0, 1, 2, 3]
     assert not list(path.rglob("*.partial"))  # no half-written chunk files left behind
-    acts = extract(model, x, LAYERS, batch_size=8, workers=1, store=path)
-    _assert_same(extract(model, x, LAYERS, batch_size=8, workers=1), acts)
+    acts = extract(model, x, LAYERS, batch_size=8, store=path)
+    _assert_same(extract(model, x, LAYERS, batch_size=8), acts)
 
 
 def test_stored_activations_feed_the_analyses(tmp_path):
@@ -381,26 +378,26 @@ def test_ray_chunk_worker_with_dict_inputs_equals_local(encoder, tokens, tmp_pat
 
 def test_store_with_side_by_side_workers_equals_in_memory(model, x, tmp_path):
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # the default of two CPU workers, each on half of every chunk
+    torch.set_num_threads(2)  # two CPU workers, one torch thread each, each on half of every chunk
     try:
-        stored = extract(model, x, LAYERS, batch_size=8, store=tmp_path / "a.zarr")
-        _assert_same(extract(model, x, LAYERS, batch_size=8), stored)
+        stored = extract(model, x, LAYERS, batch_size=8, workers=2, store=tmp_path / "a.zarr")
+        _assert_same(extract(model, x, LAYERS, batch_size=8, workers=2), stored)
     finally:
         torch.set_num_threads(threads)
 
 
 def test_interrupt_inside_a_worker_then_resume(model, x, tmp_path):
     threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # two CPU workers: each chunk is two forward calls, one per half
+    torch.set_num_threads(2)  # two CPU workers, one thread each: each chunk is two forward calls
     try:
-        full = extract(model, x, LAYERS, batch_size=8, store=tmp_path / "full.zarr")
+        full = extract(model, x, LAYERS, batch_size=8, workers=2, store=tmp_path / "full.zarr")
         path = tmp_path / "a.zarr"
         counter = CountCalls(model, stop_at=7)  # a half of chunk 3, raised in a worker thread
         with pytest.raises(KeyboardInterrupt):
-            extract(model, x, LAYERS, batch_size=8, store=path)
+            extract(model, x, LAYERS, batch_size=8, workers=2, store=path)
         counter.remove()
         assert torch.get_num_threads() == 2 and sum(len(m._forward_hooks) for m in model.modules()) == 0
         assert ActivationStore.open(path).finished(verify=True) == [0, 1, 2]
-        _assert_same(full, extract(model, x, LAYERS, batch_size=8, store=path))
+        _assert_same(full, extract(model, x, LAYERS, batch_size=8, workers=2, store=path))
     finally:
         torch.set_num_threads(threads)
