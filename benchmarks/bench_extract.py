@@ -1,9 +1,10 @@
 """Extraction throughput: napwidget.extract (hooks on layer1-4) and its options vs a plain no_grad loop.
 
 Baseline: ``with torch.no_grad(): for batch: model(batch)`` — contiguous memory, no hooks, nothing kept.
-Variants: ``extract`` with its defaults (channels-last on CPU, inference mode, one pass at a time),
-``workers=2`` (two half-batch passes side by side), ``autocast="bf16"`` and ``compile=True`` (its
-one-off compilation timed apart), all at the same batch size. ResNet-18 architecture with random weights.
+Variants: ``extract`` with its defaults (channels-last on CPU, inference mode, eval BatchNorms folded into
+their convolutions, one pass at a time), ``fold_batchnorm=False``, ``workers=2`` (two half-batch passes side
+by side), ``autocast="bf16"`` and ``compile=True`` (its one-off compilation timed apart), all at the same
+batch size. ResNet-18 architecture with random weights.
 
 The variants run interleaved (each repeat runs all of them in a shuffled order), so load from other processes
 hits them alike; a ratio is the median over repeats of ``baseline time / variant time`` in the same repeat.
@@ -73,6 +74,9 @@ def speed_table(args: argparse.Namespace) -> None:
         variants = {
             "plain loop": lambda x=x: plain_loop(model, x, bs),
             "extract": lambda x=x: extract(model, x, LAYERS, batch_size=bs, progress=False),
+            "extract fold_batchnorm=False": lambda x=x: extract(
+                model, x, LAYERS, batch_size=bs, progress=False, fold_batchnorm=False
+            ),
             "extract workers=2": lambda x=x: extract(
                 model, x, LAYERS, batch_size=bs, progress=False, workers=2
             ),

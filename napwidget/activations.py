@@ -342,6 +342,7 @@ def extract(
     autocast: torch.dtype | str | None = None,
     compile: bool = False,
     workers: int = 1,
+    fold_batchnorm: bool = True,
 ) -> Activations:
     """Run ``model`` over ``inputs`` and collect the activations of ``layers`` with forward hooks.
 
@@ -394,6 +395,13 @@ def extract(
         the order in which ops sum. The model then runs in several threads at once, and so do your own hooks
         on it: not for a model whose ``forward`` keeps state on the module, or hooks that need the batches in
         order. Not with ``compile=True``; ignored on GPUs.
+    fold_batchnorm : fold each eval-mode BatchNorm into the convolution before it while extracting (default
+        True): one convolution with scaled weights replaces two passes over the conv output (ResNet-18 on 2
+        CPU cores: 1.25x -> 1.56x a plain ``no_grad`` loop at 64x64, 1.29x -> 1.50x at 224x224).
+        Activations agree to float32 rounding (~1e-6 relative). A pair is folded only where a probe pass on
+        one input shows nothing else can tell: the conv's output feeds that BatchNorm alone, neither module
+        runs twice, the conv is not one of ``layers`` and has no hooks of yours. The model is not modified
+        (its modules, weights and hooks stay as they are). ``False`` runs every BatchNorm as written.
 
     Example
     -------
@@ -427,6 +435,7 @@ def extract(
         "autocast": resolve_autocast(autocast),
         "compile": bool(compile),
         "workers": check_workers(workers, bool(compile)),
+        "fold_batchnorm": bool(fold_batchnorm),
     }
     if store is not None or engine != "local":  # chunked, resumable path (napwidget/store_extract.py)
         from napwidget.store_extract import extract_to_store

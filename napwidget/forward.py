@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils._pytree import tree_map
 
 from napwidget.activations import (
     _eval_mode,
@@ -26,6 +27,7 @@ from napwidget.activations import (
     reduce_activation,
 )
 from napwidget.batches import attention_mask, call_model, describe_batch
+from napwidget.bn_fold import fold, foldable_pairs
 from napwidget.errors import NapInputError
 from napwidget.forward_workers import CpuWorkers, check_workers
 
@@ -33,8 +35,8 @@ from napwidget.forward_workers import CpuWorkers, check_workers
 class HookedForward(contextlib.AbstractContextManager):
     """Context manager; inside it, ``step(x)`` runs ``model`` on one batch, returns the reduced activations.
 
-    ``device``, ``channels_last``, ``autocast`` (a reduced-precision dtype or None), ``compile`` and
-    ``workers`` are :func:`~napwidget.extract`'s arguments of those names.
+    ``device``, ``channels_last``, ``autocast`` (a reduced-precision dtype or None), ``compile``,
+    ``workers`` and ``fold_batchnorm`` are :func:`~napwidget.extract`'s arguments of those names.
 
     Example
     -------
@@ -55,6 +57,7 @@ class HookedForward(contextlib.AbstractContextManager):
         autocast: torch.dtype | None = None,
         compile: bool = False,
         workers: int = 1,
+        fold_batchnorm: bool = True,
     ) -> None:
         self.model = model
         self.autocast = autocast
@@ -69,6 +72,9 @@ class HookedForward(contextlib.AbstractContextManager):
         self.channels_last = channels_last
         self.workers = check_workers(workers, compile)
         self._workers: CpuWorkers | None = None  # made on entry when sub-batches run side by side
+        # compiled models get their own fusions from inductor; folding is decided on the first batch
+        self._fold_pending = bool(fold_batchnorm) and not compile
+        self.folded = 0  # (conv, BatchNorm) pairs folded for this extraction (napwidget/bn_fold.py)
         self.shapes: dict[str, tuple[int, ...]] = {}
         # this batch's (reduced activation, per-input shape) per layer; a fresh dict per batch, written only
         # by the hooks (so a compiled model sees the same state on every call and is not recompiled)
@@ -131,6 +137,9 @@ class HookedForward(contextlib.AbstractContextManager):
                 self.model.to(memory_format=torch.channels_last)
         if self._use_cl:
             x = x.contiguous(memory_format=torch.channels_last)
+        if self._fold_pending:
+            self._fold_pending = False
+            self._fold_batchnorm(x)
         self._collected = {}
         self._mask = attention_mask(x)
         with torch.inference_mode(), self._autocast():
@@ -162,6 +171,24 @@ class HookedForward(contextlib.AbstractContextManager):
         for n in self.names:
             self.shapes.setdefault(n, self._collected[n][1])
         return {n: self._collected[n][0].numpy() for n in self.names}, outputs
+
+    def _fold_batchnorm(self, x: Any) -> None:
+        """Fold the BatchNorms that a probe pass on the batch's first input shows are safe to fold (and
+        only them), until exit. One input, not the batch: every batch, the first included, then runs the
+        same folded model, so a resumed store equals an uninterrupted one bit for bit."""
+        one = _first_input(x)
+        self._mask = attention_mask(one)
+
+        def run() -> Any:
+            with torch.inference_mode(), self._autocast():
+                return call_model(self.model, one)
+
+        modules = dict(self.model.named_modules())
+        try:
+            pairs = foldable_pairs(self.model, run, [modules[n] for n in self.names])
+        except Exception:  # the model's own error shows on the real batch; here: just don't fold
+            pairs = []
+        self.folded = fold(pairs, self._stack)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast is None:
@@ -229,6 +256,16 @@ def _rows(x: Any) -> int | None:
         return int(x.shape[0]) if x.dim() else None
     values = x.values() if isinstance(x, dict) else x if isinstance(x, (tuple, list)) else ()
     return next((r for r in map(_rows, values) if r is not None), None)
+
+
+def _first_input(x: Any) -> Any:
+    """The batch cut to its first input: tensors with the batch's rows sliced to one, the rest as is."""
+    rows = _rows(x)
+
+    def head(v: Any) -> Any:
+        return v[:1] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == rows else v
+
+    return head(x) if isinstance(x, torch.Tensor) else tree_map(head, x)
 
 
 def _from_compiler(exc: BaseException) -> bool:
