@@ -108,7 +108,10 @@ def test_text_card_strip_shows_whole_clipped_snippets(page, text_html):
         assert info["width"] > 0.6 * card_width  # the card's width, not a thumbnail slot
     # the row fits the text items: their placeholders were once card-wide squares, and the grid kept the rows
     # they measured (4x too tall; a click at the card's centre then landed outside the grid's scroll box)
-    fit = card.evaluate("(el) => [el.getBoundingClientRect().height, el.lastElementChild.getBoundingClientRect().bottom - el.getBoundingClientRect().top]")
+    fit = card.evaluate(
+        "(el) => [el.getBoundingClientRect().height,"
+        " el.lastElementChild.getBoundingClientRect().bottom - el.getBoundingClientRect().top]"
+    )
     assert fit[0] <= fit[1] + 24, fit
     tops = [i["top"] for i in infos]
     assert all(b - a >= infos[0]["height"] - 1 for a, b in itertools.pairwise(tops))  # one snippet per line
