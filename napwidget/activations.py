@@ -384,12 +384,13 @@ def extract(
         float32, so NAPs may move a few inputs. Returned activations are float32 either way; a store or
         cache remembers the setting. Default None: float32, bitwise the same as without it.
     compile : run the model through ``torch.compile`` (no weight freezing). Its one-off compilation (10 s to
-        a minute) pays back on large runs (measured on a 2-core CPU, ResNet-18: 1.54-1.82x a plain
-        ``no_grad`` loop at 224x224 and 1.46-1.51x at 64x64, against ~1.3x without it); activations agree
-        with float32 to rounding (~1e-6). Needs a C++ compiler on CPU.
+        a minute) pays back on large runs (measured on a 2-core CPU, ResNet-18: 1.54-2.2x a plain
+        ``no_grad`` loop at 224x224; at 64x64 1.15x on a quiet machine, up to 1.5x under load, where the
+        plain loop suffers more); activations agree with float32 to rounding (~1e-6). Needs a C++ compiler
+        on CPU.
     workers : forward passes that run side by side on a CPU, each on an equal share of the batch and of the
         torch threads (default 1: one pass with all threads). ``workers=2`` pays for large inputs: on 2 cores,
-        ResNet-18 at 224x224 ran 1.55-1.60x a plain ``no_grad`` loop against 1.30-1.32x with one pass, while
+        ResNet-18 at 224x224 ran 1.55-2.04x a plain ``no_grad`` loop against 1.30-1.81x with one pass, while
         at 64x64 it was no faster or up to 13 % slower, so measure first. Activations agree to float32
         rounding (~1e-7 relative): like a change of ``batch_size``, the thread count and batch shape change
         the order in which ops sum. The model then runs in several threads at once, and so do your own hooks
@@ -397,7 +398,8 @@ def extract(
         order. Not with ``compile=True``; ignored on GPUs.
     fold_batchnorm : fold each eval-mode BatchNorm into the convolution before it while extracting (default
         True): one convolution with scaled weights replaces two passes over the conv output (ResNet-18 on 2
-        CPU cores: 1.25x -> 1.56x a plain ``no_grad`` loop at 64x64, 1.29x -> 1.50x at 224x224).
+        CPU cores, quiet machine: 1.28x -> 1.53x and 1.47x -> 1.81x a plain ``no_grad`` loop at 224x224 in
+        two sessions; at 64x64, where convolutions are nearly all of the time, 1.04-1.05x -> 1.08-1.11x).
         Activations agree to float32 rounding (~1e-6 relative). A pair is folded only where a probe pass on
         one input shows nothing else can tell: the conv's output feeds that BatchNorm alone, neither module
         runs twice, the conv is not one of ``layers`` and has no hooks of yours. The model is not modified
