@@ -401,9 +401,11 @@ def extract(
         CPU cores, quiet machine: 1.28x -> 1.53x and 1.47x -> 1.81x a plain ``no_grad`` loop at 224x224 in
         two sessions; at 64x64, where convolutions are nearly all of the time, 1.04-1.05x -> 1.08-1.11x).
         Activations agree to float32 rounding (~1e-6 relative). A pair is folded only where a probe pass on
-        one input shows nothing else can tell: the conv's output feeds that BatchNorm alone, neither module
-        runs twice, the conv is not one of ``layers`` and has no hooks of yours. The model is not modified
-        (its modules, weights and hooks stay as they are). ``False`` runs every BatchNorm as written.
+        two inputs shows nothing else can tell: the conv's output feeds that BatchNorm alone, neither module
+        runs twice, the conv is not one of ``layers`` and has no hooks of yours. Every batch checks that
+        its conv outputs still go straight into their BatchNorms; one that branches off (a forward that
+        depends on the batch) runs again as written, with a warning. The model is not modified (its
+        modules, weights and hooks stay as they are). ``False`` runs every BatchNorm as written.
 
     Example
     -------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -186,16 +187,86 @@ def folded_weights(conv: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.
     return weight, bias.to(conv.weight.dtype)
 
 
-def _folded_forward(conv: nn.Module, weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor):
-    return conv._conv_forward(x, weight, bias)
+class FoldBroken(RuntimeError):
+    """A pass took a path the probe did not see: a folded conv's output did not go straight into its
+    BatchNorm (the BatchNorm got another tensor, was skipped, or the conv ran again first)."""
 
 
-def _identity(x: torch.Tensor) -> torch.Tensor:
-    return x
+class Folding:
+    """Folded (conv, BatchNorm) pairs, installed until the stack given to :func:`fold` closes.
+
+    The probe proved each pair on one input; a model whose forward branches on the batch could take another
+    path on a full batch. So every pass under :meth:`checked` also checks, cheaply, that each folded conv's
+    output went into its own BatchNorm and nowhere else first, else raises :class:`FoldBroken`, and the
+    caller reruns that batch unfolded (:meth:`suspended`). A use of the conv's output *after* its BatchNorm
+    would not show here; only the probe rules that out.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[nn.Module, nn.Module]]) -> None:
+        self.pairs = [(conv, bn, *folded_weights(conv, bn)) for conv, bn in pairs]
+        self._lock = threading.Lock()  # workers=2 runs the folded model in two threads at once
+        self._local = threading.local()  # each thread's conv outputs waiting for their BatchNorm
+        self._pass = 0
+        self._waiting = 0
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def install(self) -> None:
+        for conv, bn, weight, bias in self.pairs:
+            conv.forward = functools.partial(self._conv, conv, weight, bias)
+            bn.forward = functools.partial(self._norm, conv)
+
+    def remove(self) -> None:
+        for conv, bn, *_ in self.pairs:
+            vars(conv).pop("forward", None)
+            vars(bn).pop("forward", None)
+
+    @contextlib.contextmanager
+    def checked(self):
+        """One forward pass (its threads included) under the guard; FoldBroken if the path differed."""
+        with self._lock:
+            self._pass += 1  # outputs a failed pass left waiting are stale from now on
+            self._waiting = 0
+        yield
+        if self._waiting:
+            raise FoldBroken("a folded convolution ran but its BatchNorm did not take its output")
+
+    @contextlib.contextmanager
+    def suspended(self):
+        """The model as written, for one pass."""
+        self.remove()
+        try:
+            yield
+        finally:
+            self.install()
+
+    def _outputs(self) -> dict[nn.Module, torch.Tensor]:
+        local = self._local
+        if getattr(local, "pass_", None) != self._pass:
+            local.pass_, local.outputs = self._pass, {}
+        return local.outputs
+
+    def _conv(self, conv: nn.Module, weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor):
+        out = conv._conv_forward(x, weight, bias)
+        waiting = self._outputs()
+        if conv in waiting:
+            raise FoldBroken("a folded convolution ran again before its BatchNorm took its output")
+        waiting[conv] = out
+        with self._lock:
+            self._waiting += 1
+        return out
+
+    def _norm(self, conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if self._outputs().pop(conv, None) is not x:
+            raise FoldBroken("a folded BatchNorm got a tensor other than its convolution's output")
+        with self._lock:
+            self._waiting -= 1
+        return x
 
 
-def fold(pairs: Iterable[tuple[nn.Module, nn.Module]], stack: contextlib.ExitStack) -> int:
-    """Install the folded forward of each pair until ``stack`` closes; returns how many were folded.
+def fold(pairs: Iterable[tuple[nn.Module, nn.Module]], stack: contextlib.ExitStack) -> Folding:
+    """Install the folded forward of each pair until ``stack`` closes.
 
     Example
     -------
@@ -203,21 +274,15 @@ def fold(pairs: Iterable[tuple[nn.Module, nn.Module]], stack: contextlib.ExitSta
     >>> x = torch.rand(2, 1, 5, 5)
     >>> before = net(x)
     >>> with contextlib.ExitStack() as stack:
-    ...     fold([(net[0], net[1])], stack), torch.allclose(net(x), before, atol=1e-5)
+    ...     folding = fold([(net[0], net[1])], stack)
+    ...     with folding.checked():
+    ...         after = net(x)
+    ...     len(folding), torch.allclose(after, before, atol=1e-5)
     (1, True)
     >>> "forward" in vars(net[0])  # removed again
     False
     """
-    n = 0
-    for conv, bn in pairs:
-        weight, bias = folded_weights(conv, bn)
-        conv.forward = functools.partial(_folded_forward, conv, weight, bias)
-        bn.forward = _identity
-        stack.callback(_unpatch, conv)
-        stack.callback(_unpatch, bn)
-        n += 1
-    return n
-
-
-def _unpatch(module: nn.Module) -> None:
-    vars(module).pop("forward", None)
+    folding = Folding(pairs)
+    folding.install()
+    stack.callback(folding.remove)
+    return folding

@@ -27,7 +27,7 @@ from napwidget.activations import (
     reduce_activation,
 )
 from napwidget.batches import attention_mask, call_model, describe_batch
-from napwidget.bn_fold import fold, foldable_pairs
+from napwidget.bn_fold import FoldBroken, Folding, fold, foldable_pairs
 from napwidget.errors import NapInputError
 from napwidget.forward_workers import CpuWorkers, check_workers
 
@@ -75,6 +75,8 @@ class HookedForward(contextlib.AbstractContextManager):
         # compiled models get their own fusions from inductor; folding is decided on the first batch
         self._fold_pending = bool(fold_batchnorm) and not compile
         self.folded = 0  # (conv, BatchNorm) pairs folded for this extraction (napwidget/bn_fold.py)
+        self._folding: Folding | None = None
+        self.unfolded_batches = 0  # batches that took another path than the probe, so ran unfolded
         self.shapes: dict[str, tuple[int, ...]] = {}
         # this batch's (reduced activation, per-input shape) per layer; a fresh dict per batch, written only
         # by the hooks (so a compiled model sees the same state on every call and is not recompiled)
@@ -144,7 +146,7 @@ class HookedForward(contextlib.AbstractContextManager):
         self._mask = attention_mask(x)
         with torch.inference_mode(), self._autocast():
             try:
-                out = self._forward(x)
+                out = self._guarded_forward(x)
             except NapInputError:
                 raise
             except Exception as exc:
@@ -173,22 +175,48 @@ class HookedForward(contextlib.AbstractContextManager):
         return {n: self._collected[n][0].numpy() for n in self.names}, outputs
 
     def _fold_batchnorm(self, x: Any) -> None:
-        """Fold the BatchNorms that a probe pass on the batch's first input shows are safe to fold (and
-        only them), until exit. One input, not the batch: every batch, the first included, then runs the
-        same folded model, so a resumed store equals an uninterrupted one bit for bit."""
-        one = _first_input(x)
-        self._mask = attention_mask(one)
+        """Fold the BatchNorms that a probe pass on the batch's first two inputs shows are safe to fold (and
+        only them), until exit. Two inputs, not the batch: every batch, the first included, then runs the
+        same folded model, so a resumed store equals an uninterrupted one bit for bit. Two, not one: models
+        that special-case a batch of one (``squeeze()``) would show the probe another path."""
+        head = _first_rows(x, 2)
+        self._mask = attention_mask(head)
 
         def run() -> Any:
             with torch.inference_mode(), self._autocast():
-                return call_model(self.model, one)
+                return call_model(self.model, head)
 
         modules = dict(self.model.named_modules())
         try:
             pairs = foldable_pairs(self.model, run, [modules[n] for n in self.names])
         except Exception:  # the model's own error shows on the real batch; here: just don't fold
             pairs = []
-        self.folded = fold(pairs, self._stack)
+        if pairs:
+            self._folding = fold(pairs, self._stack)
+        self.folded = len(pairs)
+
+    def _guarded_forward(self, x: Any) -> Any:
+        """The forward pass, folded where the probe allowed; a batch that took another path through the
+        model (it branches on the batch) runs again as written, with a warning the first time."""
+        folding = self._folding
+        if folding is None:
+            return self._forward(x)
+        try:
+            with folding.checked():
+                return self._forward(x)
+        except FoldBroken as exc:
+            if not self.unfolded_batches:
+                warnings.warn(
+                    f"fold_batchnorm: a batch of shape {describe_batch(x)} took another path through the "
+                    f"model than the probe input ({exc}); such batches run without folding. Pass "
+                    "fold_batchnorm=False to run every batch as written",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            self.unfolded_batches += 1
+            self._collected = {}  # what the hooks saw of the broken pass
+            with folding.suspended():
+                return self._forward(x)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.autocast is None:
@@ -258,12 +286,12 @@ def _rows(x: Any) -> int | None:
     return next((r for r in map(_rows, values) if r is not None), None)
 
 
-def _first_input(x: Any) -> Any:
-    """The batch cut to its first input: tensors with the batch's rows sliced to one, the rest as is."""
+def _first_rows(x: Any, n: int) -> Any:
+    """The batch cut to its first ``n`` inputs: tensors with the batch's rows sliced, the rest as is."""
     rows = _rows(x)
 
     def head(v: Any) -> Any:
-        return v[:1] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == rows else v
+        return v[:n] if isinstance(v, torch.Tensor) and v.dim() and v.shape[0] == rows else v
 
     return head(x) if isinstance(x, torch.Tensor) else tree_map(head, x)
 

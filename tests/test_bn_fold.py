@@ -171,18 +171,20 @@ def test_pairs_that_something_else_observes_stay_unfolded(case):
     _close(acts, extract(model, x, layers, batch_size=8, fold_batchnorm=False))
 
 
-def test_a_model_that_fails_on_one_input_is_not_folded_but_still_extracts():
-    class NeedsTwo(ConvNet):
+def test_a_model_that_fails_on_the_probe_inputs_is_not_folded_but_still_extracts():
+    class NeedsThree(ConvNet):
         def forward(self, x):
-            if len(x) < 2:
-                raise ValueError("batch statistics need two inputs")
+            if len(x) < 3:
+                raise ValueError("batch statistics need three inputs")
             return super().forward(x)
 
     torch.manual_seed(0)
-    model, x = _random_stats(NeedsTwo()), _x()
+    model, x = _random_stats(NeedsThree()), _x()
     assert _folded(model, x, ["fc"]) == 0
-    _same(extract(model, x, ["bn2", "fc"], batch_size=8), extract(model, x, ["bn2", "fc"], batch_size=8,
-                                                                     fold_batchnorm=False))
+    _same(
+        extract(model, x, ["bn2", "fc"], batch_size=8),
+        extract(model, x, ["bn2", "fc"], batch_size=8, fold_batchnorm=False),
+    )
 
 
 def test_an_interrupted_extraction_unfolds_the_model():
@@ -224,3 +226,66 @@ def test_a_resumed_store_equals_an_uninterrupted_one_with_folding(tmp_path):
     resumed = extract(model, x, ["bn2", "fc"], batch_size=8, store=tmp_path / "a.zarr")
     _same(full, resumed)  # chunk 2 onwards ran after a new probe: folded the same way, bit for bit
     _same(full, open_activations(tmp_path / "a.zarr"))
+
+
+class SkipsBN(ConvNet):
+    """On batches of more than two inputs (not the probe's two) bn1 is skipped."""
+
+    def forward(self, x):
+        y = self.conv1(x)
+        x = torch.relu(y if len(x) > 2 else self.bn1(y))
+        x = torch.relu(self.bn2(self.conv2(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class OtherInput(ConvNet):
+    """On batches of more than two inputs bn1 normalises a scaled copy of conv1's output."""
+
+    def forward(self, x):
+        y = self.conv1(x)
+        x = torch.relu(self.bn1(y * 2.0 if len(x) > 2 else y))
+        x = torch.relu(self.bn2(self.conv2(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class Squeezes(ConvNet):
+    """A model that special-cases a batch of one (``squeeze()``): a one-input probe would see another path,
+    on which conv2's output also enters a sum."""
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(x)))
+        y = self.conv2(x)
+        z = self.bn2(y)
+        if len(x) > 1:
+            z = z + y
+        return self.fc(torch.relu(z).mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("cls", [SkipsBN, OtherInput])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_batch_that_leaves_the_probed_path_runs_unfolded_with_a_warning(cls, workers):
+    torch.manual_seed(0)
+    model, x = _random_stats(cls()), _x()
+    with HookedForward(model, ["bn2"], "mean", workers=workers) as step:
+        step(x[:2])  # the probe's path: folded, no warning
+        assert step.folded == 2 and step.unfolded_batches == 0
+        with pytest.warns(RuntimeWarning, match="fold_batchnorm=False"):
+            got, _ = step(x[2:10])
+        assert step.unfolded_batches == 1
+    with HookedForward(model, ["bn2"], "mean", workers=workers, fold_batchnorm=False) as plain:
+        want, _ = plain(x[2:10])
+    np.testing.assert_array_equal(got["bn2"], want["bn2"])  # the model as written, bit for bit
+    kw = {"batch_size": 8, "workers": workers}
+    with pytest.warns(RuntimeWarning):
+        acts = extract(model, x[:16], ["bn2"], **kw)
+    # both batches (and with two workers, both halves) left the probe's path: they ran as written
+    _same(acts, extract(model, x[:16], ["bn2"], fold_batchnorm=False, **kw))
+
+
+def test_a_model_that_special_cases_one_input_is_probed_on_two():
+    torch.manual_seed(0)
+    model, x = _random_stats(Squeezes()), _x()
+    assert _folded(model, x, ["fc"]) == 1  # conv2's output also enters the sum: only conv1-bn1 folds
+    _close(
+        extract(model, x, ["fc"], batch_size=8), extract(model, x, ["fc"], batch_size=8, fold_batchnorm=False)
+    )
