@@ -8,21 +8,19 @@ with it, ResNet-18 on 2 CPU cores ran 1.47x -> 1.81x a plain ``no_grad`` loop at
 summation order.
 
 Folding must never change what anything else sees, so a pair is folded only when a probe pass proves it safe
-(:func:`foldable_pairs`): the conv's output goes into that BatchNorm and nowhere else (no other op, no
+(:func:`probe`): the conv's output goes into that BatchNorm and nowhere else (no other op, no
 returned output), each module runs once per pass, neither is a hooked layer, and nobody else hooks the conv
 or the BatchNorm's input. Modules are never replaced: the folded conv and the identity BatchNorm are
-instance-level ``forward`` overrides, removed again on exit, so module names, hooks and weights stay the
-user's own.
+instance-level ``forward`` overrides (``conv_plan.py`` installs them, with a per-batch guard), removed again
+on exit, so module names, hooks and weights stay the user's own.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -75,6 +73,7 @@ class _Probe(contextlib.AbstractContextManager):
         self.uses = _Uses()
         self.calls: dict[nn.Module, int] = defaultdict(int)
         self.conv_out: dict[nn.Module, int] = {}  # conv -> id of its output
+        self.conv_hw: dict[nn.Module, int] = {}  # Conv2d -> its largest output's height x width
         self.bn_in: dict[nn.Module, int] = {}  # BatchNorm -> id of its input
         self._stack = contextlib.ExitStack()
 
@@ -93,6 +92,8 @@ class _Probe(contextlib.AbstractContextManager):
     def _on_conv(self, module: nn.Module, _inp: Any, out: torch.Tensor) -> None:
         self.calls[module] += 1
         self.conv_out[module] = id(out)
+        if isinstance(out, torch.Tensor) and out.dim() == 4:
+            self.conv_hw[module] = max(self.conv_hw.get(module, 0), out.shape[-2] * out.shape[-1])
         self.uses.watched[id(out)] = out
 
     def _on_norm(self, module: nn.Module, inp: tuple) -> None:
@@ -133,12 +134,39 @@ def _foldable_modules(conv: nn.Module, bn: nn.Module, hooked: set[int]) -> bool:
     )
 
 
+class Probed(NamedTuple):
+    """What one probe pass found: the foldable pairs, and each Conv2d's output size (height x width)."""
+
+    pairs: list[tuple[nn.Module, nn.Module]]
+    conv_hw: dict[nn.Module, int]
+
+
+def probe(model: nn.Module, run: Callable[[], Any], hooked: Iterable[nn.Module]) -> Probed:
+    """Run ``run()`` (one forward pass of ``model``, e.g. on two inputs) under a probe: the (conv,
+    BatchNorm) pairs that can be folded, and the size of every conv's output. ``hooked``: modules whose
+    outputs are being collected; a conv among them keeps its own output.
+
+    Example
+    -------
+    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    >>> found = probe(net, lambda: net(torch.rand(2, 1, 5, 5)), hooked=[])
+    >>> [(type(c).__name__, type(b).__name__) for c, b in found.pairs], list(found.conv_hw.values())
+    ([('Conv2d', 'BatchNorm2d')], [9])
+    """
+    if _global_hooks():  # they would see the probe pass too
+        return Probed([], {})
+    with torch.no_grad(), _hooks_silenced(model), _Probe(model) as seen:
+        output = run()
+    if not any(type(m) in NORMS for m in model.modules()):
+        return Probed([], seen.conv_hw)
+    ids = {id(m) for m in hooked}
+    return Probed([(c, b) for c, b in seen.pairs(output) if _foldable_modules(c, b, ids)], seen.conv_hw)
+
+
 def foldable_pairs(
     model: nn.Module, run: Callable[[], Any], hooked: Iterable[nn.Module]
 ) -> list[tuple[nn.Module, nn.Module]]:
-    """The (conv, BatchNorm) pairs of ``model`` that can be folded, found by running ``run()`` (one forward
-    pass of ``model``, e.g. on one input) under a probe. ``hooked``: modules whose outputs are being
-    collected; a conv among them keeps its own output.
+    """The (conv, BatchNorm) pairs of ``model`` that can be folded: :func:`probe`'s ``pairs``.
 
     Example
     -------
@@ -147,12 +175,23 @@ def foldable_pairs(
     >>> [(type(c).__name__, type(b).__name__) for c, b in pairs]
     [('Conv2d', 'BatchNorm2d')]
     """
-    if _global_hooks() or not any(type(m) in NORMS for m in model.modules()):
-        return []
-    with torch.no_grad(), _Probe(model) as probe:
-        output = run()
-    ids = {id(m) for m in hooked}
-    return [(c, b) for c, b in probe.pairs(output) if _foldable_modules(c, b, ids)]
+    return probe(model, run, hooked).pairs
+
+
+@contextlib.contextmanager
+def _hooks_silenced(model: nn.Module):
+    """No module hook of the user's (or of the extraction's own) fires in the probe pass: a hook that records
+    what it sees would otherwise get an extra pass of two inputs. Hooks that could change what the probe
+    must see (on a conv, or before a BatchNorm) keep their pair from folding anyway."""
+    kinds = ("_forward_hooks", "_forward_pre_hooks")
+    saved = [(m, k, getattr(m, k)) for m in model.modules() for k in kinds]
+    try:
+        for m, k, _ in saved:
+            setattr(m, k, OrderedDict())
+        yield
+    finally:
+        for m, k, hooks in saved:
+            setattr(m, k, hooks)
 
 
 def _global_hooks() -> bool:
@@ -163,8 +202,11 @@ def _global_hooks() -> bool:
     return bool(m._global_forward_hooks or m._global_forward_pre_hooks)
 
 
-def folded_weights(conv: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weight and bias of the convolution equal to ``bn(conv(x))`` in eval mode.
+def folded_weights(
+    conv: nn.Module, bn: nn.Module, memory_format: torch.memory_format = torch.preserve_format
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weight and bias of the convolution equal to ``bn(conv(x))`` in eval mode, the weight in
+    ``memory_format`` (written in one pass, however the conv's own weight is laid out).
 
     Example
     -------
@@ -182,107 +224,7 @@ def folded_weights(conv: nn.Module, bn: nn.Module) -> tuple[torch.Tensor, torch.
         if bn.bias is not None:
             shift = shift + bn.bias
         bias = shift if conv.bias is None else conv.bias * scale + shift
-        # elementwise ops keep the weight's memory format (channels-last stays channels-last)
-        weight = conv.weight * scale.reshape(-1, *([1] * (conv.weight.dim() - 1)))
+        weight = torch.empty_like(conv.weight, memory_format=memory_format)
+        # computed in float32 for a half / bfloat16 model too (its statistics are float32), rounded once
+        torch.mul(conv.weight, scale.reshape(-1, *([1] * (conv.weight.dim() - 1))), out=weight)
     return weight, bias.to(conv.weight.dtype)
-
-
-class FoldBroken(RuntimeError):
-    """A pass took a path the probe did not see: a folded conv's output did not go straight into its
-    BatchNorm (the BatchNorm got another tensor, was skipped, or the conv ran again first)."""
-
-
-class Folding:
-    """Folded (conv, BatchNorm) pairs, installed until the stack given to :func:`fold` closes.
-
-    The probe proved each pair on one input; a model whose forward branches on the batch could take another
-    path on a full batch. So every pass under :meth:`checked` also checks, cheaply, that each folded conv's
-    output went into its own BatchNorm and nowhere else first, else raises :class:`FoldBroken`, and the
-    caller reruns that batch unfolded (:meth:`suspended`). A use of the conv's output *after* its BatchNorm
-    would not show here; only the probe rules that out.
-    """
-
-    def __init__(self, pairs: Iterable[tuple[nn.Module, nn.Module]]) -> None:
-        self.pairs = [(conv, bn, *folded_weights(conv, bn)) for conv, bn in pairs]
-        self._lock = threading.Lock()  # workers=2 runs the folded model in two threads at once
-        self._local = threading.local()  # each thread's conv outputs waiting for their BatchNorm
-        self._pass = 0
-        self._waiting = 0
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def install(self) -> None:
-        for conv, bn, weight, bias in self.pairs:
-            conv.forward = functools.partial(self._conv, conv, weight, bias)
-            bn.forward = functools.partial(self._norm, conv)
-
-    def remove(self) -> None:
-        for conv, bn, *_ in self.pairs:
-            vars(conv).pop("forward", None)
-            vars(bn).pop("forward", None)
-
-    @contextlib.contextmanager
-    def checked(self):
-        """One forward pass (its threads included) under the guard; FoldBroken if the path differed."""
-        with self._lock:
-            self._pass += 1  # outputs a failed pass left waiting are stale from now on
-            self._waiting = 0
-        yield
-        if self._waiting:
-            raise FoldBroken("a folded convolution ran but its BatchNorm did not take its output")
-
-    @contextlib.contextmanager
-    def suspended(self):
-        """The model as written, for one pass."""
-        self.remove()
-        try:
-            yield
-        finally:
-            self.install()
-
-    def _outputs(self) -> dict[nn.Module, torch.Tensor]:
-        local = self._local
-        if getattr(local, "pass_", None) != self._pass:
-            local.pass_, local.outputs = self._pass, {}
-        return local.outputs
-
-    def _conv(self, conv: nn.Module, weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor):
-        out = conv._conv_forward(x, weight, bias)
-        waiting = self._outputs()
-        if conv in waiting:
-            raise FoldBroken("a folded convolution ran again before its BatchNorm took its output")
-        waiting[conv] = out
-        with self._lock:
-            self._waiting += 1
-        return out
-
-    def _norm(self, conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        if self._outputs().pop(conv, None) is not x:
-            raise FoldBroken("a folded BatchNorm got a tensor other than its convolution's output")
-        with self._lock:
-            self._waiting -= 1
-        return x
-
-
-def fold(pairs: Iterable[tuple[nn.Module, nn.Module]], stack: contextlib.ExitStack) -> Folding:
-    """Install the folded forward of each pair until ``stack`` closes.
-
-    Example
-    -------
-    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4)).eval()
-    >>> x = torch.rand(2, 1, 5, 5)
-    >>> before = net(x)
-    >>> with contextlib.ExitStack() as stack:
-    ...     folding = fold([(net[0], net[1])], stack)
-    ...     with folding.checked():
-    ...         after = net(x)
-    ...     len(folding), torch.allclose(after, before, atol=1e-5)
-    (1, True)
-    >>> "forward" in vars(net[0])  # removed again
-    False
-    """
-    folding = Folding(pairs)
-    folding.install()
-    stack.callback(folding.remove)
-    return folding

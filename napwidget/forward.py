@@ -27,7 +27,8 @@ from napwidget.activations import (
     reduce_activation,
 )
 from napwidget.batches import attention_mask, call_model, describe_batch
-from napwidget.bn_fold import FoldBroken, Folding, fold, foldable_pairs
+from napwidget.bn_fold import NORMS, probe
+from napwidget.conv_plan import ConvPlan, FoldBroken, conv_layout
 from napwidget.errors import NapInputError
 from napwidget.forward_workers import CpuWorkers, check_workers
 
@@ -72,10 +73,13 @@ class HookedForward(contextlib.AbstractContextManager):
         self.channels_last = channels_last
         self.workers = check_workers(workers, compile)
         self._workers: CpuWorkers | None = None  # made on entry when sub-batches run side by side
-        # compiled models get their own fusions from inductor; folding is decided on the first batch
-        self._fold_pending = bool(fold_batchnorm) and not compile
-        self.folded = 0  # (conv, BatchNorm) pairs folded for this extraction (napwidget/bn_fold.py)
-        self._folding: Folding | None = None
+        # compiled models get their own fusions and layouts from inductor; eager ones get a conv plan
+        # (folded BatchNorms, contiguous tiny convs: napwidget/conv_plan.py) on the first batch
+        self.fold_batchnorm = bool(fold_batchnorm)
+        self._plan_pending = not compile
+        self._plan: ConvPlan | None = None
+        self.folded = 0  # (conv, BatchNorm) pairs folded for this extraction
+        self.nchw_convs = 0  # convs run contiguous inside a channels-last model
         self.unfolded_batches = 0  # batches that took another path than the probe, so ran unfolded
         self.shapes: dict[str, tuple[int, ...]] = {}
         # this batch's (reduced activation, per-input shape) per layer; a fresh dict per batch, written only
@@ -108,9 +112,13 @@ class HookedForward(contextlib.AbstractContextManager):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._use_cl:
-            self.model.to(memory_format=torch.contiguous_format)
         self._stack.close()
+
+    def _convert_model(self) -> None:
+        """Channels-last for the model itself, until exit: for compiled models (inductor reads the weights'
+        layout) and when no conv plan could give the convs channels-last weights of their own."""
+        self.model.to(memory_format=torch.channels_last)
+        self._stack.callback(functools.partial(self.model.to, memory_format=torch.contiguous_format))
 
     def _make_hook(self, name: str):
         def hook(_m, _inp, out):
@@ -135,13 +143,13 @@ class HookedForward(contextlib.AbstractContextManager):
                 and x.dim() == 4
                 and self.channels_last is not False
             )
-            if self._use_cl:
-                self.model.to(memory_format=torch.channels_last)
+            if self._use_cl and not self._plan_pending:
+                self._convert_model()
         if self._use_cl:
             x = x.contiguous(memory_format=torch.channels_last)
-        if self._fold_pending:
-            self._fold_pending = False
-            self._fold_batchnorm(x)
+        if self._plan_pending:
+            self._plan_pending = False
+            self._plan_convs(x)
         self._collected = {}
         self._mask = attention_mask(x)
         with torch.inference_mode(), self._autocast():
@@ -174,11 +182,16 @@ class HookedForward(contextlib.AbstractContextManager):
             self.shapes.setdefault(n, self._collected[n][1])
         return {n: self._collected[n][0].numpy() for n in self.names}, outputs
 
-    def _fold_batchnorm(self, x: Any) -> None:
+    def _plan_convs(self, x: Any) -> None:
         """Fold the BatchNorms that a probe pass on the batch's first two inputs shows are safe to fold (and
-        only them), until exit. Two inputs, not the batch: every batch, the first included, then runs the
-        same folded model, so a resumed store equals an uninterrupted one bit for bit. Two, not one: models
-        that special-case a batch of one (``squeeze()``) would show the probe another path."""
+        only them), and on a CPU run the tiny convs of a channels-last model contiguous, until exit.
+
+        Two inputs, not the batch: every batch, the first included, then runs the same plan, so a resumed
+        store equals an uninterrupted one bit for bit. Two, not one: models that special-case a batch of
+        one (``squeeze()``) would show the probe another path."""
+        fold = self.fold_batchnorm and any(isinstance(m, NORMS) for m in self.model.modules())
+        if not (fold or self._use_cl):
+            return  # nothing to plan: no probe pass (the user's hooks would see it)
         head = _first_rows(x, 2)
         self._mask = attention_mask(head)
 
@@ -188,21 +201,30 @@ class HookedForward(contextlib.AbstractContextManager):
 
         modules = dict(self.model.named_modules())
         try:
-            pairs = foldable_pairs(self.model, run, [modules[n] for n in self.names])
-        except Exception:  # the model's own error shows on the real batch; here: just don't fold
-            pairs = []
-        if pairs:
-            self._folding = fold(pairs, self._stack)
+            found = probe(self.model, run, [modules[n] for n in self.names])
+        except Exception:  # the model's own error shows on the real batch; here: no plan
+            found = None
+        layouts = {}
+        if found is not None and self._use_cl:
+            cpu = self.device.type == "cpu"
+            layouts = {c: f for c, hw in found.conv_hw.items() if (f := conv_layout(c, hw, cpu)) is not None}
+        if self._use_cl and not layouts:
+            self._convert_model()
+        pairs = found.pairs if found is not None and fold else []
+        if pairs or layouts:
+            self._plan = ConvPlan(pairs, layouts)
+            self._plan.install(self._stack)
         self.folded = len(pairs)
+        self.nchw_convs = sum(f is torch.contiguous_format for f in layouts.values())
 
     def _guarded_forward(self, x: Any) -> Any:
         """The forward pass, folded where the probe allowed; a batch that took another path through the
         model (it branches on the batch) runs again as written, with a warning the first time."""
-        folding = self._folding
-        if folding is None:
+        plan = self._plan
+        if plan is None:
             return self._forward(x)
         try:
-            with folding.checked():
+            with plan.checked():
                 return self._forward(x)
         except FoldBroken as exc:
             if not self.unfolded_batches:
@@ -215,7 +237,7 @@ class HookedForward(contextlib.AbstractContextManager):
                 )
             self.unfolded_batches += 1
             self._collected = {}  # what the hooks saw of the broken pass
-            with folding.suspended():
+            with plan.suspended():
                 return self._forward(x)
 
     def _autocast(self) -> contextlib.AbstractContextManager:

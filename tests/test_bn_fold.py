@@ -289,3 +289,26 @@ def test_a_model_that_special_cases_one_input_is_probed_on_two():
     _close(
         extract(model, x, ["fc"], batch_size=8), extract(model, x, ["fc"], batch_size=8, fold_batchnorm=False)
     )
+
+
+def test_the_probe_pass_is_invisible_to_the_users_hooks():
+    torch.manual_seed(0)
+    model, x = _random_stats(ConvNet()), _x()
+    rows: list[int] = []
+    handle = model.bn2.register_forward_hook(lambda _m, inp, _o: rows.append(len(inp[0])))
+    try:
+        acts = extract(model, x, ["fc"], batch_size=8)
+    finally:
+        handle.remove()
+    assert rows == [8, 8, 3]  # the batches, not the probe's two inputs first
+    assert acts["fc"].shape == (19, 5)
+
+
+def test_a_bfloat16_model_folds_with_float32_statistics():
+    torch.manual_seed(0)
+    model, x = _random_stats(ConvNet()).to(torch.bfloat16), _x().to(torch.bfloat16)
+    assert _folded(model, x, ["fc"]) == 2
+    got = extract(model, x, ["bn2", "fc"], batch_size=8)
+    want = extract(model, x, ["bn2", "fc"], batch_size=8, fold_batchnorm=False)
+    for name in ("bn2", "fc"):  # bfloat16 rounding (8 bits of mantissa), not a wrong fold
+        np.testing.assert_allclose(got[name], want[name], atol=3e-2 * np.abs(want[name]).max())
