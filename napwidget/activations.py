@@ -381,16 +381,16 @@ def extract(
         ``threads`` (torch threads per actor; 1 on CPUs), ``chunks_per_task`` (chunks per Ray Data task; by
         default up to 16, at least 4 tasks per actor).
     autocast : ``torch.bfloat16`` (or ``"bf16"``; ``torch.float16`` on GPUs) runs the model under
-        ``torch.autocast``: for GPUs and CPUs with bfloat16 instructions (AVX512-BF16, AMX). **Without them
-        it is much slower**: measured 0.17x the float32 speed on this project's benchmark CPU (no AVX-512),
-        so measure before using it on a CPU. Activations stay within bfloat16 rounding (~1e-2 relative) of
+        ``torch.autocast``: for GPUs and CPUs with bfloat16 instructions (AVX512-BF16, AMX): ResNet-18 on 2
+        such cores ran 2.0-2.1x a plain float32 ``no_grad`` loop at 64x64 and 3.3-3.5x at 224x224. **Without
+        them it is much slower** (0.17x the float32 speed on an AVX2 CPU; ``extract`` warns), so measure
+        before using it on a CPU. Activations stay within bfloat16 rounding (~1e-2 relative) of
         float32, so NAPs may move a few inputs. Returned activations are float32 either way; a store or
         cache remembers the setting. Default None: float32, bitwise the same as without it.
     compile : run the model through ``torch.compile`` (no weight freezing). Its one-off compilation (10 s to
-        a minute) pays back on large runs (measured on a 2-core CPU, ResNet-18: 1.54-2.2x a plain
-        ``no_grad`` loop at 224x224; at 64x64 1.15x on a quiet machine, up to 1.5x under load, where the
-        plain loop suffers more); activations agree with float32 to rounding (~1e-6). Needs a C++ compiler
-        on CPU.
+        a minute) pays back on large runs (measured on 2-core CPUs, ResNet-18: 1.54-2.2x a plain
+        ``no_grad`` loop at 224x224, 1.15-1.5x at 64x64); activations agree with float32 to rounding
+        (~1e-6). Needs a C++ compiler on CPU.
     workers : forward passes that run side by side on a CPU, each on an equal share of the batch and of the
         torch threads (default 1: one pass with all threads). ``workers=2`` pays for large inputs: on 2 cores,
         ResNet-18 at 224x224 ran 1.55-2.04x a plain ``no_grad`` loop against 1.30-1.81x with one pass, while
@@ -401,15 +401,15 @@ def extract(
         order. Not with ``compile=True``; ignored on GPUs.
     fold_batchnorm : fold each eval-mode BatchNorm into the convolution before it while extracting (default
         True): one convolution with scaled weights replaces two passes over the conv output (ResNet-18 on 2
-        CPU cores, quiet machine: 1.28x -> 1.53x and 1.47x -> 1.81x a plain ``no_grad`` loop at 224x224 in
-        two sessions; at 64x64, where convolutions are nearly all of the time, 1.04-1.05x -> 1.08-1.11x).
+        CPU cores: 1.40-1.47x -> 1.75-1.84x a plain ``no_grad`` loop at 224x224, 1.02-1.24x -> 1.25-1.32x
+        at 64x64; NAPs of ResNet-18 activations agree with the unfolded model's at ARI >= 0.998).
         Activations agree to float32 rounding (~1e-6 relative). A pair is folded only where a probe pass on
         two inputs (the model runs once more on them first; module hooks do not see it) shows nothing else
-        can tell: the conv's output feeds that BatchNorm alone, neither module
-        runs twice, the conv is not one of ``layers`` and has no hooks of yours. Every batch checks that
-        its conv outputs still go straight into their BatchNorms; one that branches off (a forward that
-        depends on the batch) runs again as written, with a warning. The model is not modified (its
-        modules, weights and hooks stay as they are). ``False`` runs every BatchNorm as written.
+        can tell: the conv's output feeds that BatchNorm alone, neither module runs twice, the conv is not
+        one of ``layers`` and has no hooks of yours. Every batch checks that its conv outputs still go
+        straight into their BatchNorms; one that branches off (a forward that depends on the batch) runs
+        again as written, with a warning. The model is not modified (its modules, weights and hooks stay as
+        they are). ``False`` runs every BatchNorm as written.
 
     Example
     -------

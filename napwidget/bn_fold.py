@@ -2,10 +2,9 @@
 
 Why: in eval mode a BatchNorm is a per-channel affine map, so ``bn(conv(x))`` is one convolution with scaled
 weights and a shifted bias. Dropping the BatchNorm pass saves a full read and write of every conv output:
-with it, ResNet-18 on 2 CPU cores ran 1.47x -> 1.81x a plain ``no_grad`` loop at 224x224, and 1.04x ->
-1.08x at 64x64, where the convolutions themselves are nearly all of the time (benchmarks/README.md,
-"Extraction"). Activations agree with the unfolded model to float32 rounding, as with any change of
-summation order.
+with it, ResNet-18 on 2 CPU cores ran 1.40-1.47x -> 1.75-1.84x a plain ``no_grad`` loop at 224x224
+(benchmarks/README.md, "Extraction"). Activations agree with the unfolded model to float32 rounding, as
+with any change of summation order.
 
 Folding must never change what anything else sees, so a pair is folded only when a probe pass proves it safe
 (:func:`probe`): the conv's output goes into that BatchNorm and nowhere else (no other op, no

@@ -6,8 +6,9 @@ and weights stay the user's own.
 Layout: ``extract`` runs conv models channels-last (on CPU 1.2-2.5x faster per conv at 8x8 and larger
 feature maps) by giving each conv a channels-last copy of its weight (folded or not), never by converting the
 model. oneDNN's channels-last kernels lose on tiny maps, though: a 3x3 conv of 256-512 channels with a 2x2
-output ran 1.6-1.7x slower channels-last than contiguous (NCHW) on this project's benchmark CPU (AVX2;
-benchmarks/README.md, "Extraction"), so on a CPU such convs get a contiguous weight and input instead.
+output ran 1.6-1.7x slower channels-last than contiguous (NCHW) on this project's AVX-512 benchmark VM, and
+slower too on an AVX2 one (benchmarks/README.md, "Extraction"), so on a CPU such convs get a contiguous
+weight and input instead.
 """
 
 from __future__ import annotations
