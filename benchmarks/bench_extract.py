@@ -1,8 +1,8 @@
 """Extraction throughput: napwidget.extract (hooks on layer1-4) and its options vs a plain no_grad loop.
 
 Baseline: ``with torch.no_grad(): for batch: model(batch)`` — contiguous memory, no hooks, nothing kept.
-Variants: ``extract`` with its defaults (channels-last on CPU, inference mode, eval BatchNorms folded into
-their convolutions, one pass at a time), ``fold_batchnorm=False``, ``workers=2`` (two half-batch passes side
+Variants: ``extract`` with its defaults (channels-last on CPU except tiny 2x2 maps, inference mode, eval
+BatchNorms folded into their convolutions, one pass at a time), ``fold_batchnorm=False``, ``workers=2`` (two half-batch passes side
 by side), ``autocast="bf16"`` and ``compile=True`` (its one-off compilation timed apart), all at the same
 batch size. ResNet-18 architecture with random weights.
 
