@@ -2,9 +2,9 @@
 
 Baseline: ``with torch.no_grad(): for batch: model(batch)`` — contiguous memory, no hooks, nothing kept.
 Variants: ``extract`` with its defaults (channels-last on CPU except tiny 2x2 maps, inference mode, eval
-BatchNorms folded into their convolutions, one pass at a time), ``fold_batchnorm=False``, ``workers=2`` (two half-batch passes side
-by side), ``autocast="bf16"`` and ``compile=True`` (its one-off compilation timed apart), all at the same
-batch size. ResNet-18 architecture with random weights.
+BatchNorms folded into their convolutions, one pass at a time), ``fold_batchnorm=False``, ``workers=2`` (two
+half-batch passes side by side), ``autocast="bf16"`` and ``compile=True`` (its one-off compilation timed
+apart), all at the same batch size. ResNet-18 architecture with random weights.
 
 The variants run interleaved (each repeat runs all of them in a shuffled order), so load from other processes
 hits them alike; a ratio is the median over repeats of ``baseline time / variant time`` in the same repeat.
