@@ -382,7 +382,7 @@ def extract(
         default up to 16, at least 4 tasks per actor).
     autocast : ``torch.bfloat16`` (or ``"bf16"``; ``torch.float16`` on GPUs) runs the model under
         ``torch.autocast``: for GPUs and CPUs with bfloat16 instructions (AVX512-BF16, AMX): ResNet-18 on 2
-        such cores ran 2.0-2.1x a plain float32 ``no_grad`` loop at 64x64 and 3.3-3.5x at 224x224. **Without
+        such cores ran 2.0-2.5x a plain float32 ``no_grad`` loop at 64x64 and 3.2-3.5x at 224x224. **Without
         them it is much slower** (0.17x the float32 speed on an AVX2 CPU; ``extract`` warns), so measure
         before using it on a CPU. Activations stay within bfloat16 rounding (~1e-2 relative) of
         float32, so NAPs may move a few inputs. Returned activations are float32 either way; a store or
@@ -401,7 +401,7 @@ def extract(
         order. Not with ``compile=True``; ignored on GPUs.
     fold_batchnorm : fold each eval-mode BatchNorm into the convolution before it while extracting (default
         True): one convolution with scaled weights replaces two passes over the conv output (ResNet-18 on 2
-        CPU cores: 1.40-1.47x -> 1.75-1.84x a plain ``no_grad`` loop at 224x224, 1.02-1.24x -> 1.25-1.32x
+        CPU cores: 1.38-1.48x -> 1.75-1.84x a plain ``no_grad`` loop at 224x224, 1.02-1.27x -> 1.25-1.48x
         at 64x64; NAPs of ResNet-18 activations agree with the unfolded model's at ARI >= 0.998).
         Activations agree to float32 rounding (~1e-6 relative). A pair is folded only where a probe pass on
         two inputs (the model runs once more on them first; module hooks do not see it) shows nothing else
