@@ -43,7 +43,8 @@ def conv_layout(conv: nn.Module, out_hw: int, cpu: bool) -> torch.memory_format 
         or torch.nn.utils.parametrize.is_parametrized(conv)
     ):
         return None
-    if cpu and out_hw <= NCHW_MAX_HW and conv.in_channels >= NCHW_MIN_CHANNELS:
+    # measured on dense convs only (groups=1); depthwise kernels have crossovers of their own
+    if cpu and out_hw <= NCHW_MAX_HW and conv.in_channels >= NCHW_MIN_CHANNELS and conv.groups == 1:
         return torch.contiguous_format
     return torch.channels_last
 

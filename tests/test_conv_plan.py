@@ -79,3 +79,36 @@ def test_a_conv_whose_forward_someone_replaced_keeps_it():
         step(x)
         assert step.nchw_convs == 0  # not ours to replace
     assert calls[-1] == 10 and model.tiny.forward is replaced  # (the probe pass before it ran 2 rows)
+
+
+class Separable(nn.Module):
+    """MobileNet-style: depthwise 3x3 + BatchNorm, pointwise 1x1 + BatchNorm, down to 2x2 with 256 channels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 256, 3, stride=4, padding=1)
+        self.dw, self.bn_dw = nn.Conv2d(256, 256, 3, padding=1, groups=256, bias=False), nn.BatchNorm2d(256)
+        self.pw, self.bn_pw = nn.Conv2d(256, 256, 1, bias=False), nn.BatchNorm2d(256)
+        self.fc = nn.Linear(256, 3)
+
+    def forward(self, x):
+        x = torch.relu(self.stem(x))
+        x = torch.relu(self.bn_dw(self.dw(x)))
+        x = torch.relu(self.bn_pw(self.pw(x)))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+def test_depthwise_convs_fold_and_keep_channels_last_only_dense_tiny_convs_go_contiguous():
+    torch.manual_seed(0)
+    model, x = Separable().eval(), _x()
+    for bn in (model.bn_dw, model.bn_pw):  # statistics far from the identity
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.2, 2)
+    with HookedForward(model, ["fc"], "mean") as step:
+        step(x[:4])
+        assert step.folded == 2
+        assert step.nchw_convs == 1  # pw (dense, 256 channels, 2x2); dw is depthwise, stem has 3 inputs
+    acts = extract(model, x, ["bn_pw", "fc"], batch_size=4)
+    plain = extract(model, x, ["bn_pw", "fc"], batch_size=4, fold_batchnorm=False, channels_last=False)
+    for name in ("bn_pw", "fc"):
+        np.testing.assert_allclose(acts[name], plain[name], rtol=1e-4, atol=1e-5 * np.abs(plain[name]).max())
