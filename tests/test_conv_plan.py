@@ -82,7 +82,7 @@ def test_a_conv_whose_forward_someone_replaced_keeps_it():
 
 
 class Separable(nn.Module):
-    """MobileNet-style: depthwise 3x3 + BatchNorm, pointwise 1x1 + BatchNorm, down to 2x2 with 256 channels."""
+    """MobileNet-style: depthwise 3x3 + BatchNorm, pointwise 1x1 + BatchNorm, at 2x2 with 256 channels."""
 
     def __init__(self) -> None:
         super().__init__()
