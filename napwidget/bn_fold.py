@@ -156,25 +156,8 @@ def probe(model: nn.Module, run: Callable[[], Any], hooked: Iterable[nn.Module])
         return Probed([], {})
     with torch.no_grad(), _hooks_silenced(model), _Probe(model) as seen:
         output = run()
-    if not any(type(m) in NORMS for m in model.modules()):
-        return Probed([], seen.conv_hw)
     ids = {id(m) for m in hooked}
     return Probed([(c, b) for c, b in seen.pairs(output) if _foldable_modules(c, b, ids)], seen.conv_hw)
-
-
-def foldable_pairs(
-    model: nn.Module, run: Callable[[], Any], hooked: Iterable[nn.Module]
-) -> list[tuple[nn.Module, nn.Module]]:
-    """The (conv, BatchNorm) pairs of ``model`` that can be folded: :func:`probe`'s ``pairs``.
-
-    Example
-    -------
-    >>> net = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU()).eval()
-    >>> pairs = foldable_pairs(net, lambda: net(torch.rand(1, 1, 5, 5)), hooked=[])
-    >>> [(type(c).__name__, type(b).__name__) for c, b in pairs]
-    [('Conv2d', 'BatchNorm2d')]
-    """
-    return probe(model, run, hooked).pairs
 
 
 @contextlib.contextmanager

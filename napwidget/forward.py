@@ -189,13 +189,12 @@ class HookedForward(contextlib.AbstractContextManager):
         Two inputs, not the batch: every batch, the first included, then runs the same plan, so a resumed
         store equals an uninterrupted one bit for bit. Two, not one: models that special-case a batch of
         one (``squeeze()``) would show the probe another path."""
-        fold = self.fold_batchnorm and any(isinstance(m, NORMS) for m in self.model.modules())
+        fold = self.fold_batchnorm and any(type(m) in NORMS for m in self.model.modules())  # as the probe
         if not (fold or self._use_cl):
             return  # nothing to plan: no probe pass (the user's hooks would see it)
         # contiguous: until the plan exists the convs hold the model's own (NCHW) weights, and a channels-last
         # input would make oneDNN reorder every weight in the probe pass (ResNet-18: 35 ms instead of 13)
         head = tree_map(lambda v: v.contiguous() if isinstance(v, torch.Tensor) else v, _first_rows(x, 2))
-        self._mask = attention_mask(head)
 
         def run() -> Any:
             with torch.inference_mode(), self._autocast():

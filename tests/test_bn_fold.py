@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from napwidget import extract
-from napwidget.bn_fold import foldable_pairs
+from napwidget.bn_fold import probe
 from napwidget.forward import HookedForward
 
 
@@ -137,7 +137,7 @@ def test_conv1d_with_batchnorm1d_folds():
     torch.manual_seed(0)
     model = _random_stats(Signal())
     x = torch.rand(11, 2, 30, generator=torch.Generator().manual_seed(2))
-    pairs = foldable_pairs(model, lambda: model(x[:1]), hooked=[])
+    pairs = probe(model, lambda: model(x[:1]), hooked=[]).pairs
     assert pairs == [(model.conv, model.bn)]
     _close(extract(model, x, ["bn", "fc"]), extract(model, x, ["bn", "fc"], fold_batchnorm=False))
 
@@ -158,7 +158,7 @@ def test_pairs_that_something_else_observes_stay_unfolded(case):
         seen = _user_hook_on_conv2(model)
     if case == "pre_hook":
         model.bn2.register_forward_pre_hook(lambda _m, _i: None)
-    pairs = foldable_pairs(model, lambda: model(x[:1]), hooked=[model.get_submodule(n) for n in layers])
+    pairs = probe(model, lambda: model(x[:1]), hooked=[model.get_submodule(n) for n in layers]).pairs
     if case == "shared":
         assert pairs == [(model.conv2, model.bn2)]  # conv1 runs twice
     else:
